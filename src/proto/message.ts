@@ -1,0 +1,84 @@
+/**
+ * Msg: one request travelling through the proxy and, once answered, its reply.
+ * Mirrors twemproxy's struct msg (nc_message.h), minus the mbuf chains: the request bytes are a
+ * Buffer slice of what the client sent, the reply a slice of what the server sent.
+ *
+ * Codecs create Msgs while parsing; the proxy core routes them, queues them on server
+ * connections and hands replies back to the client in order. Every field is initialised here
+ * so that all Msgs share one hidden class (monomorphic property access on the hot path).
+ */
+
+/** How the core must route a parsed request; decided by the codec. */
+export const ROUTE_KEY = 0; // forward `data` whole to the server owning the routing key
+export const ROUTE_FRAGMENT = 1; // split per server with Codec.fragment, merge with Codec.coalesce
+export const ROUTE_LOCAL = 2; // `reply` was set by the codec (PING, AUTH, error replies ...)
+export const ROUTE_QUIT = 3; // send `reply` if any, then close the client connection
+export type Route = typeof ROUTE_KEY | typeof ROUTE_FRAGMENT | typeof ROUTE_LOCAL | typeof ROUTE_QUIT;
+
+/** Bits of Msg.replyFlags, set by reply parsers. */
+export const REPLY_ERROR = 1; // redis `-...` reply; memcache ERROR / CLIENT_ERROR / SERVER_ERROR
+/** redis -OOM / -BUSY / -LOADING: twemproxy drops the reply and closes the server connection. */
+export const REPLY_TRANSIENT = 2;
+
+export const EMPTY = Buffer.alloc(0);
+
+/** Whoever waits for a Msg to complete: a client connection (or, in tests, a recorder). */
+export interface MsgOwner {
+  /** Called exactly once per top-level Msg when its reply (or error) is ready. */
+  onMsgDone(msg: Msg): void;
+}
+
+export class Msg {
+  /** Monotonic id, for logs. */
+  id = 0;
+
+  // ---- request, filled by the codec's request parser
+  /** The bytes to send to the server (a slice of the client's input where possible). */
+  data: Buffer = EMPTY;
+  route: Route = ROUTE_KEY;
+  /** Codec-specific command number (index into the codec's command table). */
+  cmd = 0;
+  /** Routing key: bytes [keyStart, keyEnd) of keyBuf (keyBuf is usually `data`). */
+  keyBuf: Buffer = EMPTY;
+  keyStart = 0;
+  keyEnd = 0;
+  /**
+   * For ROUTE_FRAGMENT: codec-specific positions of the keys (and values) inside `data`,
+   * e.g. redis stores [keyStart, keyEnd, ...]; null otherwise.
+   */
+  keys: Int32Array | null = null;
+  /** Number of keys described by `keys`. */
+  nkeys = 0;
+  /** memcache `noreply`: the server sends nothing back and the client gets nothing. */
+  noreply = false;
+  /** Close the client connection after this Msg's reply has been written. */
+  closeAfter = false;
+
+  // ---- reply
+  /** The reply to write to the client (or, for fragments, the raw sub-reply). */
+  reply: Buffer | null = null;
+  /** REPLY_* bits describing `reply` as framed by the reply parser. */
+  replyFlags = 0;
+  /**
+   * Transport failure that completed this Msg instead of a reply: a Node error code such as
+   * 'ECONNREFUSED', or '' for "server closed the connection" (twemproxy prints `unknown`).
+   * null while no failure happened.
+   */
+  errorCode: string | null = null;
+  done = false;
+
+  // ---- bookkeeping, owned by the proxy core
+  owner: MsgOwner | null = null;
+  /** For a fragment: the Msg it was split from. */
+  parent: Msg | null = null;
+  /** For a fragmented Msg: its sub-requests, in ascending server index order. */
+  fragments: Msg[] | null = null;
+  /** For a fragmented Msg: fragments still waiting for their reply. */
+  pending = 0;
+  /** Index of the server this Msg (or fragment) was routed to; -1 when none. */
+  serverIndex = -1;
+  /** Deadline in ms (performance.now() clock) or 0 when the pool has no timeout. */
+  deadline = 0;
+  /** Request sent by the proxy itself (AUTH / SELECT on a new server connection). */
+  internal = false;
+}
