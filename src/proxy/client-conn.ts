@@ -1,0 +1,212 @@
+/**
+ * One client connection: parses its requests, routes them through the pool, and writes the
+ * replies back strictly in request order, whatever order the servers answer in. Mirrors
+ * twemproxy's client side (nc_client.c, req_recv_done / rsp_send_next in nc_request.c and
+ * nc_response.c), plus the backpressure twemproxy lacks.
+ */
+import type { Socket } from 'node:net';
+import type { RequestParser, RequestSink } from '../proto/codec.js';
+import {
+  Msg,
+  ROUTE_FRAGMENT,
+  ROUTE_KEY,
+  ROUTE_LOCAL,
+  ROUTE_QUIT,
+  type MsgOwner,
+} from '../proto/message.js';
+import { log, LOG_INFO } from '../util/log.js';
+import { Fifo } from './fifo.js';
+import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS } from './limits.js';
+import type { ServerPool } from './server-pool.js';
+import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
+
+export class ClientConn implements RequestSink, MsgOwner, Flushable {
+  private readonly socket: Socket;
+  private readonly pool: ServerPool;
+  private readonly parser: RequestParser;
+  /** Requests waiting for their turn to be answered, in request order. */
+  private readonly queue = new Fifo<Msg>(8);
+  private pendingBytes = 0;
+  private readonly out = new OutBuffer();
+  flushQueued = false;
+  /** QUIT or an unframeable stream: read nothing more, close once the last reply is out. */
+  private closing = false;
+  /** The client half-closed: close once every reply is out. */
+  private eof = false;
+  private closed = false;
+  /** The close is an error (client_err) rather than an orderly end (client_eof). */
+  private failed = false;
+  private writeBlocked = false;
+  private queueFull = false;
+
+  constructor(socket: Socket, pool: ServerPool) {
+    this.socket = socket;
+    this.pool = pool;
+    this.parser = pool.codec.newRequestParser();
+    pool.stats.client_connections++;
+    pool.counters.total++;
+    pool.counters.current++;
+    pool.clients.add(this);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Requests still waiting for a reply. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing || this.closed) return;
+    this.parser.feed(chunk, this);
+    if (
+      !this.queueFull &&
+      (this.queue.length >= MAX_CLIENT_PENDING_REQUESTS || this.pendingBytes >= MAX_CLIENT_PENDING_BYTES)
+    ) {
+      this.queueFull = true;
+      this.socket.pause();
+    }
+  }
+
+  onRequest(msg: Msg): void {
+    if (this.closing) return; // bytes after QUIT are discarded
+    msg.owner = this;
+    switch (msg.route) {
+      case ROUTE_KEY:
+        if (msg.noreply) {
+          // Nothing will come back and nothing is owed to the client: do not hold up replies.
+          msg.owner = null;
+          this.pool.forward(msg);
+          return;
+        }
+        this.enqueue(msg);
+        this.pool.forward(msg);
+        return;
+      case ROUTE_FRAGMENT:
+        this.enqueue(msg);
+        this.pool.forwardFragments(msg);
+        return;
+      case ROUTE_QUIT:
+        msg.closeAfter = true;
+        this.closing = true;
+        msg.done = true;
+        this.enqueue(msg);
+        this.drain();
+        return;
+      case ROUTE_LOCAL:
+        msg.done = true;
+        this.enqueue(msg);
+        if (this.queue.length === 1) this.drain();
+        return;
+    }
+  }
+
+  onFramingError(reply: Buffer): void {
+    if (this.closing) return;
+    const msg = new Msg();
+    msg.route = ROUTE_LOCAL;
+    msg.reply = reply;
+    msg.done = true;
+    msg.closeAfter = true;
+    this.closing = true;
+    this.failed = true;
+    this.enqueue(msg);
+    this.drain();
+  }
+
+  private enqueue(msg: Msg): void {
+    this.queue.push(msg);
+    this.pendingBytes += msg.data.length;
+  }
+
+  onMsgDone(msg: Msg): void {
+    if (this.queue.peek() === msg) this.drain();
+  }
+
+  /** Move every answered request at the head of the queue to the output, in order. */
+  private drain(): void {
+    const queue = this.queue;
+    let head = queue.peek();
+    while (head !== undefined && head.done) {
+      queue.shift();
+      this.pendingBytes -= head.data.length;
+      if (head.reply !== null) this.out.push(head.reply);
+      if (head.closeAfter) {
+        this.closing = true;
+        this.orphanPending();
+        break;
+      }
+      head = queue.peek();
+    }
+    if (this.queueFull && queue.length <= MAX_CLIENT_PENDING_REQUESTS / 2 && this.pendingBytes <= MAX_CLIENT_PENDING_BYTES / 2) {
+      this.queueFull = false;
+      this.resumeIfAllowed();
+    }
+    scheduleFlush(this);
+  }
+
+  flush(): void {
+    if (this.closed) return;
+    if (!this.out.empty && !this.out.writeTo(this.socket) && !this.writeBlocked) {
+      this.writeBlocked = true;
+      this.socket.pause();
+    }
+    if ((this.closing || this.eof) && this.queue.length === 0) this.socket.end();
+  }
+
+  private onDrain(): void {
+    if (!this.writeBlocked) return;
+    this.writeBlocked = false;
+    this.resumeIfAllowed();
+  }
+
+  private resumeIfAllowed(): void {
+    if (!this.writeBlocked && !this.queueFull && !this.closing && !this.closed) this.socket.resume();
+  }
+
+  private onEnd(): void {
+    // Half-close: keep writing the replies still owed, then close (spec 6.5).
+    this.eof = true;
+    if (this.parser.pendingBytes > 0 && log.level >= LOG_INFO) {
+      log.info(`eof c ${this.describe()} discarding incomplete req len ${this.parser.pendingBytes}`);
+    }
+    if (this.queue.length === 0) scheduleFlush(this);
+  }
+
+  private onError(err: NodeJS.ErrnoException): void {
+    this.failed = true;
+    if (log.level >= LOG_INFO) log.info(`client ${this.describe()} error: ${err.code ?? err.message}`);
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const pool = this.pool;
+    pool.stats.client_connections--;
+    if (this.failed) pool.stats.client_err++;
+    else pool.stats.client_eof++;
+    pool.counters.current--;
+    pool.clients.delete(this);
+    this.orphanPending();
+  }
+
+  /** Replies still to come for this client will be read from the servers and dropped. */
+  private orphanPending(): void {
+    for (let msg = this.queue.shift(); msg !== undefined; msg = this.queue.shift()) msg.owner = null;
+    this.pendingBytes = 0;
+  }
+
+  /** Close now, whatever is pending (shutdown after the grace period). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private describe(): string {
+    const s = this.socket;
+    return s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort ?? 0}` : 'unix';
+  }
+}

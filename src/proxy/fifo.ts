@@ -1,0 +1,64 @@
+/**
+ * A growable ring-buffer FIFO. Request queues (per client, per server connection) are long
+ * under pipelining, and Array#shift is O(n) on them; this is O(1) for push and shift.
+ * Plays the role of twemproxy's TAILQ-based msg queues (nc_queue.h).
+ */
+export class Fifo<T> {
+  private items: (T | undefined)[];
+  private head = 0;
+  private count = 0;
+  private mask: number;
+
+  constructor(initialCapacity = 8) {
+    let capacity = 8;
+    while (capacity < initialCapacity) capacity <<= 1;
+    this.items = new Array<T | undefined>(capacity);
+    this.mask = capacity - 1;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(item: T): void {
+    if (this.count === this.items.length) this.grow();
+    this.items[(this.head + this.count) & this.mask] = item;
+    this.count++;
+  }
+
+  /** The oldest item, or undefined when empty. */
+  peek(): T | undefined {
+    return this.count === 0 ? undefined : this.items[this.head];
+  }
+
+  /** The item `i` places after the oldest (0 = oldest). */
+  at(i: number): T | undefined {
+    return i < 0 || i >= this.count ? undefined : this.items[(this.head + i) & this.mask];
+  }
+
+  shift(): T | undefined {
+    if (this.count === 0) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head] = undefined; // let the GC have it
+    this.head = (this.head + 1) & this.mask;
+    this.count--;
+    return item;
+  }
+
+  /** Remove and return every item, oldest first. */
+  drain(): T[] {
+    const out = new Array<T>(this.count);
+    for (let i = 0; i < out.length; i++) out[i] = this.shift() as T;
+    return out;
+  }
+
+  private grow(): void {
+    const old = this.items;
+    const capacity = old.length * 2;
+    const items = new Array<T | undefined>(capacity);
+    for (let i = 0; i < this.count; i++) items[i] = old[(this.head + i) & this.mask];
+    this.items = items;
+    this.head = 0;
+    this.mask = capacity - 1;
+  }
+}

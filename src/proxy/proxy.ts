@@ -1,0 +1,76 @@
+/**
+ * The running proxy: one ServerPool and Listener per configured pool, sharing connection
+ * counters, reporting stats, and shutting down gracefully. Mirrors twemproxy's nc_core.c
+ * (core_start / core_stop). Pools are self-contained objects so that a reload can later build
+ * new ones beside the old and move listeners over without dropping clients.
+ */
+import type { Config, PoolConfig } from '../config/config.js';
+import type { Codec } from '../proto/codec.js';
+import { createMemcacheCodec } from '../proto/memcache/memcache-codec.js';
+import { createRedisCodec } from '../proto/redis/redis-codec.js';
+import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
+import { Listener } from './listener.js';
+import { ServerPool, type ConnectionCounters } from './server-pool.js';
+
+export interface ProxyOptions {
+  /** nutcracker's -m; accepted for compatibility (Walnut's buffers are sized by Node). */
+  readonly mbufSize: number;
+}
+
+function codecFor(pool: PoolConfig): Codec {
+  return pool.redis
+    ? createRedisCodec({ redisAuth: pool.redisAuth, redisDb: pool.redisDb })
+    : createMemcacheCodec();
+}
+
+export class Proxy implements StatsSource {
+  private readonly counters: ConnectionCounters = { total: 0, current: 0 };
+  private readonly pools: ServerPool[];
+  private readonly listeners: Listener[];
+
+  private constructor(config: Config) {
+    this.pools = config.pools.map((p) => new ServerPool(p, codecFor(p), this.counters));
+    this.listeners = this.pools.map((p) => new Listener(p));
+  }
+
+  /** Bind every pool's listener (in pool order) and pre-connect where configured. */
+  static async start(config: Config, _options: ProxyOptions): Promise<Proxy> {
+    const proxy = new Proxy(config);
+    for (let i = 0; i < proxy.listeners.length; i++) {
+      const listener = proxy.listeners[i]!;
+      try {
+        await listener.listen();
+      } catch (err) {
+        await Promise.all(proxy.listeners.slice(0, i).map((l) => l.close()));
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new Error(`pool '${proxy.pools[i]!.config.name}': cannot listen on '${listener.address}': ${reason}`);
+      }
+    }
+    for (const pool of proxy.pools) if (pool.config.preconnect) pool.preconnect();
+    return proxy;
+  }
+
+  snapshot(): StatsSnapshot {
+    return {
+      totalConnections: this.counters.total,
+      currConnections: this.counters.current,
+      pools: this.pools.map((p) => p.snapshot()),
+    };
+  }
+
+  /**
+   * Stop accepting, give clients up to graceMs to receive the replies they are owed, then
+   * close every connection.
+   */
+  async close(graceMs: number): Promise<void> {
+    await Promise.all(this.listeners.map((l) => l.close()));
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && this.pools.some((p) => [...p.clients].some((c) => c.pending > 0))) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const pool of this.pools) {
+      for (const client of pool.clients) client.destroy();
+      pool.close();
+    }
+  }
+}

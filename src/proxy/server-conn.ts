@@ -1,0 +1,225 @@
+/**
+ * One connection to a backend server: writes requests (batched), frames replies and matches
+ * them FIFO to the requests in flight, enforces the pool timeout, and on any failure completes
+ * every pending request with that error. Mirrors twemproxy's server side of nc_connection.c,
+ * nc_server.c (server_close, server_connected) and the rsp path of nc_response.c.
+ */
+import { connect, type Socket } from 'node:net';
+import type { ReplyParser, ReplySink } from '../proto/codec.js';
+import { REPLY_ERROR, REPLY_TRANSIENT, type Msg } from '../proto/message.js';
+import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
+import { Fifo } from './fifo.js';
+import type { Server } from './server.js';
+import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
+
+/** Node reports DNS failures with resolver codes; twemproxy reports them as EHOSTDOWN. */
+function transportCode(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? '';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NONAME') {
+    return 'EHOSTDOWN';
+  }
+  return code === '' ? 'EIO' : code;
+}
+
+export class ServerConn implements ReplySink, Flushable {
+  readonly server: Server;
+  private readonly socket: Socket;
+  private readonly parser: ReplyParser;
+  /** Requests written or waiting to be written that expect a reply, oldest first. */
+  private readonly inflight = new Fifo<Msg>(16);
+  private readonly out = new OutBuffer();
+  /** How many of the newest `inflight` entries are still in `out` (not handed to the socket). */
+  private unflushedReplies = 0;
+  /** noreply requests still in `out` (they are never in `inflight`). */
+  private unflushedNoreply = 0;
+  private unflushedNoreplyBytes = 0;
+  private connected = false;
+  closed = false;
+  flushQueued = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly timeout: number;
+
+  constructor(server: Server) {
+    this.server = server;
+    const pool = server.pool;
+    this.timeout = pool.config.timeout;
+    this.parser = pool.codec.newReplyParser();
+    const cfg = server.config;
+    this.socket =
+      cfg.path !== null ? connect({ path: cfg.path }) : connect({ host: cfg.host, port: cfg.port });
+    this.socket.setNoDelay(true);
+    pool.counters.total++;
+    pool.counters.current++;
+    this.socket.on('connect', () => this.onConnect());
+    this.socket.on('data', (chunk: Buffer) => this.parser.feed(chunk, this));
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.close(transportCode(err)));
+    this.socket.on('end', () => this.close(''));
+    this.socket.on('close', () => this.close(''));
+    // Internal requests (AUTH, then SELECT) go first on every new connection.
+    for (const msg of pool.codec.connectPreamble()) this.enqueue(msg);
+  }
+
+  /** Queue a request on this connection; it is written with the next batch. */
+  enqueue(msg: Msg): void {
+    const len = msg.data.length;
+    const stats = this.server.stats;
+    stats.in_queue++;
+    stats.in_queue_bytes += len;
+    if (!msg.internal) {
+      stats.requests++;
+      stats.request_bytes += len;
+    }
+    this.out.push(msg.data);
+    if (msg.noreply) {
+      this.unflushedNoreply++;
+      this.unflushedNoreplyBytes += len;
+    } else {
+      if (this.timeout > 0) {
+        msg.deadline = Date.now() + this.timeout;
+        if (this.timer === null) this.armTimer(this.timeout);
+      }
+      this.inflight.push(msg);
+      this.unflushedReplies++;
+    }
+    if (this.connected) scheduleFlush(this);
+  }
+
+  flush(): void {
+    if (this.closed || !this.connected || this.out.empty) return;
+    const stats = this.server.stats;
+    const n = this.unflushedReplies;
+    // Move the batch's requests from in_queue to out_queue (noreply ones leave the queues).
+    let bytes = 0;
+    for (let i = this.inflight.length - n; i < this.inflight.length; i++) {
+      bytes += this.inflight.at(i)!.data.length;
+    }
+    stats.in_queue -= n + this.unflushedNoreply;
+    stats.in_queue_bytes -= bytes + this.unflushedNoreplyBytes;
+    stats.out_queue += n;
+    stats.out_queue_bytes += bytes;
+    this.unflushedReplies = 0;
+    this.unflushedNoreply = 0;
+    this.unflushedNoreplyBytes = 0;
+    this.out.writeTo(this.socket);
+  }
+
+  onReply(reply: Buffer, flags: number): void {
+    if (this.closed) return;
+    const msg = this.inflight.peek();
+    if (msg === undefined || this.inflight.length <= this.unflushedReplies) {
+      // A reply to nothing we sent: the stream is out of step (twemproxy: stray reply).
+      this.close('EINVAL');
+      return;
+    }
+    if ((flags & REPLY_TRANSIENT) !== 0) {
+      // -OOM/-BUSY/-LOADING: twemproxy treats the server as failing (spec 4.5).
+      this.close('EINVAL');
+      return;
+    }
+    this.inflight.shift();
+    const stats = this.server.stats;
+    const len = msg.data.length;
+    stats.out_queue--;
+    stats.out_queue_bytes -= len;
+    if (msg.internal) {
+      if ((flags & REPLY_ERROR) !== 0 && log.level >= LOG_WARN) {
+        log.warn(
+          `${internalName(msg.data)} failed on ${this.server.pool.config.name} | ${this.server.config.name}: ${firstLine(reply)}`,
+        );
+      }
+      return;
+    }
+    stats.responses++;
+    stats.response_bytes += reply.length;
+    this.server.onSuccess();
+    msg.reply = reply;
+    msg.replyFlags = flags;
+    this.server.pool.complete(msg);
+  }
+
+  onReplyFramingError(reason: string): void {
+    if (log.level >= LOG_WARN) {
+      log.warn(`server ${this.server.config.pname} sent an invalid reply: ${reason}`);
+    }
+    this.close('EINVAL');
+  }
+
+  /**
+   * Close with a Node error code ('' = the server closed the connection) and fail every
+   * request still pending here with it.
+   */
+  close(code: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.socket.destroy();
+    const pool = this.server.pool;
+    pool.counters.current--;
+    const stats = this.server.stats;
+    if (this.connected) stats.server_connections--;
+    // Queue gauges: the oldest entries were written (out_queue), the newest were not.
+    const written = this.inflight.length - this.unflushedReplies;
+    let i = 0;
+    for (let msg = this.inflight.shift(); msg !== undefined; msg = this.inflight.shift(), i++) {
+      if (i < written) {
+        stats.out_queue--;
+        stats.out_queue_bytes -= msg.data.length;
+      } else {
+        stats.in_queue--;
+        stats.in_queue_bytes -= msg.data.length;
+      }
+      if (msg.internal) continue;
+      msg.errorCode = code;
+      pool.complete(msg);
+    }
+    stats.in_queue -= this.unflushedNoreply;
+    stats.in_queue_bytes -= this.unflushedNoreplyBytes;
+    this.unflushedReplies = this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
+    if (log.level >= LOG_INFO) {
+      log.info(`close s ${this.server.config.pname}: ${code === '' ? 'eof' : code}`);
+    }
+    this.server.onConnClosed(this, code);
+  }
+
+  private onConnect(): void {
+    if (this.closed) return;
+    this.connected = true;
+    this.server.stats.server_connections++;
+    this.flush();
+  }
+
+  private armTimer(ms: number): void {
+    this.timer = setTimeout(() => this.onTimer(), ms < 1 ? 1 : ms);
+  }
+
+  /**
+   * One timer per connection, aimed at the oldest request's deadline. Requests share the pool
+   * timeout, so FIFO order is deadline order and nothing per request is needed.
+   */
+  private onTimer(): void {
+    this.timer = null;
+    const head = this.inflight.peek();
+    if (head === undefined || this.closed) return;
+    const left = head.deadline - Date.now();
+    if (left <= 0) {
+      this.close('ETIMEDOUT');
+      return;
+    }
+    this.armTimer(left);
+  }
+}
+
+/** "SELECT 3" / "AUTH" for the log, from an internal request's bytes (never the password). */
+function internalName(data: Buffer): string {
+  const parts = data.toString('latin1').split('\r\n');
+  const name = (parts[2] ?? '').toUpperCase();
+  return name === 'SELECT' ? `SELECT ${parts[4] ?? ''}` : name;
+}
+
+function firstLine(buf: Buffer): string {
+  const end = buf.indexOf(13);
+  return buf.toString('latin1', 0, end < 0 ? Math.min(buf.length, 64) : Math.min(end, 64));
+}

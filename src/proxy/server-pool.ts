@@ -1,0 +1,172 @@
+/**
+ * A pool: its servers, the key placement over the live ones, ejection and re-admission, and
+ * the forwarding of requests (whole or split into fragments). Mirrors twemproxy's struct
+ * server_pool with server_pool_update / server_pool_conn (nc_server.c) and req_forward
+ * (nc_request.c).
+ */
+import type { PoolConfig } from '../config/config.js';
+import { Placement } from '../hash/placement.js';
+import type { Codec, KeyRouter } from '../proto/codec.js';
+import type { Msg } from '../proto/message.js';
+import { newPoolStats, type PoolStats } from '../stats/metrics.js';
+import type { PoolSnapshot } from '../stats/snapshot.js';
+import { strerror } from '../util/errno.js';
+import { log, LOG_WARN } from '../util/log.js';
+import type { ClientConn } from './client-conn.js';
+import { Server } from './server.js';
+
+/** Connection objects of the whole process, for total_connections / curr_connections. */
+export interface ConnectionCounters {
+  total: number;
+  current: number;
+}
+
+export class ServerPool implements KeyRouter {
+  readonly config: PoolConfig;
+  readonly codec: Codec;
+  readonly counters: ConnectionCounters;
+  readonly stats: PoolStats = newPoolStats();
+  readonly servers: readonly Server[];
+  private placement: Placement;
+  /** Earliest retry time among ejected servers (ms since epoch); 0 when none is ejected. */
+  private nextRebuild = 0;
+  private liveCount: number;
+  /** Open client connections of this pool. */
+  readonly clients = new Set<ClientConn>();
+  /** Set on shutdown: closes then are not failures. */
+  closing = false;
+
+  constructor(config: PoolConfig, codec: Codec, counters: ConnectionCounters) {
+    this.config = config;
+    this.codec = codec;
+    this.counters = counters;
+    this.servers = config.servers.map((s, i) => new Server(this, i, s));
+    this.liveCount = this.servers.length;
+    this.placement = this.buildPlacement();
+  }
+
+  /** Key bytes → server index (-1 when every server is ejected). Used by codecs to fragment. */
+  serverIndexFor(buf: Buffer, start: number, end: number): number {
+    if (this.nextRebuild !== 0 && Date.now() > this.nextRebuild) this.readmit();
+    if (this.liveCount === 0) return -1;
+    return this.placement.serverIndexFor(buf, start, end);
+  }
+
+  /** Route a whole request to its server. */
+  forward(msg: Msg): void {
+    const index = this.serverIndexFor(msg.keyBuf, msg.keyStart, msg.keyEnd);
+    if (index < 0) this.failNow(msg, 'ECONNREFUSED');
+    else this.servers[index]!.send(msg);
+  }
+
+  /** Split a multi-key request per server and send the fragments. */
+  forwardFragments(msg: Msg): void {
+    const fragments = this.codec.fragment(msg, this);
+    this.stats.fragments += fragments.length;
+    for (const fragment of fragments) {
+      if (fragment.serverIndex < 0) this.failNow(fragment, 'ECONNREFUSED');
+      else this.servers[fragment.serverIndex]!.send(fragment);
+    }
+  }
+
+  /**
+   * A request (or fragment) has its reply or its error. Completes the top-level request when
+   * it is whole or its last fragment arrives, and hands it to its owner.
+   */
+  complete(msg: Msg): void {
+    msg.done = true;
+    const parent = msg.parent;
+    if (parent === null) {
+      if (msg.errorCode !== null) {
+        msg.reply = this.codec.errorReply(strerror(msg.errorCode));
+        this.stats.forward_error++;
+      }
+      if (msg.owner !== null) msg.owner.onMsgDone(msg);
+      return;
+    }
+    if (--parent.pending !== 0) return;
+    this.codec.coalesce(parent);
+    parent.done = true;
+    const fragments = parent.fragments;
+    if (fragments !== null) {
+      for (const f of fragments) {
+        if (f.errorCode !== null) {
+          this.stats.forward_error++;
+          break;
+        }
+      }
+    }
+    if (parent.owner !== null) parent.owner.onMsgDone(parent);
+  }
+
+  /** Fail a request without touching any server (no live server). */
+  private failNow(msg: Msg, code: string): void {
+    msg.errorCode = code;
+    this.complete(msg);
+  }
+
+  /** Open one connection to every server (the pool's `preconnect: true`). */
+  preconnect(): void {
+    for (const server of this.servers) server.preconnect();
+  }
+
+  /** A server reached server_failure_limit: take it out of the placement. */
+  onEjected(server: Server): void {
+    this.stats.server_ejects++;
+    if (log.level >= LOG_WARN) {
+      log.warn(
+        `pool ${this.config.name}: server ${server.config.pname} ejected for ${this.config.serverRetryTimeout} ms`,
+      );
+    }
+    this.rebuild();
+  }
+
+  /** Retry time passed for some ejected server: put back every server whose time has come. */
+  private readmit(): void {
+    const now = Date.now();
+    for (const server of this.servers) {
+      if (server.nextRetry !== 0 && server.nextRetry <= now) server.nextRetry = 0;
+    }
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    let next = 0;
+    let live = 0;
+    for (const server of this.servers) {
+      if (server.nextRetry === 0) live++;
+      else if (next === 0 || server.nextRetry < next) next = server.nextRetry;
+    }
+    this.nextRebuild = next;
+    this.liveCount = live;
+    // With no live server the old placement is kept but unused (twemproxy does the same).
+    if (live > 0) this.placement = this.buildPlacement();
+  }
+
+  private buildPlacement(): Placement {
+    const nodes = [];
+    for (const server of this.servers) {
+      if (server.live) {
+        nodes.push({ name: server.config.name, weight: server.config.weight, index: server.index });
+      }
+    }
+    return new Placement(
+      { hash: this.config.hash, distribution: this.config.distribution, hashTag: this.config.hashTag },
+      nodes,
+    );
+  }
+
+  snapshot(): PoolSnapshot {
+    return {
+      name: this.config.name,
+      stats: { ...this.stats },
+      servers: this.servers.map((s) => ({ name: s.config.name, stats: { ...s.stats } })),
+    };
+  }
+
+  /** Close every server connection (shutdown). */
+  close(): void {
+    this.closing = true;
+    for (const server of this.servers) server.closeAll('ECONNABORTED');
+  }
+}

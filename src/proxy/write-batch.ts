@@ -1,0 +1,100 @@
+/**
+ * Write batching. Every reply or request produced while handling this turn of the event loop
+ * is gathered per socket and written once, after all readable sockets have been served
+ * (setImmediate runs in libuv's check phase, right after the poll phase). One write per socket
+ * per loop turn instead of one per message is what makes pipelining cheap; twemproxy gets the
+ * same effect from writev over its mbuf chains (nc_message.c msg_send_chain).
+ */
+import type { Socket } from 'node:net';
+
+/** Something that has output to write when the batch runs. */
+export interface Flushable {
+  /** True while queued for the next batch run (set and cleared by the scheduler). */
+  flushQueued: boolean;
+  flush(): void;
+}
+
+const queue: Flushable[] = [];
+let scheduled = false;
+
+function runBatch(): void {
+  scheduled = false;
+  // flush() may queue more work (rarely); the loop picks up anything appended.
+  for (let i = 0; i < queue.length; i++) {
+    const f = queue[i]!;
+    f.flushQueued = false;
+    f.flush();
+  }
+  queue.length = 0;
+}
+
+export function scheduleFlush(f: Flushable): void {
+  if (f.flushQueued) return;
+  f.flushQueued = true;
+  queue.push(f);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(runBatch);
+  }
+}
+
+/** Below this size a buffer is copied into a joint write; above it, it is written as is. */
+const COPY_LIMIT = 4096;
+
+/** Buffers waiting to be written to one socket. */
+export class OutBuffer {
+  private bufs: Buffer[] = [];
+  bytes = 0;
+
+  get empty(): boolean {
+    return this.bufs.length === 0;
+  }
+
+  push(buf: Buffer): void {
+    if (buf.length === 0) return;
+    this.bufs.push(buf);
+    this.bytes += buf.length;
+  }
+
+  /**
+   * Write everything to the socket: runs of small buffers are joined into one copy, large
+   * buffers are passed through untouched, all under one cork so the kernel sees one writev.
+   * Returns socket.write's verdict for the last write (false = the socket wants a 'drain').
+   */
+  writeTo(socket: Socket): boolean {
+    const bufs = this.bufs;
+    const n = bufs.length;
+    let ok = true;
+    if (n === 1) {
+      ok = socket.write(bufs[0]!);
+    } else if (n > 1) {
+      socket.cork();
+      let runStart = 0;
+      let runBytes = 0;
+      for (let i = 0; i < n; i++) {
+        const b = bufs[i]!;
+        if (b.length <= COPY_LIMIT) {
+          runBytes += b.length;
+          continue;
+        }
+        if (i > runStart) ok = writeRun(socket, bufs, runStart, i, runBytes);
+        ok = socket.write(b);
+        runStart = i + 1;
+        runBytes = 0;
+      }
+      if (n > runStart) ok = writeRun(socket, bufs, runStart, n, runBytes);
+      socket.uncork();
+    }
+    this.bufs = [];
+    this.bytes = 0;
+    return ok;
+  }
+}
+
+function writeRun(socket: Socket, bufs: Buffer[], from: number, to: number, bytes: number): boolean {
+  if (to - from === 1) return socket.write(bufs[from]!);
+  const joined = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = from; i < to; i++) at += bufs[i]!.copy(joined, at);
+  return socket.write(joined);
+}
