@@ -1,0 +1,93 @@
+// OutBuffer must deliver exactly the bytes pushed, in order, whatever mix of small and large
+// buffers it joins or passes through; scheduleFlush must run each flushable once per batch.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { OutBuffer, scheduleFlush, type Flushable } from '../../../src/proxy/write-batch.js';
+
+async function socketPair(): Promise<{ a: Socket; b: Socket; close: () => void }> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const accepted = once(server, 'connection');
+  const a = connect(address.port, '127.0.0.1');
+  const [b] = (await accepted) as [Socket];
+  await once(a, 'connect');
+  return {
+    a,
+    b,
+    close: () => {
+      a.destroy();
+      b.destroy();
+      server.close();
+    },
+  };
+}
+
+test('OutBuffer.writeTo delivers every byte in order', async () => {
+  const { a, b, close } = await socketPair();
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            fc.uint8Array({ minLength: 0, maxLength: 64 }),
+            fc.integer({ min: 4000, max: 70000 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
+          ),
+          { minLength: 1, maxLength: 12 },
+        ),
+        async (parts) => {
+          const out = new OutBuffer();
+          const expected = Buffer.concat(parts.map((p) => Buffer.from(p)));
+          for (const p of parts) out.push(Buffer.from(p));
+          assert.equal(out.bytes, expected.length);
+          const received: Buffer[] = [];
+          let got = 0;
+          const done = new Promise<void>((resolve) => {
+            const onData = (chunk: Buffer): void => {
+              received.push(chunk);
+              got += chunk.length;
+              if (got >= expected.length) {
+                b.off('data', onData);
+                resolve();
+              }
+            };
+            b.on('data', onData);
+          });
+          out.writeTo(a);
+          assert.equal(out.empty, true);
+          assert.equal(out.bytes, 0);
+          if (expected.length > 0) await done;
+          assert.deepEqual(Buffer.concat(received), expected);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  } finally {
+    close();
+  }
+});
+
+test('scheduleFlush runs each flushable once per batch, after the current turn', async () => {
+  let calls = 0;
+  const f: Flushable = {
+    flushQueued: false,
+    flush() {
+      calls++;
+    },
+  };
+  scheduleFlush(f);
+  scheduleFlush(f);
+  assert.equal(calls, 0);
+  assert.equal(f.flushQueued, true);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls, 1);
+  assert.equal(f.flushQueued, false);
+  scheduleFlush(f);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls, 2);
+});
