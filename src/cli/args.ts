@@ -1,0 +1,380 @@
+// Command-line parsing: a small clone of glibc getopt_long as twemproxy's nc.c (nc_get_options)
+// drives it, so every option form, error and quirk of nutcracker's command line carries over.
+import { existsSync } from 'node:fs';
+
+/** The program name used in messages (nutcracker prints `nutcracker:`). */
+export const PROGRAM = 'walnut';
+
+export const MBUF_MIN_SIZE = 512;
+export const MBUF_MAX_SIZE = 16777216;
+export const LOG_LEVEL_MAX = 11;
+
+/** Defaults, shared with the usage text so the two cannot disagree. */
+export const DEFAULTS = {
+  verbosity: 5,
+  confFile: 'conf/walnut.yml',
+  /** Used instead of confFile when only this one exists (twemproxy's default path). */
+  legacyConfFile: 'conf/nutcracker.yml',
+  statsPort: 22222,
+  statsAddr: '0.0.0.0',
+  statsInterval: 30000,
+  mbufSize: 16384,
+  workers: 1,
+} as const;
+
+/** Everything the command line can set, after validation. */
+export interface CliOptions {
+  /** -h: print banner and usage. */
+  readonly showHelp: boolean;
+  /** -V, -h or -D: print the banner and exit. */
+  readonly showVersion: boolean;
+  /** -D: print the stats description. */
+  readonly describeStats: boolean;
+  /** -t: test the configuration and exit. */
+  readonly testConf: boolean;
+  /** -d: run as a daemon. */
+  readonly daemonize: boolean;
+  /** -v as given (not clamped: the logger clamps to 0..11 when it starts, as twemproxy). */
+  readonly verbosity: number;
+  /** -o; null (not given) or '' mean stderr. */
+  readonly output: string | null;
+  /** -c exactly as given, or null when absent (see resolveConfFile). */
+  readonly confFile: string | null;
+  readonly statsPort: number;
+  readonly statsAddr: string;
+  /** -i in ms: validated only (Walnut's stats are live, see stats-server.ts). */
+  readonly statsInterval: number;
+  /** -p, or null for no pid file. */
+  readonly pidFile: string | null;
+  readonly mbufSize: number;
+  /** --workers (reserved for a later multi-process mode): a count or 'auto'. */
+  readonly workers: number | 'auto';
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly options: CliOptions }
+  /** `error` is the message line without its newline; the caller prints it and the usage. */
+  | { readonly ok: false; readonly error: string };
+
+/** Short options as twemproxy's getopt string: a trailing ':' marks a required argument. */
+const SHORT_OPTIONS = 'hVtdDv:o:c:s:i:a:p:m:';
+
+/** The option code of --workers, which has no short form. */
+const WORKERS = 'workers';
+
+interface LongOption {
+  readonly name: string;
+  readonly hasArg: boolean;
+  /** Short option letter it stands for, or WORKERS. */
+  readonly code: string;
+}
+
+const LONG_OPTIONS: readonly LongOption[] = [
+  { name: 'help', hasArg: false, code: 'h' },
+  { name: 'version', hasArg: false, code: 'V' },
+  { name: 'test-conf', hasArg: false, code: 't' },
+  { name: 'daemonize', hasArg: false, code: 'd' },
+  { name: 'describe-stats', hasArg: false, code: 'D' },
+  { name: 'verbose', hasArg: true, code: 'v' },
+  { name: 'output', hasArg: true, code: 'o' },
+  { name: 'conf-file', hasArg: true, code: 'c' },
+  { name: 'stats-port', hasArg: true, code: 's' },
+  { name: 'stats-interval', hasArg: true, code: 'i' },
+  { name: 'stats-addr', hasArg: true, code: 'a' },
+  { name: 'pid-file', hasArg: true, code: 'p' },
+  { name: 'mbuf-size', hasArg: true, code: 'm' },
+  { name: 'workers', hasArg: true, code: WORKERS },
+];
+
+/** One option occurrence found in argv. */
+interface Token {
+  readonly code: string;
+  readonly value: string | null;
+  /** Index in argv of the word holding the option. */
+  readonly index: number;
+  /** Position of a short option letter in its word; -1 for a long option. */
+  readonly charIndex: number;
+}
+
+/**
+ * Why scanning stopped: an unknown option (`optopt` is the byte getopt reports: the letter,
+ * or NUL for an unknown or ambiguous long option), or a missing argument for option `code`.
+ */
+type ScanError = { readonly kind: 'invalid'; readonly optopt: string } | { readonly kind: 'missing'; readonly code: string };
+
+interface Scan {
+  readonly tokens: Token[];
+  readonly error: ScanError | null;
+}
+
+function shortHasArg(c: string): boolean | null {
+  // ':' is the argument marker, never an option (getopt reports `-:` as invalid).
+  if (c === ':') return null;
+  const at = SHORT_OPTIONS.indexOf(c);
+  if (at < 0) return null;
+  return SHORT_OPTIONS[at + 1] === ':';
+}
+
+/**
+ * glibc's long option lookup: an exact name wins; otherwise a unique prefix; several prefix
+ * matches are ambiguous (all our options differ, so glibc's "same target" exception never
+ * applies).
+ */
+function findLong(name: string): LongOption | 'ambiguous' | null {
+  let found: LongOption | null = null;
+  let count = 0;
+  for (const opt of LONG_OPTIONS) {
+    if (opt.name === name) return opt;
+    if (opt.name.startsWith(name)) {
+      found = opt;
+      count++;
+    }
+  }
+  if (count > 1) return 'ambiguous';
+  return found;
+}
+
+/**
+ * Walks argv as GNU getopt_long does in its default (permuting) mode: non-option words are
+ * skipped wherever they are, `--` ends option processing, `-` alone is a non-option, short
+ * options group (`-dt`), an argument is the rest of the word (`-v5`) or else the next word
+ * whatever it looks like (`-o -c` logs to a file named `-c`), long options take `=value` or the
+ * next word. Stops at the first error, keeping the options before it (their validation errors
+ * come first, as nc_get_options validates while it scans).
+ */
+function scan(argv: readonly string[]): Scan {
+  const tokens: Token[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--') break;
+    if (word.length < 2 || word[0] !== '-') continue;
+    if (word[1] === '-') {
+      const eq = word.indexOf('=');
+      const name = eq < 0 ? word.slice(2) : word.slice(2, eq);
+      const opt = findLong(name);
+      if (opt === null || opt === 'ambiguous') return { tokens, error: { kind: 'invalid', optopt: '\0' } };
+      if (!opt.hasArg) {
+        // `--help=x`: glibc reports the option's own letter.
+        if (eq >= 0) return { tokens, error: { kind: 'invalid', optopt: opt.code } };
+        tokens.push({ code: opt.code, value: null, index: i, charIndex: -1 });
+        continue;
+      }
+      if (eq >= 0) {
+        tokens.push({ code: opt.code, value: word.slice(eq + 1), index: i, charIndex: -1 });
+        continue;
+      }
+      if (i + 1 >= argv.length) return { tokens, error: { kind: 'missing', code: opt.code } };
+      tokens.push({ code: opt.code, value: argv[i + 1]!, index: i, charIndex: -1 });
+      i++;
+      continue;
+    }
+    for (let j = 1; j < word.length; j++) {
+      const c = word[j]!;
+      const hasArg = shortHasArg(c);
+      if (hasArg === null) return { tokens, error: { kind: 'invalid', optopt: c } };
+      if (!hasArg) {
+        tokens.push({ code: c, value: null, index: i, charIndex: j });
+        continue;
+      }
+      if (j + 1 < word.length) {
+        tokens.push({ code: c, value: word.slice(j + 1), index: i, charIndex: j });
+      } else if (i + 1 < argv.length) {
+        tokens.push({ code: c, value: argv[i + 1]!, index: i, charIndex: j });
+        i++;
+      } else {
+        return { tokens, error: { kind: 'missing', code: c } };
+      }
+      break;
+    }
+  }
+  return { tokens, error: null };
+}
+
+/**
+ * twemproxy's nc_atoi: the whole string must be ASCII digits, else -1 (so an empty string,
+ * a sign or spaces are all "not a number"). C int overflow is not reproduced.
+ */
+function atoi(text: string): number {
+  if (text.length === 0) return -1;
+  let value = 0;
+  for (let k = 0; k < text.length; k++) {
+    const d = text.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+function scanErrorText(error: ScanError): string {
+  if (error.kind === 'invalid') return `${PROGRAM}: invalid option -- '${error.optopt}'`;
+  switch (error.code) {
+    case 'o':
+    case 'c':
+    case 'p':
+      return `${PROGRAM}: option -${error.code} requires a file name`;
+    case 'a':
+      return `${PROGRAM}: option -a requires a string`;
+    case WORKERS:
+      return `${PROGRAM}: option --workers requires a positive number or 'auto'`;
+    default:
+      return `${PROGRAM}: option -${error.code} requires a number`;
+  }
+}
+
+/** Parses argv (without node and script paths) the way `nutcracker` parses its own. */
+export function parseArgs(argv: readonly string[]): ParseResult {
+  let showHelp = false;
+  let showVersion = false;
+  let describeStats = false;
+  let testConf = false;
+  let daemonize = false;
+  let verbosity: number = DEFAULTS.verbosity;
+  let output: string | null = null;
+  let confFile: string | null = null;
+  let statsPort: number = DEFAULTS.statsPort;
+  let statsAddr: string = DEFAULTS.statsAddr;
+  let statsInterval: number = DEFAULTS.statsInterval;
+  let pidFile: string | null = null;
+  let mbufSize: number = DEFAULTS.mbufSize;
+  let workers: number | 'auto' = DEFAULTS.workers;
+
+  const fail = (error: string): ParseResult => ({ ok: false, error });
+  const { tokens, error } = scan(argv);
+  for (const { code, value } of tokens) {
+    const arg = value ?? '';
+    switch (code) {
+      case 'h':
+        showHelp = true;
+        showVersion = true;
+        break;
+      case 'V':
+        showVersion = true;
+        break;
+      case 't':
+        testConf = true;
+        break;
+      case 'd':
+        daemonize = true;
+        break;
+      case 'D':
+        describeStats = true;
+        showVersion = true;
+        break;
+      case 'v': {
+        const n = atoi(arg);
+        if (n < 0) return fail(`${PROGRAM}: option -v requires a number`);
+        verbosity = n;
+        break;
+      }
+      case 'o':
+        output = arg;
+        break;
+      case 'c':
+        confFile = arg;
+        break;
+      case 's': {
+        const n = atoi(arg);
+        if (n < 0) return fail(`${PROGRAM}: option -s requires a number`);
+        if (n < 1 || n > 65535) return fail(`${PROGRAM}: option -s value ${n} is not a valid port`);
+        statsPort = n;
+        break;
+      }
+      case 'i': {
+        const n = atoi(arg);
+        if (n < 0) return fail(`${PROGRAM}: option -i requires a number`);
+        statsInterval = n;
+        break;
+      }
+      case 'a':
+        statsAddr = arg;
+        break;
+      case 'p':
+        pidFile = arg;
+        break;
+      case 'm': {
+        const n = atoi(arg);
+        if (n <= 0) return fail(`${PROGRAM}: option -m requires a non-zero number`);
+        if (n < MBUF_MIN_SIZE || n > MBUF_MAX_SIZE) {
+          return fail(`${PROGRAM}: mbuf chunk size must be between ${MBUF_MIN_SIZE} and ${MBUF_MAX_SIZE} bytes`);
+        }
+        mbufSize = n;
+        break;
+      }
+      case WORKERS: {
+        if (arg === 'auto') {
+          workers = 'auto';
+          break;
+        }
+        const n = atoi(arg);
+        if (n <= 0) return fail(scanErrorText({ kind: 'missing', code: WORKERS }));
+        workers = n;
+        break;
+      }
+      default:
+        // scan() only produces codes from the tables above.
+        return fail(`${PROGRAM}: invalid option -- '${code}'`);
+    }
+  }
+  if (error !== null) return fail(scanErrorText(error));
+  return {
+    ok: true,
+    options: {
+      showHelp,
+      showVersion,
+      describeStats,
+      testConf,
+      daemonize,
+      verbosity,
+      output,
+      confFile,
+      statsPort,
+      statsAddr,
+      statsInterval,
+      pidFile,
+      mbufSize,
+      workers,
+    },
+  };
+}
+
+/**
+ * The configuration file to use: `-c` as given; else conf/walnut.yml, unless only twemproxy's
+ * conf/nutcracker.yml exists (so a checkout laid out for nutcracker runs unchanged).
+ */
+export function resolveConfFile(options: CliOptions, exists: (path: string) => boolean = existsSync): string {
+  if (options.confFile !== null) return options.confFile;
+  if (!exists(DEFAULTS.confFile) && exists(DEFAULTS.legacyConfFile)) return DEFAULTS.legacyConfFile;
+  return DEFAULTS.confFile;
+}
+
+/**
+ * argv with every -d / --daemonize removed (for the re-spawned daemon child), found with the
+ * same scanner so that a `d` inside an option argument (`-c dd.yml`, `-vd`) is left alone:
+ * `-dt` becomes `-t`, `-d` and `--daem` disappear.
+ */
+export function argvWithoutDaemonize(argv: readonly string[]): string[] {
+  const drop = new Map<number, Set<number>>();
+  for (const t of scan(argv).tokens) {
+    if (t.code !== 'd') continue;
+    let chars = drop.get(t.index);
+    if (chars === undefined) {
+      chars = new Set();
+      drop.set(t.index, chars);
+    }
+    chars.add(t.charIndex);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    const chars = drop.get(i);
+    if (chars === undefined) {
+      out.push(word);
+      continue;
+    }
+    if (chars.has(-1)) continue;
+    let kept = '-';
+    for (let j = 1; j < word.length; j++) if (!chars.has(j)) kept += word[j];
+    if (kept !== '-') out.push(kept);
+  }
+  return out;
+}

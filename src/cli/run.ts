@@ -1,0 +1,183 @@
+// Run mode: log, daemon, signals, pid file, configuration, stats server, proxy, and an orderly
+// shutdown. Mirrors twemproxy's nc.c (nc_pre_run, nc_run, nc_post_run) and nc_signal.c.
+import { constants } from 'node:os';
+import type { Config } from '../config/config.js';
+import { loadConfig } from '../config/load.js';
+import { Proxy } from '../proxy/proxy.js';
+import type { StatsSnapshot } from '../stats/snapshot.js';
+import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
+import { strerror } from '../util/errno.js';
+import { log, writeStderr } from '../util/log.js';
+import { PROGRAM, type CliOptions } from './args.js';
+import { enterDaemonChild, isDaemonChild, spawnDaemon } from './daemon.js';
+import { removePidFile, writePidFile } from './pidfile.js';
+import { errorReason, invalidConfText } from './test-conf.js';
+import { walnutVersion } from './usage.js';
+
+/** How long in-flight requests may take to finish after SIGINT/SIGTERM. */
+export const SHUTDOWN_GRACE_MS = 5000;
+
+/** Before the proxy exists the stats port reports no pools. */
+const EMPTY_SNAPSHOT: StatsSnapshot = { totalConnections: 0, currConnections: 0, pools: [] };
+
+/** `signal 15 (SIGTERM) received`, numbered as the platform numbers it. */
+function signalReceived(name: NodeJS.Signals): string {
+  return `signal ${constants.signals[name]} (${name}) received`;
+}
+
+function errnoText(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (typeof code === 'string') {
+    const text = strerror(code);
+    if (text !== 'unknown') return text;
+  }
+  return errorReason(err);
+}
+
+/**
+ * Runs the proxy until SIGINT or SIGTERM. Resolves with the exit status: 1 when startup
+ * fails, 0 after an orderly shutdown (and at once in the parent of -d). `argv` is the original
+ * argument list, re-used for the daemon child.
+ */
+export async function runProxy(options: CliOptions, confFile: string, argv: readonly string[]): Promise<number> {
+  const daemonChild = isDaemonChild();
+
+  // Opened first, and in the parent of -d too, so that a bad -o is reported on the terminal.
+  try {
+    log.open(options.output);
+  } catch (err) {
+    writeStderr(`opening log file '${options.output ?? ''}' failed: ${errnoText(err)}\n`);
+    return 1;
+  }
+  log.setLevel(options.verbosity);
+
+  if (options.daemonize && !daemonChild) {
+    log.close();
+    try {
+      await spawnDaemon(argv);
+    } catch (err) {
+      writeStderr(`${PROGRAM}: cannot daemonize: ${errnoText(err)}\n`);
+      return 1;
+    }
+    return 0;
+  }
+  if (daemonChild) enterDaemonChild();
+
+  let proxy: Proxy | null = null;
+  let stats: StatsServer | null = null;
+  let pidFile: string | null = null;
+  /** Set by the first SIGINT/SIGTERM. */
+  let stopping = false;
+  /** Startup finished: a stop signal must start the shutdown itself. */
+  let running = false;
+  let finish: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+
+  const cleanup = (): void => {
+    if (pidFile !== null) removePidFile(pidFile);
+    pidFile = null;
+  };
+
+  const shutdown = async (): Promise<number> => {
+    if (proxy !== null) await proxy.close(SHUTDOWN_GRACE_MS);
+    if (stats !== null) await stats.close();
+    log.always('done, rabbit done');
+    cleanup();
+    return 0;
+  };
+
+  /** A startup failure: reason in the log (and on stderr when the log is elsewhere), exit 1. */
+  const fail = async (reason: string): Promise<number> => {
+    log.error(reason);
+    if (log.file !== null) writeStderr(`${PROGRAM}: ${reason}\n`);
+    if (stats !== null) await stats.close();
+    log.always('done, rabbit done');
+    cleanup();
+    return 1;
+  };
+
+  const onStop = (name: NodeJS.Signals): void => {
+    if (stopping) {
+      // The operator insists: no more waiting for clients.
+      log.always(`${signalReceived(name)} again, exiting now`);
+      cleanup();
+      process.exit(1);
+    }
+    stopping = true;
+    log.always(`${signalReceived(name)}, exiting`);
+    if (running) void shutdown().then(finish);
+  };
+  process.on('SIGINT', onStop);
+  process.on('SIGTERM', onStop);
+  process.on('SIGHUP', () => {
+    log.always(`${signalReceived('SIGHUP')}, reopening log file`);
+    log.reopen();
+  });
+  process.on('SIGTTIN', () => {
+    log.always(`${signalReceived('SIGTTIN')}, up logging level`);
+    if (log.levelUp()) log.always(`up log level to ${log.level}`);
+  });
+  process.on('SIGTTOU', () => {
+    log.always(`${signalReceived('SIGTTOU')}, down logging level`);
+    if (log.levelDown()) log.always(`down log level to ${log.level}`);
+  });
+  // No reload exists (as in twemproxy); handling them keeps them from killing the process,
+  // and the listener on SIGUSR1 also keeps Node from starting its inspector.
+  process.on('SIGUSR1', () => log.always(signalReceived('SIGUSR1')));
+  process.on('SIGUSR2', () => log.always(signalReceived('SIGUSR2')));
+  process.on('uncaughtException', (err) => {
+    log.always(`fatal: ${err.stack ?? err.message}`);
+    cleanup();
+    process.exit(1);
+  });
+
+  if (options.pidFile !== null) {
+    try {
+      writePidFile(options.pidFile);
+    } catch (err) {
+      log.error(`opening pid file '${options.pidFile}' failed: ${errnoText(err)}`);
+      if (log.file !== null) writeStderr(`${PROGRAM}: opening pid file '${options.pidFile}' failed: ${errnoText(err)}\n`);
+      return 1;
+    }
+    pidFile = options.pidFile;
+  }
+
+  log.always(`${PROGRAM}-${walnutVersion()} started on pid ${process.pid}`);
+  if (options.workers !== 1) log.warn(`--workers=${options.workers} is not supported yet: running one process`);
+
+  let config: Config;
+  try {
+    config = await loadConfig(confFile);
+  } catch (err) {
+    const reason = errorReason(err);
+    log.error(reason);
+    writeStderr(invalidConfText(confFile, reason));
+    log.always('done, rabbit done');
+    cleanup();
+    return 1;
+  }
+  if (stopping) return shutdown();
+
+  try {
+    stats = await startStatsServer(
+      { snapshot: () => (proxy === null ? EMPTY_SNAPSHOT : proxy.snapshot()) },
+      options.statsAddr,
+      options.statsPort,
+    );
+  } catch (err) {
+    return fail(errorReason(err));
+  }
+  if (stopping) return shutdown();
+
+  try {
+    proxy = await Proxy.start(config, { mbufSize: options.mbufSize });
+  } catch (err) {
+    return fail(errorReason(err));
+  }
+  if (stopping) return shutdown();
+
+  running = true;
+  return finished;
+}

@@ -1,0 +1,87 @@
+// The stats listener: every connection gets the stats JSON of a fresh snapshot, then is closed.
+// Mirrors nc_stats.c (stats_listen, stats_send_rsp); values are live instead of aggregated
+// every -i ms (spec 8.4 allows fresher values).
+import { createServer, type Server, type Socket } from 'node:net';
+import { hostname } from 'node:os';
+import { strerror } from '../util/errno.js';
+import type { StatsSource } from './snapshot.js';
+import { statsJson, TWEMPROXY_VERSION } from './stats-json.js';
+
+export interface StatsServer {
+  /** The bound port (useful when 0 was asked for). */
+  readonly port: number;
+  /** Stops listening and drops any connection still open. */
+  close(): Promise<void>;
+}
+
+/** `host:port` for messages, bracketing IPv6 literals. */
+function describeAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Listens on host:port (SO_REUSEADDR, which libuv sets on every TCP listener) and serves the
+ * stats document. Rejects with an Error naming the address when the listener cannot be
+ * created.
+ */
+export async function startStatsServer(source: StatsSource, host: string, port: number): Promise<StatsServer> {
+  const startedAt = Date.now();
+  const source_ = hostname();
+  const sockets = new Set<Socket>();
+
+  const onConnection = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    // A client vanishing before it reads its document is not our problem.
+    socket.on('error', () => socket.destroy());
+    // Input is ignored, but read and dropped so that unread bytes do not turn our close into
+    // a reset that could discard the document before the client reads it.
+    socket.resume();
+    const now = Date.now();
+    let text: string;
+    try {
+      text = statsJson(source.snapshot(), {
+        source: source_,
+        version: TWEMPROXY_VERSION,
+        uptime: Math.floor((now - startedAt) / 1000),
+        timestamp: Math.floor(now / 1000),
+      });
+    } catch {
+      socket.destroy();
+      return;
+    }
+    // twemproxy closes right after writing; wait only until the bytes are handed to the kernel.
+    socket.end(text, () => socket.destroy());
+  };
+
+  const server: Server = createServer(onConnection);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const text = strerror(err.code ?? '');
+      const reason = text === 'unknown' ? err.message : text;
+      reject(new Error(`stats server: cannot listen on '${describeAddress(host, port)}': ${reason}`));
+    };
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  // After a successful start, errors are per-connection (handled above) or accept failures,
+  // which must not crash the proxy.
+  server.on('error', () => undefined);
+
+  const address = server.address();
+  const boundPort = address !== null && typeof address === 'object' ? address.port : port;
+  let closing: Promise<void> | null = null;
+  return {
+    port: boundPort,
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      return closing;
+    },
+  };
+}
