@@ -1,0 +1,45 @@
+// The pid file: decimal pid without newline, truncating an older file, quiet removal.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { removePidFile, writePidFile } from '../../../src/cli/pidfile.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'walnut-pidfile-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('writes the decimal pid with no newline, rw for the owner, no execute bits', () => {
+  const path = join(dir, 'a.pid');
+  writePidFile(path, 4242);
+  assert.equal(readFileSync(path, 'latin1'), '4242');
+  const mode = statSync(path).mode & 0o777;
+  assert.equal(mode & 0o600, 0o600);
+  assert.equal(mode & 0o111, 0);
+  assert.equal(mode & 0o022, 0);
+});
+
+test('defaults to this process id', () => {
+  const path = join(dir, 'self.pid');
+  writePidFile(path);
+  assert.equal(readFileSync(path, 'latin1'), String(process.pid));
+});
+
+test('truncates a longer existing file', () => {
+  const path = join(dir, 'b.pid');
+  writeFileSync(path, '1234567890\n');
+  writePidFile(path, 7);
+  assert.equal(readFileSync(path, 'latin1'), '7');
+});
+
+test('throws the fs error when the file cannot be created', () => {
+  assert.throws(() => writePidFile(join(dir, 'missing', 'c.pid'), 1), { code: 'ENOENT' });
+});
+
+test('removePidFile removes, and ignores a file that is not there', () => {
+  const path = join(dir, 'd.pid');
+  writePidFile(path, 1);
+  removePidFile(path);
+  assert.equal(existsSync(path), false);
+  assert.doesNotThrow(() => removePidFile(path));
+});

@@ -1,0 +1,105 @@
+// The stats listener over a real socket: document per connection, live values, input ignored,
+// bind failure message, close.
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server } from 'node:net';
+import { hostname } from 'node:os';
+import { test } from 'node:test';
+import { newPoolStats, newServerStats } from '../../../src/stats/metrics.js';
+import type { StatsSnapshot } from '../../../src/stats/snapshot.js';
+import { statsJson } from '../../../src/stats/stats-json.js';
+import { startStatsServer } from '../../../src/stats/stats-server.js';
+
+/** A source whose numbers the test changes between reads. */
+function makeSource(): { requests: number; snapshot(): StatsSnapshot } {
+  return {
+    requests: 0,
+    snapshot(): StatsSnapshot {
+      return {
+        totalConnections: 2,
+        currConnections: 1,
+        pools: [
+          {
+            name: 'alpha',
+            stats: newPoolStats(),
+            servers: [{ name: '127.0.0.1:6379', stats: { ...newServerStats(), requests: this.requests } }],
+          },
+        ],
+      };
+    },
+  };
+}
+
+/** Connects, optionally sends `input`, and returns everything received until the server closes. */
+function readAll(port: number, input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    if (input !== undefined) socket.write(input);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+test('each connection gets the JSON document of a fresh snapshot, then the connection is closed', async () => {
+  const source = makeSource();
+  const stats = await startStatsServer(source, '127.0.0.1', 0);
+  try {
+    assert.ok(stats.port > 0);
+    const before = Math.floor(Date.now() / 1000);
+    const text = await readAll(stats.port);
+    const after = Math.floor(Date.now() / 1000);
+    const doc = JSON.parse(text) as Record<string, unknown>;
+    assert.equal(doc['source'], hostname());
+    assert.equal(doc['version'], '0.5.0');
+    const timestamp = doc['timestamp'] as number;
+    const uptime = doc['uptime'] as number;
+    assert.ok(timestamp >= before && timestamp <= after);
+    assert.ok(Number.isInteger(uptime) && uptime >= 0);
+    // Everything but the header values is exactly statsJson of the snapshot.
+    assert.equal(
+      text,
+      statsJson(source.snapshot(), { source: hostname(), version: '0.5.0', uptime, timestamp }),
+    );
+
+    // Live values: a change shows on the very next connection.
+    source.requests = 41;
+    const again = JSON.parse(await readAll(stats.port)) as Record<string, Record<string, Record<string, number>>>;
+    assert.equal(again['alpha']!['127.0.0.1:6379']!['requests'], 41);
+  } finally {
+    await stats.close();
+  }
+});
+
+test('input from the client is ignored', async () => {
+  const stats = await startStatsServer(makeSource(), '127.0.0.1', 0);
+  try {
+    const text = await readAll(stats.port, 'GET / HTTP/1.0\r\n\r\nstats\r\n');
+    assert.ok(text.startsWith('{"service":"nutcracker", '));
+    assert.ok(text.endsWith('}}}\n'));
+  } finally {
+    await stats.close();
+  }
+});
+
+test('bind failure rejects with the address in the message', async () => {
+  const blocker: Server = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const address = blocker.address();
+  assert.ok(address !== null && typeof address === 'object');
+  try {
+    await assert.rejects(startStatsServer(makeSource(), '127.0.0.1', address.port), {
+      message: `stats server: cannot listen on '127.0.0.1:${address.port}': Address already in use`,
+    });
+  } finally {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  }
+});
+
+test('close stops listening', async () => {
+  const stats = await startStatsServer(makeSource(), '127.0.0.1', 0);
+  await stats.close();
+  await assert.rejects(readAll(stats.port), { code: 'ECONNREFUSED' });
+  // close is idempotent
+  await stats.close();
+});
