@@ -1,0 +1,279 @@
+/**
+ * The memcache ASCII Codec: parsers plus multi-get fragment / coalesce.
+ * Mirrors twemproxy's nc_memcache.c (memcache_fragment, memcache_pre_coalesce /
+ * memcache_post_coalesce) and the memcache half of nc_proto.h's function table.
+ *
+ * Differences from twemproxy, on purpose:
+ * - the merged multi-get reply lists values in request order (a cursor per server that only
+ *   takes a VALUE block whose key is the requested key), where twemproxy could emit a value at
+ *   the position of an earlier missing key of the same server;
+ * - a failed multi-get answers SERVER_ERROR but does not close the client connection.
+ */
+import { Msg, REPLY_ERROR, ROUTE_KEY } from '../message.js';
+import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
+import { strerror } from '../../util/errno.js';
+import { MC_GAT, MC_GATS, MC_GETS } from './commands.js';
+import { MemcacheReplyParser } from './reply-parser.js';
+import { MemcacheRequestParser } from './request-parser.js';
+import { MC_R_END, MC_R_INVALID_ARGUMENT, mcServerError } from './replies.js';
+
+const LF = 10;
+const CR = 13;
+const SP = 32;
+const CH_0 = 48;
+const CH_9 = 57;
+
+const P_GET = Buffer.from('get ', 'latin1');
+const P_GETS = Buffer.from('gets ', 'latin1');
+const P_GAT = Buffer.from('gat ', 'latin1');
+const P_GATS = Buffer.from('gats ', 'latin1');
+const W_VALUE_SP = Buffer.from('VALUE ', 'latin1');
+
+const ascending = (a: number, b: number): number => a - b;
+
+/** Bounds [start, end) of the exptime token of a gat/gats request line (the second token). */
+function exptimeBounds(data: Buffer): [number, number] {
+  const len = data.length;
+  let i = 0;
+  while (i < len && data[i] === SP) i++;
+  while (i < len && data[i] !== SP) i++;
+  while (i < len && data[i] === SP) i++;
+  const start = i;
+  while (i < len && data[i] !== SP && data[i] !== CR) i++;
+  return [start, i];
+}
+
+/**
+ * Split a multi-key get/gets/gat/gats: one `get k1 k2 \r\n` (trailing space as twemproxy writes
+ * it) per server, in ascending server index order, keys in request order, duplicates kept.
+ * Records each key's fragment slot in msg.keys (third entry per key) for coalesce.
+ */
+export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
+  const keys = msg.keys;
+  const nkeys = msg.nkeys;
+  const data = msg.data;
+  if (keys === null || nkeys === 0) return [];
+
+  // Server of every key, and the distinct servers.
+  const keyServer = new Int32Array(nkeys);
+  const slotOf = new Map<number, number>();
+  const servers: number[] = [];
+  for (let k = 0; k < nkeys; k++) {
+    const s = router.serverIndexFor(data, keys[3 * k]!, keys[3 * k + 1]!);
+    keyServer[k] = s;
+    if (!slotOf.has(s)) {
+      slotOf.set(s, servers.length);
+      servers.push(s);
+    }
+  }
+  servers.sort(ascending);
+  const nfrag = servers.length;
+  for (let i = 0; i < nfrag; i++) slotOf.set(servers[i]!, i);
+
+  let prefix: Buffer;
+  let expStart = 0;
+  let expEnd = 0;
+  if (msg.cmd === MC_GAT || msg.cmd === MC_GATS) {
+    prefix = msg.cmd === MC_GAT ? P_GAT : P_GATS;
+    [expStart, expEnd] = exptimeBounds(data);
+  } else {
+    prefix = msg.cmd === MC_GETS ? P_GETS : P_GET;
+  }
+  const expLen = expEnd - expStart;
+  const head = prefix.length + (expLen > 0 ? expLen + 1 : 0);
+
+  // Sizes, then one allocation per sub-request.
+  const sizes = new Int32Array(nfrag).fill(head + 2);
+  const firstKeyLen = new Int32Array(nfrag).fill(-1);
+  for (let k = 0; k < nkeys; k++) {
+    const slot = slotOf.get(keyServer[k]!)!;
+    keys[3 * k + 2] = slot;
+    const klen = keys[3 * k + 1]! - keys[3 * k]!;
+    sizes[slot]! += klen + 1;
+    if (firstKeyLen[slot] === -1) firstKeyLen[slot] = klen;
+  }
+  const bufs: Buffer[] = new Array<Buffer>(nfrag);
+  const at = new Int32Array(nfrag);
+  for (let i = 0; i < nfrag; i++) {
+    const b = Buffer.allocUnsafe(sizes[i]!);
+    prefix.copy(b, 0);
+    if (expLen > 0) {
+      data.copy(b, prefix.length, expStart, expEnd);
+      b[head - 1] = SP;
+    }
+    bufs[i] = b;
+    at[i] = head;
+  }
+  for (let k = 0; k < nkeys; k++) {
+    const slot = keys[3 * k + 2]!;
+    const b = bufs[slot]!;
+    const p = data.copy(b, at[slot]!, keys[3 * k]!, keys[3 * k + 1]!) + at[slot]!;
+    b[p] = SP;
+    at[slot] = p + 1;
+  }
+
+  const frags: Msg[] = new Array<Msg>(nfrag);
+  for (let i = 0; i < nfrag; i++) {
+    const b = bufs[i]!;
+    b[at[i]!] = CR;
+    b[at[i]! + 1] = LF;
+    const sub = new Msg();
+    sub.data = b;
+    sub.route = ROUTE_KEY;
+    sub.cmd = msg.cmd;
+    sub.keyBuf = b;
+    sub.keyStart = head;
+    sub.keyEnd = head + firstKeyLen[i]!;
+    sub.serverIndex = servers[i]!;
+    sub.parent = msg;
+    sub.owner = msg.owner;
+    frags[i] = sub;
+  }
+  msg.fragments = frags;
+  msg.pending = nfrag;
+  return frags;
+}
+
+/**
+ * The VALUE blocks of a retrieval sub-reply as [blockStart, blockEnd, keyStart, keyEnd] per
+ * block, or null when the reply is not VALUE…END / END.
+ */
+function indexValueBlocks(r: Buffer): number[] | null {
+  const out: number[] = [];
+  const len = r.length;
+  let pos = 0;
+  for (;;) {
+    if (len - pos === 5 && MC_R_END.compare(r, pos, len) === 0) return out;
+    if (len - pos < 6 || W_VALUE_SP.compare(r, pos, pos + 6) !== 0) return null;
+    const lf = r.indexOf(LF, pos);
+    if (lf < 0 || r[lf - 1] !== CR) return null;
+    const lineEnd = lf - 1;
+    let i = pos + 6;
+    const ks = i;
+    while (i < lineEnd && r[i] !== SP) i++;
+    const ke = i;
+    if (ke === ks) return null;
+    // flags
+    while (i < lineEnd && r[i] === SP) i++;
+    while (i < lineEnd && r[i] !== SP) i++;
+    while (i < lineEnd && r[i] === SP) i++;
+    // bytes
+    let bytes = 0;
+    const bs = i;
+    while (i < lineEnd && r[i] !== SP) {
+      const d = r[i]!;
+      if (d < CH_0 || d > CH_9) return null;
+      bytes = bytes * 10 + (d - CH_0);
+      if (bytes > len) return null;
+      i++;
+    }
+    if (i === bs) return null;
+    const end = lf + 1 + bytes + 2;
+    if (end > len || r[end - 2] !== CR || r[end - 1] !== LF) return null;
+    out.push(pos, end, ks, ke);
+    pos = end;
+  }
+}
+
+/**
+ * Merge the fragments' replies of a multi-get into msg.reply. Transport failure of any fragment
+ * wins (the first in server order); then any sub-reply that is not VALUE…END gives
+ * `SERVER_ERROR Invalid argument` (twemproxy's text); otherwise the values in request order.
+ */
+export function mcCoalesce(msg: Msg): void {
+  const frags = msg.fragments;
+  const keys = msg.keys;
+  msg.replyFlags = 0;
+  if (frags === null || frags.length === 0 || keys === null) {
+    msg.reply = MC_R_INVALID_ARGUMENT;
+    msg.replyFlags = REPLY_ERROR;
+    return;
+  }
+  const nfrag = frags.length;
+  for (let i = 0; i < nfrag; i++) {
+    const code = frags[i]!.errorCode;
+    if (code !== null) {
+      msg.reply = mcServerError(strerror(code));
+      msg.replyFlags = REPLY_ERROR;
+      return;
+    }
+  }
+  const blocks: number[][] = new Array<number[]>(nfrag);
+  const replies: Buffer[] = new Array<Buffer>(nfrag);
+  for (let i = 0; i < nfrag; i++) {
+    const f = frags[i]!;
+    const r = f.reply;
+    const idx = r === null || (f.replyFlags & REPLY_ERROR) !== 0 ? null : indexValueBlocks(r);
+    if (r === null || idx === null) {
+      msg.reply = MC_R_INVALID_ARGUMENT;
+      msg.replyFlags = REPLY_ERROR;
+      return;
+    }
+    blocks[i] = idx;
+    replies[i] = r;
+  }
+
+  // memcached answers hits in request order and omits misses, so one cursor per server finds
+  // each key's block: take the next block only if it is for this very key.
+  const data = msg.data;
+  const nkeys = msg.nkeys;
+  const cursor = new Int32Array(nfrag);
+  const pick = new Int32Array(nkeys).fill(-1);
+  let total = MC_R_END.length;
+  for (let k = 0; k < nkeys; k++) {
+    const slot = keys[3 * k + 2]!;
+    if (slot < 0 || slot >= nfrag) continue;
+    const idx = blocks[slot]!;
+    const b = cursor[slot]!;
+    if (4 * b >= idx.length) continue;
+    const r = replies[slot]!;
+    if (r.compare(data, keys[3 * k]!, keys[3 * k + 1]!, idx[4 * b + 2]!, idx[4 * b + 3]!) !== 0) continue;
+    pick[k] = b;
+    cursor[slot] = b + 1;
+    total += idx[4 * b + 1]! - idx[4 * b]!;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (let k = 0; k < nkeys; k++) {
+    const b = pick[k]!;
+    if (b < 0) continue;
+    const slot = keys[3 * k + 2]!;
+    const idx = blocks[slot]!;
+    p += replies[slot]!.copy(out, p, idx[4 * b]!, idx[4 * b + 1]!);
+  }
+  MC_R_END.copy(out, p);
+  msg.reply = out;
+}
+
+class MemcacheCodec implements Codec {
+  readonly protocol = 'memcache' as const;
+
+  newRequestParser(): RequestParser {
+    return new MemcacheRequestParser();
+  }
+
+  newReplyParser(): ReplyParser {
+    return new MemcacheReplyParser();
+  }
+
+  fragment(msg: Msg, router: KeyRouter): Msg[] {
+    return mcFragment(msg, router);
+  }
+
+  coalesce(msg: Msg): void {
+    mcCoalesce(msg);
+  }
+
+  errorReply(text: string): Buffer {
+    return mcServerError(text);
+  }
+
+  connectPreamble(): Msg[] {
+    return [];
+  }
+}
+
+/** The codec for pools with `redis: false` (the default). */
+export function createMemcacheCodec(): Codec {
+  return new MemcacheCodec();
+}

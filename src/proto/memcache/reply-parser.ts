@@ -1,0 +1,328 @@
+/**
+ * Incremental memcache ASCII reply parser, one per server connection: frames complete replies.
+ * Mirrors twemproxy's nc_memcache.c memcache_parse_rsp.
+ *
+ * Grammar (every line ends in CR LF; a bare LF is an error):
+ *
+ *   reply  = status | number | text | values
+ *   status = ("STORED" | "NOT_STORED" | "EXISTS" | "NOT_FOUND" | "DELETED" | "TOUCHED" | "OK"
+ *             | "ERROR") *SP CR LF                                     ERROR sets REPLY_ERROR
+ *   number = 1*DIGIT *SP CR LF                                         incr/decr (space-padded)
+ *   text   = ("CLIENT_ERROR" | "SERVER_ERROR" | "VERSION") [SP *BYTE] CR LF
+ *                                                                      *_ERROR set REPLY_ERROR
+ *   values = *("VALUE" SP key SP flags SP bytes [SP cas] *SP CR LF <bytes of data> CR LF)
+ *            "END" CR LF                                               one reply, however many values
+ *
+ * A reply inside one chunk is a subarray of it; one spanning chunks is concatenated once when
+ * complete. Data blocks are skipped by length. Anything else (e.g. `ENDD`, `-1`, `STAT`, a line
+ * over 8 KiB without LF) is reported once through onReplyFramingError; input is then ignored.
+ */
+import { REPLY_ERROR } from '../message.js';
+import type { ReplyParser, ReplySink } from '../codec.js';
+import { MC_KEY_MAX, mcValidU32, mcValidU64 } from './commands.js';
+
+// Parser states.
+const R_START = 0; // expecting the first line of a reply
+const R_NEXT = 1; // inside VALUE…END: expecting another VALUE line or END
+const R_DATA = 2; // inside a VALUE data block (and its CR LF)
+const R_DEAD = 3; // after a framing error
+
+const LF = 10;
+const CR = 13;
+const SP = 32;
+const CH_0 = 48;
+const CH_9 = 57;
+const CH_UPPER_A = 65;
+const CH_UPPER_Z = 90;
+const CH_C = 67;
+const CH_D = 68;
+const CH_E = 69;
+const CH_N = 78;
+const CH_O = 79;
+const CH_S = 83;
+const CH_T = 84;
+const CH_V = 86;
+
+/** Longest reply line accepted without its LF (a VALUE header is at most ~320 bytes). */
+export const MC_REPLY_LINE_CAP = 8192;
+/** Largest VALUE data length accepted (memcached's own limit on a value is far below this). */
+const MAX_VALUE_BYTES = 2147483645;
+
+const W_STORED = Buffer.from('STORED', 'latin1');
+const W_NOT_STORED = Buffer.from('NOT_STORED', 'latin1');
+const W_NOT_FOUND = Buffer.from('NOT_FOUND', 'latin1');
+const W_EXISTS = Buffer.from('EXISTS', 'latin1');
+const W_DELETED = Buffer.from('DELETED', 'latin1');
+const W_TOUCHED = Buffer.from('TOUCHED', 'latin1');
+const W_OK = Buffer.from('OK', 'latin1');
+const W_ERROR = Buffer.from('ERROR', 'latin1');
+const W_END = Buffer.from('END', 'latin1');
+const W_CLIENT_ERROR = Buffer.from('CLIENT_ERROR', 'latin1');
+const W_SERVER_ERROR = Buffer.from('SERVER_ERROR', 'latin1');
+const W_VERSION = Buffer.from('VERSION', 'latin1');
+const W_VALUE = Buffer.from('VALUE', 'latin1');
+
+/** Does buf[start, end) begin with word? */
+function startsWith(buf: Buffer, start: number, end: number, word: Uint8Array): boolean {
+  const n = word.length;
+  if (end - start < n) return false;
+  for (let i = 0; i < n; i++) if (buf[start + i] !== word[i]) return false;
+  return true;
+}
+
+/** Is buf[start, end) the word followed only by spaces (none when spaces is false)? */
+function isWord(buf: Buffer, start: number, end: number, word: Uint8Array, spaces: boolean): boolean {
+  if (!startsWith(buf, start, end, word)) return false;
+  let i = start + word.length;
+  if (i === end) return true;
+  if (!spaces) return false;
+  while (i < end && buf[i] === SP) i++;
+  return i === end;
+}
+
+/** Is buf[start, end) the word, alone or followed by a space and any text? */
+function isTextLine(buf: Buffer, start: number, end: number, word: Uint8Array): boolean {
+  if (!startsWith(buf, start, end, word)) return false;
+  const i = start + word.length;
+  return i === end || buf[i] === SP;
+}
+
+/** Is buf[start, end) digits followed by optional spaces? */
+function isNumberLine(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const c = buf[i]!;
+    if (c < CH_0 || c > CH_9) break;
+    i++;
+  }
+  if (i === start) return false;
+  while (i < end && buf[i] === SP) i++;
+  return i === end;
+}
+
+/** Printable excerpt of a bad line for the framing error reason. */
+function excerpt(buf: Buffer, start: number, end: number): string {
+  return JSON.stringify(buf.toString('latin1', start, Math.min(end, start + 40)));
+}
+
+/** See the file comment for the grammar. */
+export class MemcacheReplyParser implements ReplyParser {
+  private state = R_START;
+  /** Pieces of an unfinished line from earlier chunks (they contain no LF). */
+  private lineParts: Buffer[] = [];
+  private lineLen = 0;
+  /** Earlier-chunk pieces of the reply being framed (before segStart). */
+  private pieces: Buffer[] = [];
+  private piecesLen = 0;
+  /** The chunk being parsed, and where the current reply's bytes not yet in `pieces` start. */
+  private cur: Buffer = Buffer.alloc(0);
+  private segStart = 0;
+  /** Data block length including CR LF, and how much of it is still to come. */
+  private remaining = 0;
+  /** Token offsets of a VALUE line (reused). */
+  private readonly tok = new Int32Array(12);
+
+  get pendingBytes(): number {
+    return this.state === R_DEAD ? 0 : this.piecesLen + this.lineLen;
+  }
+
+  feed(chunk: Buffer, sink: ReplySink): void {
+    const len = chunk.length;
+    let pos = 0;
+    this.cur = chunk;
+    this.segStart = 0;
+    while (pos < len) {
+      const state = this.state;
+      if (state === R_DATA) pos = this.parseData(chunk, pos, sink);
+      else if (state === R_DEAD) break;
+      else pos = this.parseLine(chunk, pos, sink);
+    }
+    // A VALUE…END reply continues in the next chunk: keep what this chunk held of it.
+    if ((this.state === R_DATA || this.state === R_NEXT) && this.segStart < len) {
+      const part = this.segStart === 0 ? chunk : chunk.subarray(this.segStart);
+      this.pieces.push(part);
+      this.piecesLen += part.length;
+    }
+    this.cur = Buffer.alloc(0);
+  }
+
+  private parseLine(chunk: Buffer, pos: number, sink: ReplySink): number {
+    const len = chunk.length;
+    if (this.lineLen === 0) {
+      // Every reply line starts with an uppercase letter or a digit; failing early also makes a
+      // lone CR or LF an error at once rather than a wait for more input.
+      const c = chunk[pos]!;
+      if (!((c >= CH_UPPER_A && c <= CH_UPPER_Z) || (c >= CH_0 && c <= CH_9))) {
+        return this.framingError(`unexpected reply byte 0x${c.toString(16).padStart(2, '0')}`, len, sink);
+      }
+      const lf = chunk.indexOf(LF, pos);
+      if (lf === -1) {
+        if (len - pos > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
+        if (this.state === R_NEXT && pos > this.segStart) {
+          this.pieces.push(chunk.subarray(this.segStart, pos));
+          this.piecesLen += pos - this.segStart;
+        }
+        this.segStart = len;
+        this.lineParts.push(pos === 0 ? chunk : chunk.subarray(pos));
+        this.lineLen = len - pos;
+        return len;
+      }
+      if (lf - pos > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
+      if (this.state === R_START) this.segStart = pos;
+      return this.parseLineAt(chunk, pos, lf, lf + 1, sink);
+    }
+    // The line started in an earlier chunk, so pos is 0 here.
+    const lf = chunk.indexOf(LF, pos);
+    if (lf === -1) {
+      this.lineLen += len;
+      if (this.lineLen > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
+      this.lineParts.push(chunk);
+      this.segStart = len;
+      return len;
+    }
+    const lineLength = this.lineLen + lf;
+    if (lineLength > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
+    this.lineParts.push(chunk.subarray(0, lf + 1));
+    const line = Buffer.concat(this.lineParts, lineLength + 1);
+    this.lineParts = [];
+    this.lineLen = 0;
+    this.pieces.push(line);
+    this.piecesLen += line.length;
+    this.segStart = lf + 1;
+    return this.parseLineAt(line, 0, lineLength, lf + 1, sink);
+  }
+
+  /**
+   * Handle the complete line buf[start .. lf]; `after` is the chunk position after its LF.
+   * Returns the chunk position to continue from.
+   */
+  private parseLineAt(buf: Buffer, start: number, lf: number, after: number, sink: ReplySink): number {
+    if (lf === start || buf[lf - 1] !== CR) {
+      return this.framingError(`reply line not terminated by CR LF: ${excerpt(buf, start, lf)}`, after, sink);
+    }
+    const end = lf - 1;
+    const c = buf[start]!;
+    if (this.state === R_NEXT) {
+      if (c === CH_V && this.valueHeader(buf, start, end)) return after;
+      if (isWord(buf, start, end, W_END, false)) {
+        this.complete(after, 0, sink);
+        return after;
+      }
+      return this.framingError(`expected VALUE or END, got ${excerpt(buf, start, end)}`, after, sink);
+    }
+    let flags = -1;
+    switch (c) {
+      case CH_V:
+        if (this.valueHeader(buf, start, end)) return after;
+        if (isTextLine(buf, start, end, W_VERSION)) flags = 0;
+        break;
+      case CH_E:
+        if (isWord(buf, start, end, W_END, false) || isWord(buf, start, end, W_EXISTS, true)) flags = 0;
+        else if (isWord(buf, start, end, W_ERROR, true)) flags = REPLY_ERROR;
+        break;
+      case CH_S:
+        if (isWord(buf, start, end, W_STORED, true)) flags = 0;
+        else if (isTextLine(buf, start, end, W_SERVER_ERROR)) flags = REPLY_ERROR;
+        break;
+      case CH_N:
+        if (isWord(buf, start, end, W_NOT_FOUND, true) || isWord(buf, start, end, W_NOT_STORED, true)) flags = 0;
+        break;
+      case CH_D:
+        if (isWord(buf, start, end, W_DELETED, true)) flags = 0;
+        break;
+      case CH_T:
+        if (isWord(buf, start, end, W_TOUCHED, true)) flags = 0;
+        break;
+      case CH_O:
+        if (isWord(buf, start, end, W_OK, true)) flags = 0;
+        break;
+      case CH_C:
+        if (isTextLine(buf, start, end, W_CLIENT_ERROR)) flags = REPLY_ERROR;
+        break;
+      default:
+        if (isNumberLine(buf, start, end)) flags = 0;
+    }
+    if (flags < 0) return this.framingError(`unexpected reply line ${excerpt(buf, start, end)}`, after, sink);
+    this.complete(after, flags, sink);
+    return after;
+  }
+
+  /**
+   * If buf[start, end) is a well-formed VALUE line, enter its data block and return true.
+   * Returns false (state unchanged) otherwise.
+   */
+  private valueHeader(buf: Buffer, start: number, end: number): boolean {
+    if (!startsWith(buf, start, end, W_VALUE) || buf[start + 5] !== SP) return false;
+    const tok = this.tok;
+    let n = 0;
+    let i = start + 6;
+    for (;;) {
+      while (i < end && buf[i] === SP) i++;
+      if (i >= end) break;
+      if (n === 5) return false;
+      const s = i;
+      while (i < end && buf[i] !== SP) i++;
+      tok[2 * n] = s;
+      tok[2 * n + 1] = i;
+      n++;
+    }
+    if (n < 3 || n > 4) return false;
+    if (tok[1]! - tok[0]! > MC_KEY_MAX) return false;
+    if (!mcValidU32(buf, tok[2]!, tok[3]!)) return false;
+    if (n === 4 && !mcValidU64(buf, tok[6]!, tok[7]!)) return false;
+    let bytes = 0;
+    for (let j = tok[4]!; j < tok[5]!; j++) {
+      const d = buf[j]!;
+      if (d < CH_0 || d > CH_9) return false;
+      bytes = bytes * 10 + (d - CH_0);
+      if (bytes > MAX_VALUE_BYTES) return false;
+    }
+    this.remaining = bytes + 2;
+    this.state = R_DATA;
+    return true;
+  }
+
+  private parseData(chunk: Buffer, pos: number, sink: ReplySink): number {
+    const len = chunk.length;
+    const take = Math.min(this.remaining, len - pos);
+    const crAt = this.remaining - 2; // where the CR after the data falls, relative to pos
+    if (
+      (crAt >= 0 && crAt < take && chunk[pos + crAt] !== CR) ||
+      (crAt + 1 >= 0 && crAt + 1 < take && chunk[pos + crAt + 1] !== LF)
+    ) {
+      return this.framingError('VALUE data block not terminated by CR LF', len, sink);
+    }
+    this.remaining -= take;
+    if (this.remaining === 0) this.state = R_NEXT;
+    return pos + take;
+  }
+
+  /** The reply ends just before chunk position `end`. */
+  private complete(end: number, flags: number, sink: ReplySink): void {
+    let reply: Buffer;
+    if (this.piecesLen === 0) {
+      reply = this.cur.subarray(this.segStart, end);
+    } else {
+      if (end > this.segStart) {
+        this.pieces.push(this.cur.subarray(this.segStart, end));
+        this.piecesLen += end - this.segStart;
+      }
+      reply = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.piecesLen);
+      this.pieces = [];
+      this.piecesLen = 0;
+    }
+    this.segStart = end;
+    this.state = R_START;
+    sink.onReply(reply, flags);
+  }
+
+  private framingError(reason: string, len: number, sink: ReplySink): number {
+    this.state = R_DEAD;
+    this.lineParts = [];
+    this.lineLen = 0;
+    this.pieces = [];
+    this.piecesLen = 0;
+    sink.onReplyFramingError(`memcache: ${reason}`);
+    return len;
+  }
+}

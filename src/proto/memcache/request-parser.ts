@@ -1,0 +1,582 @@
+/**
+ * Incremental memcache ASCII request parser, one per client connection.
+ * Mirrors twemproxy's nc_memcache.c memcache_parse_req, but answers bad requests the way
+ * memcached does instead of closing the connection.
+ *
+ * Grammar (tokens are separated by one or more spaces, leading spaces are skipped, command names
+ * are lowercase only as in memcached 1.6, every line ends in CR LF):
+ *
+ *   get|gets <key>+                                                    1 key: ROUTE_KEY, 2+: ROUTE_FRAGMENT
+ *   gat|gats <exptime> <key>+                                          (memcached 1.5+), same routing
+ *   set|add|replace|append|prepend <key> <flags> <exptime> <bytes> [noreply] CR LF <data> CR LF
+ *   cas <key> <flags> <exptime> <bytes> <cas unique> [noreply] CR LF <data> CR LF
+ *   incr|decr <key> <value> [noreply]
+ *   touch <key> <exptime> [noreply]
+ *   delete <key> [0] [noreply]                                         (`0` is memcached's legacy form)
+ *   version                                                            routed by the key `placeholder`
+ *   quit                                                               ROUTE_QUIT, no reply
+ *
+ * Framing. Lines are cut at LF, exactly where memcached cuts them, so the proxy and the server
+ * always agree on request boundaries. A line whose LF is not preceded by CR, or which holds a CR
+ * elsewhere, is malformed (twemproxy rejects both; memcached would accept a bare LF). Data blocks
+ * are skipped by their declared length and never scanned. A request inside one chunk becomes a
+ * subarray of that chunk; one spanning chunks is kept as pieces and concatenated once.
+ *
+ * Errors keep the connection usable wherever the stream is still in sync:
+ * - unknown command (also `GET`): `ERROR`; commands a proxy cannot serve (flush_all, stats, meta
+ *   commands ...): `SERVER_ERROR walnut: '<cmd>' is not supported by the proxy`; both ROUTE_LOCAL.
+ * - malformed known command: memcached's CLIENT_ERROR text (ROUTE_LOCAL). memcached answers a
+ *   wrong token count with `ERROR`; we answer `CLIENT_ERROR bad command line format`, which names
+ *   the real problem. Extra tokens are rejected (memcached ignores some of them; twemproxy too
+ *   rejects them).
+ * - storage command with a bad header: when `<bytes>` is still a valid length the data block the
+ *   client sent after it is skipped (bytes + 2), so user data is never run as commands. memcached
+ *   1.6.18 does not skip it (it answers the data line with `ERROR`); skipping is the documented
+ *   Walnut choice.
+ * - data block not followed by CR LF: `CLIENT_ERROR bad data chunk` after consuming exactly
+ *   bytes + 2, then parsing resumes right there, as memcached 1.6.18 does (observed: it answers
+ *   the leftover line with `ERROR`). The client is out of sync from then on, as with memcached.
+ * - `noreply`: a malformed request whose last token (not the key) is `noreply` gets no reply
+ *   at all, as memcached suppresses it: the client reads no reply for it. An unsupported command
+ *   with `noreply` (e.g. `flush_all noreply`) cannot be answered without desynchronising the
+ *   client and cannot be ignored silently either, so it gets its SERVER_ERROR and the connection
+ *   is closed (ROUTE_QUIT), which is what twemproxy does for every unsupported command.
+ * - framing errors (sink.onFramingError, once, then all input is ignored): a request starting
+ *   with byte 0x80 (binary protocol), and a line longer than its cap without LF (2048 bytes; 64 KiB
+ *   for get/gets/gat/gats lines, which memcached also lets grow): `CLIENT_ERROR line too long`.
+ */
+import { Msg, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
+import type { RequestParser, RequestSink } from '../codec.js';
+import {
+  MC_ADD,
+  MC_APPEND,
+  MC_CAS,
+  MC_DECR,
+  MC_DELETE,
+  MC_GAT,
+  MC_GATS,
+  MC_GET,
+  MC_GETS,
+  MC_INCR,
+  MC_KEY_MAX,
+  MC_META_SET,
+  MC_PREPEND,
+  MC_QUIT,
+  MC_REPLACE,
+  MC_SET,
+  MC_TOUCH,
+  MC_UNKNOWN,
+  MC_UNSUPPORTED,
+  MC_VERSION,
+  mcIsNoreply,
+  mcLookupCommand,
+  mcParseLength,
+  mcValidExptime,
+  mcValidU32,
+  mcValidU64,
+} from './commands.js';
+import {
+  MC_R_BAD_DATA_CHUNK,
+  MC_R_BAD_DELTA,
+  MC_R_BAD_EXPTIME,
+  MC_R_BAD_FORMAT,
+  MC_R_BINARY,
+  MC_R_DELETE_USAGE,
+  MC_R_ERROR,
+  MC_R_LINE_TOO_LONG,
+  mcUnsupportedReply,
+} from './replies.js';
+
+// Parser states.
+const S_LINE = 0; // reading a command line
+const S_DATA = 1; // reading (or skipping) a storage data block and its CR LF
+const S_DEAD = 2; // after quit or a framing error: input is ignored
+
+const LF = 10;
+const CR = 13;
+const SP = 32;
+const CH_0 = 48;
+const CH_A = 97; // 'a'
+const CH_E = 101; // 'e'
+const CH_G = 103; // 'g'
+const CH_S = 115; // 's'
+const CH_T = 116; // 't'
+const BINARY_REQUEST_MAGIC = 0x80;
+
+/** Longest command line (bytes before its LF, CR included) for all but retrieval commands. */
+export const MC_LINE_CAP = 2048;
+/** Longest get/gets/gat/gats line. */
+export const MC_RETRIEVAL_LINE_CAP = 65536;
+/**
+ * A line's cap is decided from its first bytes only (so that it does not depend on how the
+ * stream was split); memcached likewise gives up on lines with more than 100 leading spaces.
+ */
+const CAP_PREFIX = 128;
+
+/** twemproxy routes `version` as if it were a request for this key. */
+const VERSION_KEY = Buffer.from('placeholder', 'latin1');
+
+/** Cap for the line starting at `start` (only its first CAP_PREFIX bytes are looked at). */
+function lineCapOf(buf: Buffer, start: number, end: number): number {
+  const limit = Math.min(end, start + CAP_PREFIX);
+  let i = start;
+  while (i < limit && buf[i] === SP) i++;
+  if (i + 4 > limit || buf[i] !== CH_G) return MC_LINE_CAP;
+  const b1 = buf[i + 1];
+  if ((b1 !== CH_E && b1 !== CH_A) || buf[i + 2] !== CH_T) return MC_LINE_CAP;
+  let j = i + 3;
+  if (buf[j] === CH_S) j++;
+  return j < limit && buf[j] === SP ? MC_RETRIEVAL_LINE_CAP : MC_LINE_CAP;
+}
+
+/** See the file comment for the grammar and the error rules. */
+export class MemcacheRequestParser implements RequestParser {
+  private state = S_LINE;
+  /** Pieces of an unfinished command line from earlier chunks (they contain no LF). */
+  private lineParts: Buffer[] = [];
+  private lineLen = 0;
+  /** Cap of the unfinished line once it has been needed (0: not computed yet). */
+  private lineCap = 0;
+  /** Earlier-chunk pieces of the storage request being gathered. */
+  private pieces: Buffer[] = [];
+  private piecesLen = 0;
+  /** Start, in the chunk being parsed, of the current request's bytes not yet in `pieces`. */
+  private segStart = 0;
+  /** The storage request waiting for its data block; null while skipping a rejected one's. */
+  private keep: Msg | null = null;
+  /** Data block length including its CR LF, and how much of it is still to come. */
+  private blockLen = 0;
+  private remaining = 0;
+  /** Whether the two bytes after the data seen so far were CR and LF. */
+  private dataOk = true;
+  /** Length of the command line (with CR LF) of the storage request in S_DATA. */
+  private headerLen = 0;
+  /** Token offsets [start0, end0, start1, end1, ...] of the current line (reused, grows). */
+  private tok = new Int32Array(64);
+  /** Set by tokenize: the line held a CR before its line end. */
+  private crSeen = false;
+
+  get pendingBytes(): number {
+    if (this.state === S_LINE) return this.lineLen;
+    if (this.state === S_DATA) return this.headerLen + this.blockLen - this.remaining;
+    return 0;
+  }
+
+  feed(chunk: Buffer, sink: RequestSink): void {
+    const len = chunk.length;
+    let pos = 0;
+    this.segStart = 0;
+    while (pos < len) {
+      const state = this.state;
+      if (state === S_LINE) pos = this.parseLine(chunk, pos, sink);
+      else if (state === S_DATA) pos = this.parseData(chunk, pos, sink);
+      else return;
+    }
+    // A data block continues in the next chunk: keep what this chunk held of the request.
+    if (this.state === S_DATA && this.keep !== null && this.segStart < len) {
+      const part = this.segStart === 0 ? chunk : chunk.subarray(this.segStart);
+      this.pieces.push(part);
+      this.piecesLen += part.length;
+    }
+  }
+
+  private parseLine(chunk: Buffer, pos: number, sink: RequestSink): number {
+    const len = chunk.length;
+    if (this.lineLen === 0) {
+      // A new request starts at pos.
+      if (chunk[pos] === BINARY_REQUEST_MAGIC) return this.framingError(MC_R_BINARY, len, sink);
+      const lf = chunk.indexOf(LF, pos);
+      if (lf === -1) {
+        this.lineParts.push(pos === 0 ? chunk : chunk.subarray(pos));
+        this.lineLen = len - pos;
+        if (this.lineLen > MC_LINE_CAP && this.lineLen > this.pendingLineCap()) {
+          return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+        }
+        return len;
+      }
+      if (lf - pos > MC_LINE_CAP && lf - pos > lineCapOf(chunk, pos, lf)) {
+        return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+      }
+      this.segStart = pos;
+      this.parseCommand(chunk, pos, lf, sink);
+      return lf + 1;
+    }
+    // The line started in an earlier chunk, so pos is 0 here.
+    const lf = chunk.indexOf(LF, pos);
+    if (lf === -1) {
+      this.lineParts.push(chunk);
+      this.lineLen += len;
+      if (this.lineLen > MC_LINE_CAP && this.lineLen > this.pendingLineCap()) {
+        return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+      }
+      return len;
+    }
+    const lineLength = this.lineLen + lf; // bytes before the LF
+    this.lineParts.push(chunk.subarray(0, lf + 1));
+    if (lineLength > MC_LINE_CAP && lineLength > this.pendingLineCap()) {
+      return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+    }
+    const line = Buffer.concat(this.lineParts, lineLength + 1);
+    this.lineParts = [];
+    this.lineLen = 0;
+    this.lineCap = 0;
+    this.segStart = lf + 1;
+    this.parseCommand(line, 0, lineLength, sink);
+    if (this.keep !== null) {
+      // A storage request whose line spanned chunks: the line is its first piece.
+      this.pieces.push(line);
+      this.piecesLen += line.length;
+    }
+    return lf + 1;
+  }
+
+  /** Cap of the line held in lineParts (called only once it is longer than MC_LINE_CAP). */
+  private pendingLineCap(): number {
+    if (this.lineCap === 0) {
+      const parts = this.lineParts;
+      let prefix = parts[0]!;
+      if (prefix.length < CAP_PREFIX && parts.length > 1) {
+        let total = 0;
+        for (let i = 0; i < parts.length; i++) total += parts[i]!.length;
+        prefix = Buffer.concat(parts, Math.min(total, CAP_PREFIX));
+      }
+      this.lineCap = lineCapOf(prefix, 0, prefix.length);
+    }
+    return this.lineCap;
+  }
+
+  /** Split line [start, end) at spaces into this.tok; returns the token count. */
+  private tokenize(buf: Buffer, start: number, end: number): number {
+    let tok = this.tok;
+    let n = 0;
+    let i = start;
+    let cr = false;
+    for (;;) {
+      while (i < end && buf[i] === SP) i++;
+      if (i >= end) break;
+      const s = i;
+      while (i < end) {
+        const c = buf[i]!;
+        if (c === SP) break;
+        if (c === CR) cr = true;
+        i++;
+      }
+      if (2 * n + 2 > tok.length) {
+        const bigger = new Int32Array(tok.length * 2);
+        bigger.set(tok);
+        this.tok = tok = bigger;
+      }
+      tok[2 * n] = s;
+      tok[2 * n + 1] = i;
+      n++;
+    }
+    this.crSeen = cr;
+    return n;
+  }
+
+  /** Handle the complete command line buf[start .. lf] (lf is the index of its LF). */
+  private parseCommand(buf: Buffer, start: number, lf: number, sink: RequestSink): void {
+    let end = lf;
+    let bad = false;
+    if (end > start && buf[end - 1] === CR) end--;
+    else bad = true; // bare LF
+    const n = this.tokenize(buf, start, end);
+    if (this.crSeen) bad = true;
+    if (n === 0) {
+      this.local(MC_UNKNOWN, MC_R_ERROR, sink);
+      return;
+    }
+    const tok = this.tok;
+    const cmd = mcLookupCommand(buf, tok[0]!, tok[1]!);
+    switch (cmd) {
+      case MC_GET:
+      case MC_GETS:
+        this.retrieval(buf, start, lf, n, 1, cmd, bad, sink);
+        return;
+      case MC_GAT:
+      case MC_GATS:
+        this.retrieval(buf, start, lf, n, 2, cmd, bad, sink);
+        return;
+      case MC_SET:
+      case MC_ADD:
+      case MC_REPLACE:
+      case MC_APPEND:
+      case MC_PREPEND:
+      case MC_CAS:
+        this.storage(buf, start, lf, n, cmd, bad, sink);
+        return;
+      case MC_INCR:
+      case MC_DECR:
+      case MC_TOUCH:
+        this.arithOrTouch(buf, start, lf, n, cmd, bad, sink);
+        return;
+      case MC_DELETE:
+        this.delete(buf, start, lf, n, bad, sink);
+        return;
+      case MC_VERSION:
+        if (bad || n !== 1) {
+          this.local(cmd, MC_R_BAD_FORMAT, sink);
+          return;
+        }
+        this.emitKeyed(buf, start, lf, cmd, false, VERSION_KEY, 0, VERSION_KEY.length, sink);
+        return;
+      case MC_QUIT: {
+        if (bad || n !== 1) {
+          this.local(cmd, MC_R_BAD_FORMAT, sink);
+          return;
+        }
+        this.toDead();
+        const msg = new Msg();
+        msg.cmd = cmd;
+        msg.route = ROUTE_QUIT;
+        sink.onRequest(msg);
+        return;
+      }
+      case MC_UNSUPPORTED:
+      case MC_META_SET:
+        this.unsupported(buf, start, lf, n, cmd, sink);
+        return;
+      default:
+        this.local(MC_UNKNOWN, MC_R_ERROR, sink);
+    }
+  }
+
+  /** Is the last token `noreply`, and not in the key position? */
+  private lastIsNoreply(buf: Buffer, n: number): boolean {
+    return n >= 3 && mcIsNoreply(buf, this.tok[2 * n - 2]!, this.tok[2 * n - 1]!);
+  }
+
+  private retrieval(
+    buf: Buffer, start: number, lf: number, n: number, first: number, cmd: number, bad: boolean,
+    sink: RequestSink,
+  ): void {
+    const tok = this.tok;
+    if (bad || n <= first) {
+      this.local(cmd, MC_R_BAD_FORMAT, sink);
+      return;
+    }
+    if (first === 2 && !mcValidExptime(buf, tok[2]!, tok[3]!)) {
+      this.local(cmd, MC_R_BAD_EXPTIME, sink);
+      return;
+    }
+    for (let t = first; t < n; t++) {
+      if (tok[2 * t + 1]! - tok[2 * t]! > MC_KEY_MAX) {
+        this.local(cmd, MC_R_BAD_FORMAT, sink);
+        return;
+      }
+    }
+    const msg = new Msg();
+    msg.cmd = cmd;
+    const data = start === 0 && lf + 1 === buf.length ? buf : buf.subarray(start, lf + 1);
+    msg.data = data;
+    msg.keyBuf = data;
+    msg.keyStart = tok[2 * first]! - start;
+    msg.keyEnd = tok[2 * first + 1]! - start;
+    const nkeys = n - first;
+    if (nkeys > 1) {
+      // Layout: [keyStart, keyEnd, fragment slot] per key; fragment() fills the slot.
+      const keys = new Int32Array(3 * nkeys);
+      for (let k = 0; k < nkeys; k++) {
+        keys[3 * k] = tok[2 * (first + k)]! - start;
+        keys[3 * k + 1] = tok[2 * (first + k) + 1]! - start;
+        keys[3 * k + 2] = -1;
+      }
+      msg.keys = keys;
+      msg.nkeys = nkeys;
+      msg.route = ROUTE_FRAGMENT;
+    }
+    sink.onRequest(msg);
+  }
+
+  private storage(
+    buf: Buffer, start: number, lf: number, n: number, cmd: number, bad: boolean, sink: RequestSink,
+  ): void {
+    const tok = this.tok;
+    const base = cmd === MC_CAS ? 6 : 5; // tokens without noreply
+    const noreply = this.lastIsNoreply(buf, n);
+    const bytes = n >= 5 ? mcParseLength(buf, tok[8]!, tok[9]!) : -1;
+    const ok =
+      !bad &&
+      bytes >= 0 &&
+      (n === base || (n === base + 1 && noreply)) &&
+      tok[3]! - tok[2]! <= MC_KEY_MAX &&
+      mcValidU32(buf, tok[4]!, tok[5]!) &&
+      mcValidExptime(buf, tok[6]!, tok[7]!) &&
+      (base === 5 || mcValidU64(buf, tok[10]!, tok[11]!));
+    this.headerLen = lf + 1 - start;
+    if (ok) {
+      const msg = new Msg();
+      msg.cmd = cmd;
+      msg.noreply = noreply;
+      msg.keyStart = tok[2]! - start;
+      msg.keyEnd = tok[3]! - start;
+      this.keep = msg;
+      this.enterData(bytes);
+      return;
+    }
+    if (bytes >= 0) {
+      // Skip the data block the client sent after the bad header (see the file comment).
+      this.keep = null;
+      this.enterData(bytes);
+    }
+    if (!noreply) this.local(cmd, MC_R_BAD_FORMAT, sink);
+  }
+
+  private enterData(bytes: number): void {
+    this.blockLen = bytes + 2;
+    this.remaining = this.blockLen;
+    this.dataOk = true;
+    this.state = S_DATA;
+  }
+
+  private arithOrTouch(
+    buf: Buffer, start: number, lf: number, n: number, cmd: number, bad: boolean, sink: RequestSink,
+  ): void {
+    const tok = this.tok;
+    const noreply = this.lastIsNoreply(buf, n);
+    let reply: Buffer | null = null;
+    if (bad || !(n === 3 || (n === 4 && noreply)) || tok[3]! - tok[2]! > MC_KEY_MAX) {
+      reply = MC_R_BAD_FORMAT;
+    } else if (cmd === MC_TOUCH) {
+      if (!mcValidExptime(buf, tok[4]!, tok[5]!)) reply = MC_R_BAD_EXPTIME;
+    } else if (!mcValidU64(buf, tok[4]!, tok[5]!)) {
+      reply = MC_R_BAD_DELTA;
+    }
+    if (reply !== null) {
+      if (!noreply) this.local(cmd, reply, sink);
+      return;
+    }
+    this.emitKeyed(buf, start, lf, cmd, noreply, buf, tok[2]!, tok[3]!, sink);
+  }
+
+  private delete(buf: Buffer, start: number, lf: number, n: number, bad: boolean, sink: RequestSink): void {
+    const tok = this.tok;
+    const noreply = this.lastIsNoreply(buf, n);
+    let reply: Buffer | null = null;
+    if (bad || n < 2 || tok[3]! - tok[2]! > MC_KEY_MAX) {
+      reply = MC_R_BAD_FORMAT;
+    } else if (n > 2) {
+      // memcached still accepts the legacy hold time when it is exactly `0`.
+      const zero = tok[5]! - tok[4]! === 1 && buf[tok[4]!] === CH_0;
+      const valid = (n === 3 && (zero || noreply)) || (n === 4 && zero && noreply);
+      if (!valid) reply = MC_R_DELETE_USAGE;
+    }
+    if (reply !== null) {
+      if (!noreply) this.local(MC_DELETE, reply, sink);
+      return;
+    }
+    this.emitKeyed(buf, start, lf, MC_DELETE, noreply, buf, tok[2]!, tok[3]!, sink);
+  }
+
+  private unsupported(buf: Buffer, start: number, lf: number, n: number, cmd: number, sink: RequestSink): void {
+    const tok = this.tok;
+    const reply = mcUnsupportedReply(buf, tok[0]!, tok[1]!);
+    if (cmd === MC_META_SET && n >= 3) {
+      // `ms <key> <datalen> ...` is followed by a data block: skip it to stay in sync.
+      const bytes = mcParseLength(buf, tok[4]!, tok[5]!);
+      if (bytes >= 0) {
+        this.keep = null;
+        this.headerLen = lf + 1 - start;
+        this.enterData(bytes);
+      }
+    }
+    const msg = new Msg();
+    msg.cmd = cmd;
+    msg.reply = reply;
+    if (n >= 2 && mcIsNoreply(buf, tok[2 * n - 2]!, tok[2 * n - 1]!)) {
+      this.toDead();
+      msg.route = ROUTE_QUIT;
+    } else {
+      msg.route = ROUTE_LOCAL;
+    }
+    sink.onRequest(msg);
+  }
+
+  /** Emit a single-key request made of the line buf[start .. lf]. */
+  private emitKeyed(
+    buf: Buffer, start: number, lf: number, cmd: number, noreply: boolean,
+    keyBuf: Buffer, keyStart: number, keyEnd: number, sink: RequestSink,
+  ): void {
+    const msg = new Msg();
+    msg.cmd = cmd;
+    msg.noreply = noreply;
+    const data = start === 0 && lf + 1 === buf.length ? buf : buf.subarray(start, lf + 1);
+    msg.data = data;
+    if (keyBuf === buf) {
+      msg.keyBuf = data;
+      msg.keyStart = keyStart - start;
+      msg.keyEnd = keyEnd - start;
+    } else {
+      msg.keyBuf = keyBuf;
+      msg.keyStart = keyStart;
+      msg.keyEnd = keyEnd;
+    }
+    sink.onRequest(msg);
+  }
+
+  private local(cmd: number, reply: Buffer, sink: RequestSink): void {
+    const msg = new Msg();
+    msg.cmd = cmd;
+    msg.route = ROUTE_LOCAL;
+    msg.reply = reply;
+    sink.onRequest(msg);
+  }
+
+  /** Consume (or skip) data block bytes starting at chunk[pos]. */
+  private parseData(chunk: Buffer, pos: number, sink: RequestSink): number {
+    const len = chunk.length;
+    const take = Math.min(this.remaining, len - pos);
+    // Where the CR LF after the data falls, relative to pos (it may be in an earlier or later chunk).
+    const crAt = this.remaining - 2;
+    if (crAt >= 0 && crAt < take && chunk[pos + crAt] !== CR) this.dataOk = false;
+    if (crAt + 1 >= 0 && crAt + 1 < take && chunk[pos + crAt + 1] !== LF) this.dataOk = false;
+    this.remaining -= take;
+    const end = pos + take;
+    if (this.remaining > 0) return end; // feed() saves the piece if the request is kept
+    this.state = S_LINE;
+    const msg = this.keep;
+    if (msg === null) return end;
+    this.keep = null;
+    if (!this.dataOk) {
+      this.pieces = [];
+      this.piecesLen = 0;
+      if (!msg.noreply) {
+        msg.route = ROUTE_LOCAL;
+        msg.reply = MC_R_BAD_DATA_CHUNK;
+        msg.keyStart = 0;
+        msg.keyEnd = 0;
+        sink.onRequest(msg);
+      }
+      return end;
+    }
+    let data: Buffer;
+    if (this.piecesLen === 0) {
+      data = chunk.subarray(this.segStart, end);
+    } else {
+      if (end > this.segStart) this.pieces.push(chunk.subarray(this.segStart, end));
+      // One copy of the whole request, however many chunks it came in.
+      data = Buffer.concat(this.pieces, this.piecesLen + end - this.segStart);
+      this.pieces = [];
+      this.piecesLen = 0;
+    }
+    msg.data = data;
+    msg.keyBuf = data;
+    sink.onRequest(msg);
+    return end;
+  }
+
+  private toDead(): void {
+    this.state = S_DEAD;
+    this.lineParts = [];
+    this.lineLen = 0;
+    this.pieces = [];
+    this.piecesLen = 0;
+    this.keep = null;
+  }
+
+  private framingError(reply: Buffer, len: number, sink: RequestSink): number {
+    this.toDead();
+    sink.onFramingError(reply);
+    return len;
+  }
+}

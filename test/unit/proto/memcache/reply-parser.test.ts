@@ -1,0 +1,252 @@
+/**
+ * Tests of the memcache reply parser (src/proto/memcache/reply-parser.ts): twemproxy's
+ * test_all.c reply cases, a table of success / failure cases run whole, byte by byte and at
+ * random split points, and fast-check properties on chunking and garbage.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { REPLY_ERROR } from '../../../../src/proto/message.js';
+import { MemcacheReplyParser } from '../../../../src/proto/memcache/reply-parser.js';
+import type { ReplyEvent } from './memcache-harness.js';
+import { ReplyRecorder, chunkings, latin1, parseReplies, splitAt } from './memcache-harness.js';
+
+const ok = (reply: string, flags = 0): ReplyEvent => ({ kind: 'reply', reply, flags });
+
+describe('memcache reply parser: twemproxy test_all.c cases', () => {
+  const success = [
+    '0\r\n',
+    '0  \r\n',
+    '9223372036854775807\r\n',
+    'DELETED\r\n',
+    'END\r\n',
+    'ERROR\r\n',
+    'EXISTS\r\n',
+    'NOT_FOUND\r\n',
+    'STORED\r\n',
+    'TOUCHED\r\n',
+    'VALUE key 0 2\r\nab\r\nEND\r\n',
+    'VALUE key 0 2\r\nab\r\nVALUE key2 0 2\r\ncd\r\nEND\r\n',
+    'VERSION 1.5.22\r\n',
+  ];
+  for (const input of success) {
+    it(`frames ${JSON.stringify(input)} as one reply`, () => {
+      for (const run of chunkings(latin1(input), input.length)) {
+        const { events, pending } = parseReplies(run.chunks);
+        assert.deepEqual(events, [ok(input, input === 'ERROR\r\n' ? REPLY_ERROR : 0)], run.name);
+        assert.equal(pending, 0);
+      }
+    });
+  }
+  // `\r` alone: twemproxy fails at once; so do we (no reply line starts with CR).
+  for (const input of ['\r\n', 'ENDD\r\n', '\r', '-1\r\n']) {
+    it(`rejects ${JSON.stringify(input)}`, () => {
+      for (const run of chunkings(latin1(input), input.length + 100)) {
+        const { events } = parseReplies(run.chunks);
+        assert.equal(events.length, 1, run.name);
+        assert.equal(events[0]!.kind, 'error', run.name);
+      }
+    });
+  }
+});
+
+interface Case {
+  name: string;
+  input: string;
+  events: Array<ReplyEvent | 'error'>;
+  pending?: number;
+}
+
+const cases: Case[] = [
+  { name: 'NOT_STORED', input: 'NOT_STORED\r\n', events: [ok('NOT_STORED\r\n')] },
+  { name: 'OK', input: 'OK\r\n', events: [ok('OK\r\n')] },
+  { name: 'status words with trailing spaces', input: 'STORED  \r\nDELETED \r\n', events: [ok('STORED  \r\n'), ok('DELETED \r\n')] },
+  { name: 'ERROR is an error reply', input: 'ERROR\r\n', events: [ok('ERROR\r\n', REPLY_ERROR)] },
+  {
+    name: 'CLIENT_ERROR',
+    input: 'CLIENT_ERROR bad data chunk\r\n',
+    events: [ok('CLIENT_ERROR bad data chunk\r\n', REPLY_ERROR)],
+  },
+  {
+    name: 'SERVER_ERROR',
+    input: 'SERVER_ERROR out of memory storing object\r\n',
+    events: [ok('SERVER_ERROR out of memory storing object\r\n', REPLY_ERROR)],
+  },
+  { name: 'bare SERVER_ERROR', input: 'SERVER_ERROR\r\n', events: [ok('SERVER_ERROR\r\n', REPLY_ERROR)] },
+  { name: 'VERSION', input: 'VERSION 1.6.18\r\n', events: [ok('VERSION 1.6.18\r\n')] },
+  {
+    name: 'gets reply with cas and binary data holding CR LF and END',
+    input: 'VALUE k 5 9 123\r\nx\r\nEND\r\n\0\r\nVALUE a 0 0\r\n\r\nEND\r\n',
+    events: [ok('VALUE k 5 9 123\r\nx\r\nEND\r\n\0\r\nVALUE a 0 0\r\n\r\nEND\r\n')],
+  },
+  {
+    name: 'pipelined replies',
+    input: 'STORED\r\nVALUE a 1 1\r\nx\r\nEND\r\nEND\r\n42\r\nNOT_FOUND\r\n',
+    events: [ok('STORED\r\n'), ok('VALUE a 1 1\r\nx\r\nEND\r\n'), ok('END\r\n'), ok('42\r\n'), ok('NOT_FOUND\r\n')],
+  },
+  { name: 'partial reply', input: 'VALUE a 0 5\r\nab', events: [], pending: 15 },
+  { name: 'partial line', input: 'STOR', events: [], pending: 4 },
+  { name: 'END with trailing space', input: 'END \r\n', events: ['error'] },
+  { name: 'unknown word', input: 'STAT pid 1\r\n', events: ['error'] },
+  { name: 'RESET', input: 'RESET\r\n', events: ['error'] },
+  { name: 'lowercase', input: 'stored\r\n', events: ['error'] },
+  { name: 'bare LF', input: 'STORED\nEND\r\n', events: ['error'] },
+  { name: 'data longer than declared', input: 'VALUE k 0 2\r\nabc\r\nEND\r\n', events: ['error'] },
+  { name: 'data shorter than declared', input: 'VALUE k 0 4\r\nab\r\nEND\r\n', events: ['error'] },
+  { name: 'something other than VALUE or END after a value', input: 'VALUE k 0 1\r\nx\r\nSTORED\r\n', events: ['error'] },
+  { name: 'VALUE without length', input: 'VALUE k 0\r\n', events: ['error'] },
+  { name: 'VALUE with a bad length', input: 'VALUE k 0 x\r\n', events: ['error'] },
+  { name: 'VALUE with too many fields', input: 'VALUE k 0 1 2 3\r\nx\r\nEND\r\n', events: ['error'] },
+  { name: 'VALUE with a 251-byte key', input: `VALUE ${'k'.repeat(251)} 0 1\r\nx\r\nEND\r\n`, events: ['error'] },
+  { name: 'reply after a good one, then garbage', input: 'STORED\r\n+OK\r\nSTORED\r\n', events: [ok('STORED\r\n'), 'error'] },
+  { name: 'line over 8 KiB', input: `SERVER_ERROR ${'x'.repeat(9000)}`, events: ['error'] },
+  {
+    name: 'line of 8 KiB is accepted',
+    input: `SERVER_ERROR ${'x'.repeat(8192 - 14)}\r\n`,
+    events: [ok(`SERVER_ERROR ${'x'.repeat(8192 - 14)}\r\n`, REPLY_ERROR)],
+  },
+];
+
+describe('memcache reply parser: table', () => {
+  let seed = 1000;
+  for (const c of cases) {
+    const input = latin1(c.input);
+    const runs = input.length > 5000 ? chunkings(input, seed++, 3).filter((r) => r.name !== 'byte by byte') : chunkings(input, seed++);
+    it(c.name, () => {
+      for (const run of runs) {
+        const { events, pending } = parseReplies(run.chunks);
+        assert.equal(events.length, c.events.length, `${run.name}: ${JSON.stringify(events)}`);
+        c.events.forEach((want, i) => {
+          if (want === 'error') assert.equal(events[i]!.kind, 'error', run.name);
+          else assert.deepEqual(events[i], want, run.name);
+        });
+        if (c.events.at(-1) !== 'error') assert.equal(pending, c.pending ?? 0, `${run.name}: pendingBytes`);
+      }
+    });
+  }
+
+  it('a reply inside one chunk is a zero-copy view of it', () => {
+    const chunk = latin1('STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n');
+    const sink = new ReplyRecorder();
+    new MemcacheReplyParser().feed(chunk, sink);
+    assert.equal(sink.replies.length, 2);
+    for (const r of sink.replies) assert.equal(r.buffer, chunk.buffer);
+  });
+
+  it('reports a framing error once, then ignores input', () => {
+    const parser = new MemcacheReplyParser();
+    const sink = new ReplyRecorder();
+    parser.feed(latin1('BOGUS\r\n'), sink);
+    parser.feed(latin1('STORED\r\n'), sink);
+    parser.feed(latin1('\r'), sink);
+    assert.equal(sink.events.length, 1);
+    assert.equal(sink.events[0]!.kind, 'error');
+    assert.match((sink.events[0] as { reason: string }).reason, /BOGUS/);
+  });
+
+  it('a multi-value reply of 1 MiB in 64 KiB chunks arrives whole', () => {
+    const v = Buffer.alloc(512 * 1024, 0x0d);
+    const reply = Buffer.concat([latin1(`VALUE a 0 ${v.length}\r\n`), v, latin1(`\r\nVALUE b 0 ${v.length}\r\n`), v, latin1('\r\nEND\r\n')]);
+    const points: number[] = [];
+    for (let i = 65536; i < reply.length; i += 65536) points.push(i);
+    const { replies } = parseReplies(splitAt(reply, points));
+    assert.equal(replies.length, 1);
+    assert.ok(replies[0]!.equals(reply));
+  });
+});
+
+/** A valid reply as text, plus its flags. */
+const keyArb = fc
+  .uint8Array({ minLength: 1, maxLength: 20 })
+  .map((b) => Buffer.from(b.map((c) => (c <= 32 || c === 127 ? c + 33 : c))).toString('latin1'));
+const dataArb = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('\r\n', '\n', '\r', 'END\r\n', 'VALUE x 0 1\r\n'),
+      fc.uint8Array({ maxLength: 30 }).map((b) => Buffer.from(b).toString('latin1')),
+    ),
+    { maxLength: 6 },
+  )
+  .map((p) => p.join(''));
+const textArb = fc.uint8Array({ maxLength: 30 }).map((b) =>
+  Buffer.from(b.map((c) => (c === 10 || c === 13 ? 32 : c))).toString('latin1'),
+);
+
+const replyArb: fc.Arbitrary<ReplyEvent> = fc.oneof(
+  fc
+    .tuple(
+      fc.constantFrom('STORED', 'NOT_STORED', 'EXISTS', 'NOT_FOUND', 'DELETED', 'TOUCHED', 'OK', 'ERROR'),
+      fc.constantFrom('', ' ', '  '),
+    )
+    .map(([w, sp]) => ok(`${w}${sp}\r\n`, w === 'ERROR' ? REPLY_ERROR : 0)),
+  fc.constant(ok('END\r\n')),
+  fc.tuple(fc.bigInt({ min: 0n, max: 18446744073709551615n }), fc.constantFrom('', '   ')).map(([n, sp]) => ok(`${n}${sp}\r\n`)),
+  fc
+    .tuple(fc.constantFrom('CLIENT_ERROR', 'SERVER_ERROR', 'VERSION'), textArb)
+    .map(([w, t]) => ok(`${w} ${t}\r\n`, w === 'VERSION' ? 0 : REPLY_ERROR)),
+  fc
+    .array(
+      fc.record({
+        key: keyArb,
+        flags: fc.integer({ min: 0, max: 4294967295 }),
+        data: dataArb,
+        cas: fc.option(fc.bigInt({ min: 0n, max: 18446744073709551615n })),
+      }),
+      { minLength: 1, maxLength: 4 },
+    )
+    .map((values) => {
+      let s = '';
+      for (const v of values) {
+        s += `VALUE ${v.key} ${v.flags} ${Buffer.byteLength(v.data, 'latin1')}${v.cas === null ? '' : ` ${v.cas}`}\r\n${v.data}\r\n`;
+      }
+      return ok(`${s}END\r\n`);
+    }),
+);
+
+const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 });
+const cut = (buf: Buffer, f: readonly number[]): Buffer[] => splitAt(buf, f.map((x) => Math.floor(x * buf.length)));
+
+describe('memcache reply parser: properties', () => {
+  it('any chunking of a valid reply stream yields the same replies', () => {
+    fc.assert(
+      fc.property(fc.array(replyArb, { minLength: 1, maxLength: 12 }), cutsArb, (want, cuts) => {
+        const stream = Buffer.from(want.map((r) => (r.kind === 'reply' ? r.reply : '')).join(''), 'latin1');
+        const got = parseReplies(cut(stream, cuts));
+        assert.deepEqual(got.events, want);
+        assert.equal(got.pending, 0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('garbage never throws, parses the same however cut, and fails at most once, last', () => {
+    const garbageArb = fc
+      .array(
+        fc.oneof(
+          fc.constantFrom('VALUE ', 'END', 'STORED', 'ERROR', 'SERVER_ERROR ', '\r\n', '\r', '\n', ' ', 'k', '0', '3', '-1', 'x'.repeat(9000)),
+          fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString('latin1')),
+        ),
+        { maxLength: 30 },
+      )
+      .map((p) => Buffer.from(p.join(''), 'latin1'));
+    fc.assert(
+      fc.property(garbageArb, cutsArb, (stream, cuts) => {
+        const whole = parseReplies([stream]);
+        const split = parseReplies(cut(stream, cuts));
+        assert.deepEqual(split.events, whole.events);
+        assert.equal(split.pending, whole.pending);
+        const errors = whole.events.filter((e) => e.kind === 'error').length;
+        assert.ok(errors <= 1);
+        if (errors === 1) assert.equal(whole.events.at(-1)!.kind, 'error');
+        // Replies framed before any error are contiguous slices of the stream, in order.
+        let at = 0;
+        for (const e of whole.events) {
+          if (e.kind !== 'reply') break;
+          assert.equal(stream.toString('latin1', at, at + e.reply.length), e.reply);
+          at += e.reply.length;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
