@@ -194,7 +194,7 @@ class EarlyExitError extends Error {}
 class ManagedProcess implements Running {
   readonly port: number;
   readonly pid: number;
-  readonly exited: Promise<number | null>;
+  private readonly exitPromise: Promise<number | null>;
   private readonly child: ChildProcess;
   private readonly tracked: Tracked;
   private stopping: Promise<void> | null = null;
@@ -207,13 +207,28 @@ class ManagedProcess implements Running {
     this.pid = pid;
     this.tracked = { child, tempDir };
     live.add(this.tracked);
-    this.exited = new Promise((resolve) => {
+    this.exitPromise = new Promise((resolve) => {
       child.once('exit', (code) => {
         this.hasExited = true;
         live.delete(this.tracked);
         resolve(code);
       });
     });
+  }
+
+  /**
+   * The child is unref'd (a forgotten server must not keep the test process alive), so whoever
+   * waits for its exit re-refs it: otherwise the event loop could empty first and the wait
+   * would never end.
+   */
+  get exited(): Promise<number | null> {
+    this.child.ref();
+    return this.exitPromise;
+  }
+
+  /** Whether the process has exited, for launch(); unlike `exited` it leaves the child unref'd. */
+  get exitedYet(): boolean {
+    return this.hasExited;
   }
 
   pause(): void {
@@ -286,13 +301,9 @@ async function launch<T extends ManagedProcess>(
   // this process end, and the exit hook kills the server.
   child.unref();
   const proc = make(child, child.pid);
-  let exitedEarly = false;
-  void proc.exited.then(() => {
-    exitedEarly = true;
-  });
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (exitedEarly) {
+    if (proc.exitedYet) {
       const code = await proc.exited;
       const log = readLog(spec.logPath);
       await proc.stop();
