@@ -26,7 +26,7 @@ function describeAddress(host: string, port: number): string {
  */
 export async function startStatsServer(source: StatsSource, host: string, port: number): Promise<StatsServer> {
   const startedAt = Date.now();
-  const source_ = hostname();
+  const sourceName = hostname();
   const sockets = new Set<Socket>();
 
   const onConnection = (socket: Socket): void => {
@@ -41,7 +41,7 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
     let text: string;
     try {
       text = statsJson(source.snapshot(), {
-        source: source_,
+        source: sourceName,
         version: TWEMPROXY_VERSION,
         uptime: Math.floor((now - startedAt) / 1000),
         timestamp: Math.floor(now / 1000),

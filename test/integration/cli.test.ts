@@ -1,0 +1,383 @@
+// The real executable (this build's src/cli.js under the current node): texts, option errors,
+// -t, and run mode with its pid file, log, signals, bind failures and -d.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { bannerText, describeStatsText, usageText, walnutVersion } from '../../src/cli/usage.js';
+
+/** The CLI compiled next to this test (<out>/test/integration → <out>/src/cli.js). */
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+const dir = mkdtempSync(join(tmpdir(), 'walnut-cli-'));
+const children = new Set<ChildProcess>();
+const daemonPids = new Set<number>();
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const pid of daemonPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the CLI; `done` resolves with its exit status and output. */
+function start(args: string[], cwd: string = dir): { child: ChildProcess; done: Promise<Result> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<Result>((resolve) => {
+    child.on('close', (code) => {
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { child, done };
+}
+
+function run(args: string[], cwd?: string): Promise<Result> {
+  return start(args, cwd).done;
+}
+
+let fileNo = 0;
+function tempFile(name: string, content?: string): string {
+  const path = join(dir, `${fileNo++}-${name}`);
+  if (content !== undefined) writeFileSync(path, content);
+  return path;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.ok(address !== null && typeof address === 'object');
+  return address.port;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a value other than undefined (fails the test after 20 s). */
+async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** The stats document, or undefined while the port does not answer. */
+function readStats(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', () => resolve(undefined));
+    socket.on('end', () => resolve(text));
+  });
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Waits until the log at `path` contains `line` (as a whole line after the timestamp). */
+function waitForLog(path: string, line: string): Promise<true> {
+  return waitFor(`log line ${JSON.stringify(line)} in ${path}`, () =>
+    readText(path)
+      .split('\n')
+      .some((l) => l.replace(/^\[[^\]]*\] /, '') === line)
+      ? true
+      : undefined,
+  );
+}
+
+function poolYaml(listenPort: number, backendPort: number, name = 'alpha'): string {
+  return [`${name}:`, `  listen: 127.0.0.1:${listenPort}`, '  servers:', `    - 127.0.0.1:${backendPort}:1`, ''].join('\n');
+}
+
+describe('texts', () => {
+  test('-V prints the banner on stderr and exits 0', async () => {
+    const r = await run(['-V']);
+    assert.deepEqual(r, { code: 0, stdout: '', stderr: bannerText() });
+    assert.ok(r.stderr.startsWith(`This is walnut-${walnutVersion()} (twemproxy 0.5.0 compatible)\n`));
+  });
+
+  test('-h prints banner and usage', async () => {
+    assert.deepEqual(await run(['-h']), { code: 0, stdout: '', stderr: bannerText() + usageText() });
+    assert.deepEqual(await run(['--help']), { code: 0, stdout: '', stderr: bannerText() + usageText() });
+  });
+
+  test('-D prints banner and the stats description', async () => {
+    assert.deepEqual(await run(['-D']), { code: 0, stdout: '', stderr: bannerText() + describeStatsText() });
+  });
+
+  test('-hD prints banner, usage, then the stats description', async () => {
+    assert.deepEqual(await run(['-Dh']), {
+      code: 0,
+      stdout: '',
+      stderr: bannerText() + usageText() + describeStatsText(),
+    });
+  });
+
+  test('-V wins over -t (and no configuration is read)', async () => {
+    assert.deepEqual(await run(['-t', '-V', '-c', join(dir, 'missing.yml')]), {
+      code: 0,
+      stdout: '',
+      stderr: bannerText(),
+    });
+  });
+
+  test('option errors: the message line, the usage block, exit 1', async () => {
+    const cases: [string[], string][] = [
+      [['-x'], "walnut: invalid option -- 'x'"],
+      [['--bogus'], "walnut: invalid option -- '\0'"],
+      [['-s', '0'], 'walnut: option -s value 0 is not a valid port'],
+      [['-V', '-m', '100'], 'walnut: mbuf chunk size must be between 512 and 16777216 bytes'],
+      [['-c'], 'walnut: option -c requires a file name'],
+    ];
+    for (const [args, line] of cases) {
+      assert.deepEqual(await run(args), { code: 1, stdout: '', stderr: `${line}\n${usageText()}` }, args.join(' '));
+    }
+  });
+});
+
+describe('-t', () => {
+  test('a valid file: "syntax is ok", exit 0', async () => {
+    const conf = tempFile('good.yml', poolYaml(22121, 11211));
+    assert.deepEqual(await run(['-t', '-c', conf]), {
+      code: 0,
+      stdout: '',
+      stderr: `walnut: configuration file '${conf}' syntax is ok\n`,
+    });
+  });
+
+  test('an invalid file: one "syntax is invalid" line with the reason, exit 1', async () => {
+    const conf = tempFile('bad.yml', 'alpha:\n  listen: 127.0.0.1:22121\n  hash: nosuch\n  servers:\n    - 127.0.0.1:11211:1\n');
+    const r = await run(['--test-conf', `--conf-file=${conf}`]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    const prefix = `walnut: configuration file '${conf}' syntax is invalid: `;
+    assert.ok(r.stderr.startsWith(prefix), r.stderr);
+    assert.equal(r.stderr.indexOf('\n'), r.stderr.length - 1, 'exactly one line');
+    assert.match(r.stderr.slice(prefix.length), /hash/);
+    assert.match(r.stderr.slice(prefix.length), /nosuch/);
+  });
+
+  test('a missing file: one "syntax is invalid" line, exit 1', async () => {
+    const conf = join(dir, 'does-not-exist.yml');
+    const r = await run(['-t', '-c', conf]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^walnut: configuration file '${conf}' syntax is invalid: [^\\n]+\\n$`));
+  });
+
+  test('default file: conf/walnut.yml, or conf/nutcracker.yml when only that one exists', async () => {
+    const cwd = join(dir, `cwd-${fileNo++}`);
+    mkdirSync(join(cwd, 'conf'), { recursive: true });
+    writeFileSync(join(cwd, 'conf', 'nutcracker.yml'), poolYaml(22121, 11211));
+    assert.deepEqual(await run(['-t'], cwd), {
+      code: 0,
+      stdout: '',
+      stderr: "walnut: configuration file 'conf/nutcracker.yml' syntax is ok\n",
+    });
+    writeFileSync(join(cwd, 'conf', 'walnut.yml'), 'not: [a valid config\n');
+    const r = await run(['-t'], cwd);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.startsWith("walnut: configuration file 'conf/walnut.yml' syntax is invalid: "), r.stderr);
+  });
+});
+
+describe('run mode', () => {
+  test('pid file, start line, stats, SIGTTIN/SIGTTOU, SIGUSR2, SIGHUP reopen, SIGTERM clean exit', async () => {
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('run.yml', poolYaml(listenPort, 1));
+    const logPath = tempFile('run.log');
+    const pidPath = tempFile('run.pid');
+    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath, '-p', pidPath]);
+    const statsText = await waitFor('stats port', () => readStats(statsPort));
+    const doc = JSON.parse(statsText) as Record<string, unknown>;
+    assert.equal(doc['service'], 'nutcracker');
+    assert.ok(typeof doc['alpha'] === 'object');
+    assert.equal(readText(pidPath), String(child.pid));
+    await waitForLog(logPath, `walnut-${walnutVersion()} started on pid ${child.pid}`);
+
+    // The pool listener accepts connections.
+    await new Promise<void>((resolve, reject) => {
+      const s: Socket = connect(listenPort, '127.0.0.1', () => {
+        s.destroy();
+        resolve();
+      });
+      s.on('error', reject);
+    });
+
+    child.kill('SIGTTIN');
+    await waitForLog(logPath, 'signal 21 (SIGTTIN) received, up logging level');
+    await waitForLog(logPath, 'up log level to 6');
+    child.kill('SIGTTOU');
+    await waitForLog(logPath, 'signal 22 (SIGTTOU) received, down logging level');
+    await waitForLog(logPath, 'down log level to 5');
+    child.kill('SIGUSR2');
+    await waitForLog(logPath, 'signal 12 (SIGUSR2) received');
+
+    // Log rotation: after SIGHUP, lines go to a new file at the same path.
+    renameSync(logPath, `${logPath}.1`);
+    child.kill('SIGHUP');
+    await waitForLog(`${logPath}.1`, 'signal 1 (SIGHUP) received, reopening log file');
+    child.kill('SIGUSR1');
+    await waitForLog(logPath, 'signal 10 (SIGUSR1) received');
+
+    child.kill('SIGTERM');
+    const r = await done;
+    assert.equal(r.code, 0);
+    assert.equal(existsSync(pidPath), false, 'pid file removed');
+    await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
+    assert.equal(await readStats(statsPort), undefined, 'stats port closed');
+  });
+
+  test('SIGINT with a request in flight, then a second SIGINT: exit 1 at once', async () => {
+    // A backend that accepts and never answers, so the proxy has a request in flight.
+    let gotRequest: () => void = () => undefined;
+    const requestSeen = new Promise<void>((resolve) => (gotRequest = resolve));
+    const backendSockets = new Set<Socket>();
+    const backend: Server = createServer((s) => {
+      backendSockets.add(s);
+      s.on('data', () => gotRequest());
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    const address = backend.address();
+    assert.ok(address !== null && typeof address === 'object');
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('inflight.yml', poolYaml(listenPort, address.port));
+    const logPath = tempFile('inflight.log');
+    const pidPath = tempFile('inflight.pid');
+    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath, '-p', pidPath]);
+    try {
+      await waitFor('stats port', () => readStats(statsPort));
+      const client = connect(listenPort, '127.0.0.1');
+      client.on('error', () => undefined);
+      client.write('get somekey\r\n');
+      await requestSeen;
+      child.kill('SIGINT');
+      await waitForLog(logPath, 'signal 2 (SIGINT) received, exiting');
+      child.kill('SIGINT');
+      const r = await done;
+      assert.equal(r.code, 1);
+      assert.equal(existsSync(pidPath), false, 'pid file removed');
+      client.destroy();
+    } finally {
+      for (const s of backendSockets) s.destroy();
+      await new Promise<void>((resolve) => backend.close(() => resolve()));
+    }
+  });
+
+  test('invalid configuration: reason logged and on stderr, exit 1, pid file removed', async () => {
+    const conf = tempFile('run-bad.yml', 'alpha:\n  listen: 127.0.0.1:1\n  distribution: nosuch\n  servers:\n    - 127.0.0.1:1:1\n');
+    const logPath = tempFile('run-bad.log');
+    const pidPath = tempFile('run-bad.pid');
+    const r = await run(['-c', conf, '-o', logPath, '-p', pidPath, '-s', String(await freePort())]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^walnut: configuration file '${conf}' syntax is invalid: [^\\n]*nosuch[^\\n]*\\n$`));
+    assert.equal(existsSync(pidPath), false);
+    assert.match(readText(logPath), /nosuch/);
+  });
+
+  test('a pool that cannot bind: message naming the pool and address, exit 1, pid file removed', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const address = blocker.address();
+    assert.ok(address !== null && typeof address === 'object');
+    try {
+      const conf = tempFile('busy.yml', poolYaml(address.port, 1, 'busy_pool'));
+      const logPath = tempFile('busy.log');
+      const pidPath = tempFile('busy.pid');
+      const r = await run(['-c', conf, '-o', logPath, '-p', pidPath, '-a', '127.0.0.1', '-s', String(await freePort())]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /busy_pool/);
+      assert.ok(r.stderr.includes(`127.0.0.1:${address.port}`), r.stderr);
+      assert.match(readText(logPath), /busy_pool/);
+      assert.equal(existsSync(pidPath), false);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+
+  test('a stats port that cannot bind: message naming the address, exit 1', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const address = blocker.address();
+    assert.ok(address !== null && typeof address === 'object');
+    try {
+      const conf = tempFile('stats-busy.yml', poolYaml(await freePort(), 1));
+      const pidPath = tempFile('stats-busy.pid');
+      const r = await run(['-c', conf, '-p', pidPath, '-a', '127.0.0.1', '-s', String(address.port)]);
+      assert.equal(r.code, 1);
+      assert.ok(
+        r.stderr.includes(`stats server: cannot listen on '127.0.0.1:${address.port}': Address already in use`),
+        r.stderr,
+      );
+      assert.equal(existsSync(pidPath), false);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+
+  test('a log file that cannot be opened: stderr message, exit 1', async () => {
+    const logPath = join(dir, 'no-such-dir', 'x.log');
+    const r = await run(['-c', tempFile('unused.yml', poolYaml(1, 1)), '-o', logPath]);
+    assert.deepEqual(r, {
+      code: 1,
+      stdout: '',
+      stderr: `opening log file '${logPath}' failed: No such file or directory\n`,
+    });
+  });
+
+  test('-d: the parent exits 0 at once; the daemon keeps the working directory and writes the pid file', async () => {
+    const cwd = join(dir, `daemon-${fileNo++}`);
+    mkdirSync(cwd);
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    writeFileSync(join(cwd, 'd.yml'), poolYaml(listenPort, 1));
+    // Relative paths: they only work if the daemon did not chdir.
+    const r = await run(['-dv6', '-c', 'd.yml', '-o', 'd.log', '-p', 'd.pid', '-a', '127.0.0.1', '-s', String(statsPort)], cwd);
+    assert.deepEqual(r, { code: 0, stdout: '', stderr: '' });
+    const pidPath = join(cwd, 'd.pid');
+    const pid = await waitFor('daemon pid file', () => {
+      const text = readText(pidPath);
+      return /^\d+$/.test(text) ? Number(text) : undefined;
+    });
+    daemonPids.add(pid);
+    await waitFor('daemon stats port', () => readStats(statsPort));
+    await waitForLog(join(cwd, 'd.log'), `walnut-${walnutVersion()} started on pid ${pid}`);
+    process.kill(pid, 'SIGTERM');
+    // Gone, or a zombie waiting for whoever adopted it (a container's pid 1 may never reap).
+    await waitFor('daemon exit', () => {
+      const stat = readText(`/proc/${pid}/stat`);
+      return stat === '' || /^\d+ \(.*\) Z/s.test(stat) ? true : undefined;
+    });
+    daemonPids.delete(pid);
+    assert.equal(existsSync(pidPath), false);
+  });
+});
