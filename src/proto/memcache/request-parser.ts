@@ -113,6 +113,11 @@ export const MC_RETRIEVAL_LINE_CAP = 65536;
  */
 const CAP_PREFIX = 128;
 
+/** Token offset array size: 32 tokens, enough for every line but long multi-gets. */
+const TOK_INITIAL = 64;
+/** Larger token arrays (grown by a multi-get of over 2,048 keys) are dropped after use. */
+const TOK_KEEP = 4096;
+
 /** twemproxy routes `version` as if it were a request for this key. */
 const VERSION_KEY = Buffer.from('placeholder', 'latin1');
 
@@ -152,7 +157,7 @@ export class MemcacheRequestParser implements RequestParser {
   /** Length of the command line (with CR LF) of the storage request in S_DATA. */
   private headerLen = 0;
   /** Token offsets [start0, end0, start1, end1, ...] of the current line (reused, grows). */
-  private tok = new Int32Array(64);
+  private tok = new Int32Array(TOK_INITIAL);
   /** Set by tokenize: the line held a CR before its line end. */
   private crSeen = false;
 
@@ -384,6 +389,8 @@ export class MemcacheRequestParser implements RequestParser {
       msg.keys = keys;
       msg.nkeys = nkeys;
       msg.route = ROUTE_FRAGMENT;
+      // Do not keep a huge token array per connection after one very long get line.
+      if (this.tok.length > TOK_KEEP) this.tok = new Int32Array(TOK_INITIAL);
     }
     sink.onRequest(msg);
   }
