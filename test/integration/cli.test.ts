@@ -119,7 +119,7 @@ function poolYaml(listenPort: number, backendPort: number, name = 'alpha'): stri
   return [`${name}:`, `  listen: 127.0.0.1:${listenPort}`, '  servers:', `    - 127.0.0.1:${backendPort}:1`, ''].join('\n');
 }
 
-describe('texts', () => {
+describe('texts', { concurrency: true }, () => {
   test('-V prints the banner on stderr and exits 0', async () => {
     const r = await run(['-V']);
     assert.deepEqual(r, { code: 0, stdout: '', stderr: bannerText() });
@@ -159,13 +159,14 @@ describe('texts', () => {
       [['-V', '-m', '100'], 'walnut: mbuf chunk size must be between 512 and 16777216 bytes'],
       [['-c'], 'walnut: option -c requires a file name'],
     ];
-    for (const [args, line] of cases) {
-      assert.deepEqual(await run(args), { code: 1, stdout: '', stderr: `${line}\n${usageText()}` }, args.join(' '));
-    }
+    const results = await Promise.all(cases.map(([args]) => run(args)));
+    cases.forEach(([args, line], k) => {
+      assert.deepEqual(results[k], { code: 1, stdout: '', stderr: `${line}\n${usageText()}` }, args.join(' '));
+    });
   });
 });
 
-describe('-t', () => {
+describe('-t', { concurrency: true }, () => {
   test('a valid file: "syntax is ok", exit 0', async () => {
     const conf = tempFile('good.yml', poolYaml(22121, 11211));
     assert.deepEqual(await run(['-t', '-c', conf]), {
