@@ -287,7 +287,9 @@ async function launch<T extends ManagedProcess>(
   const fd = openSync(spec.logPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(spec.command, spec.args, { cwd: repoRoot, stdio: ['ignore', fd, fd] });
+    // detached: own process group, so a terminal's Ctrl-C reaches only us and we stop the
+    // servers in order (the demo), instead of every server dying on its own at once.
+    child = spawn(spec.command, spec.args, { cwd: repoRoot, stdio: ['ignore', fd, fd], detached: true });
   } finally {
     closeSync(fd);
   }
