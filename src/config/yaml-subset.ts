@@ -1,0 +1,645 @@
+/**
+ * twemproxy's YAML subset: one document, a whitelist of tokens, and the pool -> key -> value shape
+ * (nc_conf.c conf_pre_validate: conf_validate_document, _tokens and _structure). Turns the text
+ * into raw pools with positions; interpreting the values is validate.ts's job.
+ */
+import {
+  CST,
+  Composer,
+  Lexer,
+  Parser,
+  isMap,
+  isScalar,
+  isSeq,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
+import { ConfigError, quote } from './config-error.js';
+
+/** A scalar as written, with the offset and 1-based line of its first character. */
+export interface RawScalar {
+  readonly value: string;
+  readonly offset: number;
+  readonly line: number;
+}
+
+/** One `key: value` of a pool; a block sequence value gives several values (isList). */
+export interface RawEntry {
+  readonly key: RawScalar;
+  readonly values: readonly RawScalar[];
+  readonly isList: boolean;
+}
+
+/** One top-level `name:` mapping, entries in file order. */
+export interface RawPool {
+  readonly name: RawScalar;
+  readonly entries: readonly RawEntry[];
+}
+
+/** Maps offsets to 1-based lines (CR LF, CR and LF all end a line, as in libyaml). */
+export class LineMap {
+  private readonly starts: number[] = [0];
+
+  constructor(text: string) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x0a || (c === 0x0d && text.charCodeAt(i + 1) !== 0x0a)) this.starts.push(i + 1);
+    }
+  }
+
+  line(offset: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
+}
+
+/** A libyaml-level failure: err is libyaml's error class (2 reader, 3 scanner, 4 parser, 5 composer). */
+interface SyntaxProblem {
+  readonly offset: number;
+  readonly err: number;
+  readonly detail: string;
+}
+
+/** A token libyaml scans but twemproxy refuses (conf_validate_tokens). */
+interface TokenProblem {
+  readonly offset: number;
+  readonly id: number;
+  readonly kind: string;
+  readonly detail: string;
+}
+
+/**
+ * Check the text against twemproxy's YAML subset and return its pools in file order.
+ * Throws ConfigError with twemproxy's pre-validation message on the first failure.
+ */
+export function readPools(text: string, file: string): RawPool[] {
+  // libyaml (YAML 1.1) treats a lone CR, NEL, LS and PS as line breaks; the yaml package does not.
+  const src = text.replace(/\r(?!\n)|[\u0085\u2028\u2029]/g, '\n');
+  const lines = new LineMap(src);
+  const fail = (offset: number | null, detail: string, twemproxyText: string, pool?: string | null, key?: string | null): never => {
+    throw new ConfigError({
+      file,
+      line: offset === null ? null : lines.line(offset),
+      pool: pool ?? null,
+      key: key ?? null,
+      detail,
+      twemproxyText,
+    });
+  };
+
+  const cst = Array.from(new Parser().parse(src));
+  const docs = Array.from(
+    new Composer({ schema: 'failsafe', uniqueKeys: false, prettyErrors: false }).compose(cst, true, src.length),
+  );
+
+  // 1. conf_validate_document: any syntax error, then exactly one document.
+  const lexical = scanTokens(src);
+  const own = earliest([...characterProblems(text), ...lexical.syntax, ...scalarTabProblems(src, cst)]);
+  const parsed: SyntaxProblem[] = [];
+  for (const doc of docs) {
+    for (const error of doc.errors) {
+      const detail = firstLine(error.message);
+      parsed.push({ offset: error.pos[0], err: PARSER_ERROR.test(detail) ? 4 : 3, detail });
+    }
+  }
+  const reported = earliest(parsed);
+  // The yaml package often reports a problem at the start of the enclosing entry, a line before
+  // the character libyaml trips on; our own finding is the more precise one then.
+  const first =
+    own !== null && (reported === null || lines.line(own.offset) <= lines.line(reported.offset) + 1)
+      ? own
+      : reported;
+  if (first !== null) {
+    fail(
+      first.offset,
+      `YAML syntax error: ${first.detail}`,
+      `conf: failed (err ${first.err}) to get the next yaml document`,
+    );
+  }
+  // The yaml package makes an empty document of a stray "..."; libyaml only counts documents that
+  // have content or start with "---".
+  const real = docs.filter((d) => d.directives.docStart === true || !isAbsent(d.contents));
+  if (real.length !== 1) {
+    const detail =
+      real.length === 0
+        ? 'the file defines no pools; expected at least one pool, e.g. "alpha:" followed by indented "listen:" and "servers:" lines'
+        : `the file holds ${real.length} YAML documents; expected exactly one (remove "---" separators and merge the pools into one mapping)`;
+    const second = real[1];
+    fail(
+      second === undefined ? null : (second.range[0] ?? 0),
+      detail,
+      `conf: '${file}' must contain only 1 document; found ${real.length} documents`,
+    );
+  }
+
+  // 2. conf_validate_tokens: the first refused token in file order.
+  const token = lexical.token;
+  if (token !== null) {
+    fail(token.offset, token.detail, `conf: ${token.kind} token (${token.id}) is disallowed`);
+  }
+
+  // 3. conf_validate_structure over libyaml-like events, then the pools themselves.
+  const doc = real[0] as Document.Parsed;
+  const events: YamlEvent[] = [];
+  emitEvents(doc.contents, 0, events);
+  checkStructure(events, file, fail);
+  return collectPools(doc.contents, lines);
+}
+
+function earliest(problems: readonly SyntaxProblem[]): SyntaxProblem | null {
+  let first: SyntaxProblem | null = null;
+  for (const p of problems) if (first === null || p.offset < first.offset) first = p;
+  return first;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Characters
+
+/** libyaml's reader accepts only YAML's printable set (yaml_parser_update_buffer). */
+function characterProblems(text: string): SyntaxProblem[] {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x20 && c <= 0x7e) continue;
+    if (c === 0x09 || c === 0x0a || c === 0x0d || c === 0x85) continue;
+    if (c >= 0xa0 && c <= 0xd7ff) continue;
+    if (c >= 0xe000 && c <= 0xfffd) continue;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        continue;
+      }
+    }
+    const name = c === 0 ? 'NUL' : `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
+    return [
+      {
+        offset: i,
+        err: 2,
+        detail: `control character ${name} is not allowed in the file (write it as an escape such as "\\t" inside double quotes if you need it, or remove it)`,
+      },
+    ];
+  }
+  return [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+const TOKEN_KINDS: Readonly<Record<string, readonly [number, string, string]>> = {
+  '---': [5, 'document start', 'document start marker "---" is not allowed; remove it (the file must be a single document)'],
+  '...': [6, 'document end', 'document end marker "..." is not allowed; remove it'],
+  '[': [10, 'flow sequence start', 'flow sequence "[" is not allowed; write the list as "- item" lines (quote values that start with "[")'],
+  ']': [11, 'flow sequence end', 'flow sequence end "]" is not allowed; write the list as "- item" lines'],
+  '{': [12, 'flow mapping start', 'flow mapping "{" is not allowed; write each "key: value" on its own indented line (quote values that start with "{", e.g. hash_tag: "{}")'],
+  '}': [13, 'flow mapping end', 'flow mapping end "}" is not allowed; write each "key: value" on its own indented line'],
+  ',': [15, 'flow entry', 'flow entry "," is not allowed; write the list as "- item" lines'],
+};
+
+/** libyaml's anchor and alias names (yaml_parser_scan_anchor). */
+const ANCHOR_NAME = /^[0-9A-Za-z_-]+(?:[?:,\]}%@`][^]*)?$/;
+
+/**
+ * The yaml package's messages for what libyaml reports as a parser error (2 = reader, 3 = scanner,
+ * 4 = parser); everything else is a scanner error there. Only the number in twemproxy's message
+ * depends on it.
+ */
+const PARSER_ERROR =
+  /^(All (mapping|sequence) items must start at the same column|A block sequence may not be used as an implicit map key|Unexpected (?!double-quoted-scalar|seq-item-ind)|Sequence item without|Flow map in block|Block collections are not allowed)/;
+
+/** Where we are on the current line, for libyaml's rules on tabs. */
+const AT_LINE_START = 0;
+const AFTER_BLOCK_INDICATOR = 1;
+const ELSEWHERE = 2;
+
+/**
+ * One pass over the yaml package's lexer tokens: the first token twemproxy refuses, plus the
+ * libyaml syntax errors the yaml package accepts (tabs where libyaml wants spaces, unknown or
+ * misplaced directives, aliases of undefined anchors).
+ */
+function scanTokens(src: string): { token: TokenProblem | null; syntax: SyntaxProblem[] } {
+  const syntax: SyntaxProblem[] = [];
+  let token: TokenProblem | null = null;
+  const refuse = (offset: number, id: number, kind: string, detail: string): void => {
+    if (token === null) token = { offset, id, kind, detail };
+  };
+  const anchors = new Set<string>();
+  let offset = 0;
+  let scalarNext = false;
+  let where = AT_LINE_START;
+  let directiveAt = -1;
+
+  for (const tok of new Lexer().lex(src)) {
+    if (tok === CST.DOCUMENT || tok === CST.FLOW_END) continue;
+    if (tok === CST.SCALAR) {
+      scalarNext = true;
+      continue;
+    }
+    const start = offset;
+    offset += tok.length;
+    if (scalarNext) {
+      scalarNext = false;
+      // libyaml reads "%" in column 0 as a directive even inside a document (a parser error there).
+      if (tok.startsWith('%') && (start === 0 || /[\r\n]/.test(src.charAt(start - 1)))) {
+        syntax.push({ offset: start, err: 4, detail: 'a line starting with "%" is read as a directive, which is not allowed inside the document; quote the value' });
+      }
+      where = /[\r\n]$/.test(tok) ? AT_LINE_START : ELSEWHERE;
+      if (directiveAt >= 0) directiveAt = misplacedDirective(directiveAt, syntax);
+      continue;
+    }
+    if (tok.length === 0 || /^[\r\n]+$/.test(tok)) {
+      where = AT_LINE_START;
+      continue;
+    }
+    const c = tok.charAt(0);
+    if (c === ' ' || c === '\t') {
+      const tab = tok.indexOf('\t');
+      if (tab >= 0 && where !== ELSEWHERE) {
+        syntax.push({
+          offset: start + tab,
+          err: 3,
+          detail:
+            where === AT_LINE_START
+              ? 'a tab is used for indentation; YAML indentation must use spaces'
+              : 'a tab follows "-", "?" or ":" at the start of an entry; use spaces',
+        });
+      }
+      continue;
+    }
+    if (c === '#') {
+      where = ELSEWHERE;
+      continue;
+    }
+    if (c === '%') {
+      checkDirective(tok, start, syntax, refuse);
+      if (directiveAt < 0) directiveAt = start;
+      where = ELSEWHERE;
+      continue;
+    }
+    if (directiveAt >= 0 && tok !== '---') directiveAt = misplacedDirective(directiveAt, syntax);
+    if (tok === '---') directiveAt = -1;
+
+    const kind = TOKEN_KINDS[tok];
+    if (kind !== undefined) {
+      refuse(start, kind[0], kind[1], kind[2]);
+    } else if (c === '*') {
+      refuse(start, 18, 'alias', `alias ${quote(tok)} is not allowed; write the value out in full`);
+      if (!ANCHOR_NAME.test(tok.slice(1))) {
+        syntax.push({ offset: start, err: 3, detail: `alias ${quote(tok)} has an invalid name` });
+      } else if (!anchors.has(tok.slice(1))) {
+        syntax.push({ offset: start, err: 5, detail: `alias ${quote(tok)} refers to an anchor that is not defined before it` });
+      }
+    } else if (c === '&') {
+      anchors.add(tok.slice(1));
+      if (!ANCHOR_NAME.test(tok.slice(1))) {
+        syntax.push({ offset: start, err: 3, detail: `anchor ${quote(tok)} has an invalid name` });
+      }
+      refuse(start, 19, 'anchor', `anchor ${quote(tok)} is not allowed; remove it and repeat the value where needed`);
+    } else if (c === '!') {
+      refuse(start, 20, 'tag', `tag ${quote(tok)} is not allowed; remove it (values are always read as text)`);
+    }
+    if (tok === '-' || tok === '?') where = AFTER_BLOCK_INDICATOR;
+    else if (tok === ':') where = where === AT_LINE_START ? AFTER_BLOCK_INDICATOR : ELSEWHERE;
+    else where = ELSEWHERE;
+  }
+  return { token, syntax };
+}
+
+/** libyaml requires directives to be followed by "---" (parser error otherwise). */
+function misplacedDirective(at: number, syntax: SyntaxProblem[]): number {
+  syntax.push({ offset: at, err: 4, detail: 'a "%" directive must be followed by a "---" line; remove the directive' });
+  return -1;
+}
+
+function checkDirective(
+  tok: string,
+  start: number,
+  syntax: SyntaxProblem[],
+  refuse: (offset: number, id: number, kind: string, detail: string) => void,
+): void {
+  const line = tok.replace(/[ \t]+$/, '');
+  const name = /^%(\S*)/.exec(line)?.[1] ?? '';
+  if (name === 'YAML') {
+    const version = /^%YAML[ \t]+([0-9]+)\.[0-9]+$/.exec(line);
+    if (version === null) {
+      syntax.push({ offset: start, err: 3, detail: `malformed %YAML directive ${quote(line)}` });
+    } else if (version[1] !== '1') {
+      syntax.push({ offset: start, err: 4, detail: `unsupported YAML version in ${quote(line)}` });
+    }
+    refuse(start, 3, 'version directive', `"%YAML" directive is not allowed; remove the line`);
+  } else if (name === 'TAG') {
+    if (!/^%TAG[ \t]+!(?:[0-9A-Za-z-]*!)?[ \t]+\S+$/.test(line)) {
+      syntax.push({ offset: start, err: 3, detail: `malformed %TAG directive ${quote(line)}` });
+    }
+    refuse(start, 4, 'tag directive', `"%TAG" directive is not allowed; remove the line`);
+  } else {
+    syntax.push({ offset: start, err: 3, detail: `unknown directive ${quote(line)}; lines may not start with "%"` });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tabs inside multi-line scalars (libyaml scanner rules the yaml package does not enforce)
+
+function scalarTabProblems(src: string, tokens: readonly CST.Token[]): SyntaxProblem[] {
+  const out: SyntaxProblem[] = [];
+  const walk = (tok: CST.Token | null | undefined, parentIndent: number): void => {
+    if (tok === null || tok === undefined) return;
+    switch (tok.type) {
+      case 'document':
+        walk(tok.value, -1);
+        return;
+      case 'block-map':
+        for (const item of tok.items) {
+          misplacedIndicators(src, item.start, tok.indent, false, out);
+          if (item.sep !== undefined) misplacedIndicators(src, item.sep, tok.indent, true, out);
+          if (item.explicitKey === true && item.value !== undefined && !(item.sep ?? []).some((t) => t.type === 'map-value-ind')) {
+            out.push({ offset: item.value.offset, err: 4, detail: 'a value follows a "?" key without a ":" line' });
+          }
+          walk(item.key, tok.indent);
+          walk(item.value, tok.indent);
+        }
+        return;
+      case 'block-seq':
+        for (const item of tok.items) walk(item.value, tok.indent);
+        return;
+      case 'scalar':
+        plainScalarTabs(tok.source, tok.offset, parentIndent + 1, out);
+        return;
+      case 'block-scalar':
+        blockScalarTabs(src, tok, parentIndent, out);
+        return;
+      default:
+        return;
+    }
+  };
+  for (const tok of tokens) walk(tok, -1);
+  return out;
+}
+
+/**
+ * libyaml opens a new block mapping wherever a "?" (or a ":" that starts a line) is not in the
+ * column of the mapping it should belong to, which then fails to parse; the yaml package attaches
+ * such entries to the enclosing mapping instead.
+ */
+function misplacedIndicators(
+  src: string,
+  tokens: readonly CST.SourceToken[],
+  indent: number,
+  valueOnly: boolean,
+  out: SyntaxProblem[],
+): void {
+  for (const t of tokens) {
+    if (t.type !== (valueOnly ? 'map-value-ind' : 'explicit-key-ind')) continue;
+    const lineStart = Math.max(src.lastIndexOf('\n', t.offset - 1), src.lastIndexOf('\r', t.offset - 1)) + 1;
+    const before = src.slice(lineStart, t.offset);
+    if (valueOnly && !/^[ ]*$/.test(before)) continue;
+    if (t.offset - lineStart !== indent) {
+      out.push({ offset: t.offset, err: 4, detail: `${quote(t.source)} is not aligned with the other keys of its mapping` });
+    }
+  }
+}
+
+/** A tab in the leading white space of a continuation line, left of the scalar's indentation. */
+function plainScalarTabs(source: string, offset: number, indent: number, out: SyntaxProblem[]): void {
+  const re = /\r\n|\r|\n/g;
+  let match: RegExpExecArray | null;
+  while ((match = re.exec(source)) !== null) {
+    const lineStart = match.index + match[0].length;
+    for (let i = lineStart; i < source.length; i++) {
+      const ch = source.charAt(i);
+      if (ch === ' ') continue;
+      if (ch === '\t' && i - lineStart < indent) {
+        out.push({ offset: offset + i, err: 3, detail: 'a tab is used for indentation in a multi-line value; use spaces' });
+        return;
+      }
+      break;
+    }
+  }
+}
+
+/** libyaml's yaml_parser_scan_block_scalar_breaks: no tab where an indentation space is expected. */
+function blockScalarTabs(src: string, tok: CST.BlockScalar, parentIndent: number, out: SyntaxProblem[]): void {
+  let header: CST.SourceToken | undefined;
+  for (const p of tok.props) if (p.type === 'block-scalar-header') header = p as CST.SourceToken;
+  if (header === undefined) return;
+  const explicit = /[1-9]/.exec(header.source);
+  let indent = explicit === null ? 0 : (parentIndent >= 0 ? parentIndent : 0) + Number(explicit[0]);
+  const nl = /\r\n|\r|\n/.exec(src.slice(header.offset));
+  if (nl === null) return;
+  let pos = header.offset + nl.index + nl[0].length;
+  let maxIndent = 0;
+  for (const line of tok.source.split(/(?<=\r\n|\r(?!\n)|\n)/)) {
+    let col = 0;
+    while (col < line.length && line.charAt(col) === ' ' && (indent === 0 || col < indent)) col++;
+    if (col > maxIndent) maxIndent = col;
+    if ((indent === 0 || col < indent) && line.charAt(col) === '\t') {
+      out.push({ offset: pos + col, err: 3, detail: 'a tab is used where block text indentation (spaces) is expected' });
+      return;
+    }
+    if (indent === 0 && !/^[\r\n]*$/.test(line.slice(col))) {
+      indent = Math.max(maxIndent, parentIndent + 1, 1);
+    }
+    pos += line.length;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structure
+
+const MAP_START = 0;
+const MAP_END = 1;
+const SEQ_START = 2;
+const SEQ_END = 3;
+const SCALAR = 4;
+
+interface YamlEvent {
+  readonly type: number;
+  readonly offset: number;
+  readonly value: string;
+}
+
+/** The libyaml event stream for a node; an absent node is an empty plain scalar, as in libyaml. */
+function emitEvents(node: unknown, fallbackOffset: number, out: YamlEvent[]): void {
+  if (isScalar(node)) {
+    out.push({ type: SCALAR, offset: rangeStart(node, fallbackOffset), value: scalarText(node.value) });
+  } else if (isMap(node)) {
+    const start = rangeStart(node, fallbackOffset);
+    out.push({ type: MAP_START, offset: start, value: '' });
+    for (const pair of node.items) {
+      emitEvents(pair.key, start, out);
+      emitEvents(pair.value, rangeEnd(pair.key, start), out);
+    }
+    out.push({ type: MAP_END, offset: rangeEnd(node, start), value: '' });
+  } else if (isSeq(node)) {
+    const start = rangeStart(node, fallbackOffset);
+    out.push({ type: SEQ_START, offset: start, value: '' });
+    for (const item of node.items) emitEvents(item, start, out);
+    out.push({ type: SEQ_END, offset: rangeEnd(node, start), value: '' });
+  } else {
+    out.push({ type: SCALAR, offset: fallbackOffset, value: '' });
+  }
+}
+
+const ROOT_DEPTH = 1;
+const MAX_DEPTH = 2;
+
+/**
+ * conf_validate_structure, step for step (the same counters give the same message in the same
+ * odd cases), with pool and key names tracked for a readable explanation.
+ */
+function checkStructure(
+  events: readonly YamlEvent[],
+  file: string,
+  fail: (offset: number, detail: string, twemproxyText: string, pool?: string | null, key?: string | null) => never,
+): void {
+  const count = [0, 0, 0];
+  let depth = 0;
+  let seq = false;
+  let inSeq = false;
+  let pool: string | null = null;
+  let key: string | null = null;
+  let keys: string[] = [];
+  const text = (t: string): string => `conf: '${file}' ${t}`;
+
+  for (const ev of events) {
+    switch (ev.type) {
+      case MAP_START:
+        if (depth === ROOT_DEPTH && count[depth] !== 1) {
+          fail(ev.offset, 'a mapping is used as a pool name; expected a plain name such as "alpha:"', text('has more than one "key:value" at depth 1'));
+        } else if (depth >= MAX_DEPTH) {
+          const detail = inSeq
+            ? `list item is a mapping; expected one server per "- " line as a single text such as "- 127.0.0.1:6379:1" (a trailing ":" or ": " inside an item makes it a mapping; quote the item if needed)`
+            : count[MAX_DEPTH] === 1
+              ? `key holds a nested mapping; expected a single value on the same line (only "servers:" takes a list)`
+              : 'a mapping is used as a key; expected "key: value"';
+          fail(ev.offset, detail, text(`has a depth greater than ${MAX_DEPTH}`), pool, inSeq || count[MAX_DEPTH] === 1 ? key : null);
+        }
+        depth++;
+        if (depth === MAX_DEPTH) keys = [];
+        break;
+
+      case MAP_END:
+        if (depth === MAX_DEPTH) {
+          if (seq) {
+            seq = false;
+          } else {
+            const detail = keys.includes('servers')
+              ? '"servers" is not a list; expected each server on its own line below "servers:", e.g. "  - 127.0.0.1:6379:1"'
+              : 'pool has no "servers:" list; expected "servers:" followed by lines such as "  - 127.0.0.1:6379:1"';
+            fail(ev.offset, detail, text(`missing sequence directive at depth ${MAX_DEPTH}`), pool, keys.includes('servers') ? 'servers' : null);
+          }
+        }
+        depth--;
+        count[depth] = 0;
+        break;
+
+      case SEQ_START:
+        if (seq) {
+          const detail = inSeq
+            ? 'list item is itself a list; expected one server per "- " line'
+            : 'a second list in this pool; only one key may hold a list (normally "servers:")';
+          fail(ev.offset, detail, text('has more than one sequence directive'), pool, key);
+        } else if (depth !== MAX_DEPTH) {
+          const detail =
+            depth === 0
+              ? 'the file is a list; expected pools such as "alpha:" followed by indented "key: value" lines'
+              : 'pool is a list; expected indented "key: value" settings ("listen:", "servers:", ...)';
+          fail(ev.offset, detail, text(`has sequence at depth ${depth} instead of ${MAX_DEPTH}`), depth === 0 ? null : pool);
+        } else if (count[depth] !== 1) {
+          fail(ev.offset, 'a list is used as a key; expected "key: value"', text(`has invalid "key:value" at depth ${depth}`), pool);
+        }
+        seq = true;
+        inSeq = true;
+        break;
+
+      case SEQ_END:
+        count[depth] = 0;
+        inSeq = false;
+        break;
+
+      default: // SCALAR
+        if (depth === 0) {
+          fail(ev.offset, `the file holds the single value ${quote(ev.value)}; expected pools such as "alpha:" followed by indented "key: value" lines`, text('has invalid empty "key:" at depth 0'));
+        } else if (depth === ROOT_DEPTH && count[depth] !== 0) {
+          const detail =
+            ev.value === ''
+              ? 'pool has no settings; expected indented "listen:" and "servers:" lines below the pool name'
+              : `pool has the value ${quote(ev.value)} instead of settings; expected indented "listen:" and "servers:" lines below the pool name`;
+          fail(ev.offset, detail, text(`has invalid mapping "key:" at depth ${ROOT_DEPTH}`), pool);
+        } else if (depth === MAX_DEPTH && count[depth] === 2) {
+          count[depth] = 0;
+        }
+        if (depth === ROOT_DEPTH) pool = ev.value;
+        if (depth === MAX_DEPTH && !inSeq && count[depth] === 0) {
+          key = ev.value;
+          keys.push(ev.value);
+        }
+        count[depth] = (count[depth] ?? 0) + 1;
+        break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pools
+
+/** The pools of a document that passed checkStructure. */
+function collectPools(root: unknown, lines: LineMap): RawPool[] {
+  const pools: RawPool[] = [];
+  if (!isMap(root)) return pools;
+  for (const pair of root.items) {
+    const name = rawScalar(pair.key, 0, lines);
+    const entries: RawEntry[] = [];
+    if (isMap(pair.value)) {
+      for (const item of pair.value.items) {
+        const key = rawScalar(item.key, name.offset, lines);
+        if (isSeq(item.value)) {
+          const values = item.value.items.map((v) => rawScalar(v, key.offset, lines));
+          entries.push({ key, values, isList: true });
+        } else {
+          entries.push({ key, values: [rawScalar(item.value, rangeEnd(item.key, key.offset), lines)], isList: false });
+        }
+      }
+    }
+    pools.push({ name, entries });
+  }
+  return pools;
+}
+
+function rawScalar(node: unknown, fallbackOffset: number, lines: LineMap): RawScalar {
+  const offset = rangeStart(node, fallbackOffset);
+  const value = isScalar(node) ? scalarText(node.value) : '';
+  return { value, offset, line: lines.line(offset) };
+}
+
+/** No node, or the zero-width empty scalar the yaml package puts where nothing was written. */
+function isAbsent(node: unknown): boolean {
+  if (node === null || node === undefined) return true;
+  if (!isScalar(node) || scalarText(node.value) !== '') return false;
+  const range = node.range;
+  return range === null || range === undefined || range[0] === range[1];
+}
+
+function scalarText(value: unknown): string {
+  return typeof value === 'string' ? value : value === null || value === undefined ? '' : String(value);
+}
+
+function rangeStart(node: unknown, fallback: number): number {
+  const range = (node as YamlNode | null | undefined)?.range;
+  return range ? range[0] : fallback;
+}
+
+function rangeEnd(node: unknown, fallback: number): number {
+  const range = (node as YamlNode | null | undefined)?.range;
+  return range ? range[1] : fallback;
+}
+
+function firstLine(message: string): string {
+  const nl = message.indexOf('\n');
+  return (nl < 0 ? message : message.slice(0, nl)).trim();
+}
