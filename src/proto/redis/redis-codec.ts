@@ -1,0 +1,373 @@
+/**
+ * The redis Codec: parsers, multi-key fragment / coalesce, error replies and the AUTH / SELECT
+ * preamble of new server connections. Mirrors twemproxy's nc_redis.c (redis_fragment,
+ * redis_pre_coalesce / redis_post_coalesce, redis_reply, redis_add_auth / redis_swallow_msg)
+ * and the redis half of nc_proto.h's function table.
+ *
+ * Differences from twemproxy, on purpose:
+ * - EXISTS with several keys is split and summed like DEL (twemproxy asks one server only);
+ * - a failed MGET answers the error but does not close the client connection;
+ * - a new server connection gets AUTH before SELECT (twemproxy's SELECT-first order makes the
+ *   SELECT fail with NOAUTH on password-protected servers).
+ */
+import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
+import { Msg, ROUTE_KEY } from '../message.js';
+import { strerror } from '../../util/errno.js';
+import { KIND_MSET, REDIS_COMMANDS, lookupCommand } from './commands.js';
+import { RedisReplyParser } from './reply-parser.js';
+import { RedisRequestParser, decimalLength } from './request-parser.js';
+import { R_INVALID_ARGUMENT, R_OK, errReply } from './replies.js';
+
+export interface RedisCodecOptions {
+  readonly redisAuth: string | null;
+  readonly redisDb: number;
+}
+
+const LF = 10;
+const CR = 13;
+const PLUS = 43;
+const MINUS = 45;
+const COLON = 58;
+const DOLLAR = 36;
+const STAR = 42;
+const CH_0 = 48;
+const CH_9 = 57;
+
+const CMD_MGET = commandId('MGET');
+
+function commandId(name: string): number {
+  const buf = Buffer.from(name, 'latin1');
+  return lookupCommand(buf, 0, buf.length)!.id;
+}
+
+/** Writes `<prefix><n>\r\n` at `at`; returns the position after it. */
+function writeHeader(buf: Buffer, at: number, prefix: number, n: number): number {
+  buf[at++] = prefix;
+  const d = decimalLength(n);
+  for (let i = at + d - 1; i >= at; i--) {
+    buf[i] = CH_0 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  at += d;
+  buf[at++] = CR;
+  buf[at++] = LF;
+  return at;
+}
+
+/** Writes bulk `$<len>\r\n<bytes>\r\n` of src[start, end) at `at`; returns the position after it. */
+function writeBulk(buf: Buffer, at: number, src: Buffer, start: number, end: number): number {
+  at = writeHeader(buf, at, DOLLAR, end - start);
+  at += src.copy(buf, at, start, end);
+  buf[at++] = CR;
+  buf[at++] = LF;
+  return at;
+}
+
+function bulkSize(len: number): number {
+  return 1 + decimalLength(len) + 2 + len + 2;
+}
+
+/**
+ * Split a multi-key request (MGET DEL UNLINK TOUCH EXISTS, MSET): keys grouped per server in
+ * request order, duplicates kept; one sub-request per server in ascending server index order,
+ * with the lower-case command name (spec 4.6). For key commands each key's fragment slot is
+ * stored in msg.keys (third entry per key) for coalesce.
+ */
+export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
+  const keys = msg.keys;
+  const nkeys = msg.nkeys;
+  const data = msg.data;
+  const frags: Msg[] = [];
+  msg.fragments = frags;
+  msg.pending = 0;
+  const cmd = REDIS_COMMANDS[msg.cmd];
+  if (keys === null || nkeys === 0 || cmd === undefined) return frags;
+  const mset = cmd.kind === KIND_MSET;
+  const stride = mset ? 4 : 3;
+
+  // Server of every key, then the distinct servers in ascending order → fragment slots.
+  const keyServer = new Int32Array(nkeys);
+  const slotOf = new Map<number, number>();
+  for (let k = 0; k < nkeys; k++) {
+    const s = router.serverIndexFor(data, keys[stride * k]!, keys[stride * k + 1]!);
+    keyServer[k] = s;
+    slotOf.set(s, 0);
+  }
+  const servers = Int32Array.from(slotOf.keys()).sort();
+  const nfrag = servers.length;
+  for (let i = 0; i < nfrag; i++) slotOf.set(servers[i]!, i);
+
+  // Sizes: element count and byte size per fragment, then one buffer for all of them.
+  const count = new Int32Array(nfrag);
+  const size = new Float64Array(nfrag);
+  const keySlot = new Int32Array(nkeys);
+  for (let k = 0; k < nkeys; k++) {
+    const slot = slotOf.get(keyServer[k]!)!;
+    keySlot[k] = slot;
+    if (!mset) keys[3 * k + 2] = slot;
+    count[slot]!++;
+    let bytes = bulkSize(keys[stride * k + 1]! - keys[stride * k]!);
+    if (mset) bytes += bulkSize(keys[4 * k + 3]! - keys[4 * k + 2]!);
+    size[slot]! += bytes;
+  }
+  const name = cmd.lower;
+  const nameSize = bulkSize(name.length);
+  const per = mset ? 2 : 1;
+  let total = 0;
+  for (let i = 0; i < nfrag; i++) {
+    size[i] = size[i]! + 1 + decimalLength(1 + per * count[i]!) + 2 + nameSize;
+    total += size[i]!;
+  }
+  const out = Buffer.allocUnsafe(total);
+
+  // Headers, then each key (and value) appended to its fragment in request order.
+  const at = new Float64Array(nfrag);
+  const fragStart = new Float64Array(nfrag);
+  let offset = 0;
+  for (let i = 0; i < nfrag; i++) {
+    let p = writeHeader(out, offset, STAR, 1 + per * count[i]!);
+    p = writeBulk(out, p, name, 0, name.length);
+    at[i] = p;
+    fragStart[i] = offset;
+    const sub = new Msg();
+    sub.id = msg.id;
+    sub.data = out.subarray(offset, offset + size[i]!);
+    sub.route = ROUTE_KEY;
+    sub.cmd = msg.cmd;
+    sub.serverIndex = servers[i]!;
+    sub.parent = msg;
+    sub.owner = msg.owner;
+    sub.keyBuf = sub.data;
+    sub.keyStart = -1;
+    frags.push(sub);
+    offset += size[i]!;
+  }
+  for (let k = 0; k < nkeys; k++) {
+    const slot = keySlot[k]!;
+    let p = at[slot]!;
+    const ks = keys[stride * k]!;
+    const ke = keys[stride * k + 1]!;
+    const sub = frags[slot]!;
+    if (sub.keyStart < 0) {
+      // The fragment's routing key is its first key.
+      const keyAt = p - fragStart[slot]! + 1 + decimalLength(ke - ks) + 2;
+      sub.keyStart = keyAt;
+      sub.keyEnd = keyAt + ke - ks;
+    }
+    p = writeBulk(out, p, data, ks, ke);
+    if (mset) p = writeBulk(out, p, data, keys[4 * k + 2]!, keys[4 * k + 3]!);
+    at[slot] = p;
+  }
+  msg.pending = nfrag;
+  return frags;
+}
+
+/**
+ * Parse the integer reply `:<n>\r\n`; NaN when `r` is not one. Only the framing reply parser's
+ * output reaches here, so the line is known to end in CR LF.
+ */
+function integerReply(r: Buffer): number {
+  const n = r.length;
+  if (n < 4 || r[0] !== COLON || r[n - 2] !== CR || r[n - 1] !== LF) return NaN;
+  let i = 1;
+  const neg = r[1] === MINUS;
+  if (neg) i++;
+  if (i === n - 2) return NaN;
+  let v = 0;
+  for (; i < n - 2; i++) {
+    const b = r[i]!;
+    if (b < CH_0 || b > CH_9) return NaN;
+    v = v * 10 + (b - CH_0);
+  }
+  return neg ? -v : v;
+}
+
+/** Reads a `<type><n>\r\n` header at `pos`; returns n, or -1 when malformed (or negative). */
+function readLength(r: Buffer, pos: number): number {
+  let v = 0;
+  let i = pos + 1;
+  const n = r.length;
+  if (i >= n || r[i] === CR) return -1;
+  for (; i < n && r[i] !== CR; i++) {
+    const b = r[i]!;
+    if (b < CH_0 || b > CH_9) return -1;
+    v = v * 10 + (b - CH_0);
+  }
+  return v;
+}
+
+/** Position just after the `\r\n` of the line starting at pos, or -1. */
+function lineEnd(r: Buffer, pos: number): number {
+  const lf = r.indexOf(LF, pos);
+  return lf < 0 ? -1 : lf + 1;
+}
+
+/**
+ * Position just after the complete element starting at `pos`, or -1 when the bytes are not a
+ * well-formed element. Iterative (nested arrays count their pending elements).
+ */
+function skipElement(r: Buffer, pos: number): number {
+  let pending = 1;
+  while (pending > 0) {
+    if (pos >= r.length) return -1;
+    const t = r[pos];
+    pending--;
+    if (t === PLUS || t === MINUS || t === COLON) {
+      pos = lineEnd(r, pos);
+    } else if (t === DOLLAR || t === STAR) {
+      const end = lineEnd(r, pos);
+      if (end < 0) return -1;
+      if (r[pos + 1] === MINUS) {
+        pos = end; // $-1 / *-1
+      } else {
+        const n = readLength(r, pos);
+        if (n < 0) return -1;
+        if (t === DOLLAR) pos = end + n + 2;
+        else {
+          pos = end;
+          pending += n;
+        }
+      }
+    } else {
+      return -1;
+    }
+    if (pos < 0 || pos > r.length) return -1;
+  }
+  return pos;
+}
+
+/**
+ * Merge the fragments' replies into msg.reply (spec 4.6): MGET → one array in request order,
+ * DEL/UNLINK/TOUCH/EXISTS → the sum, MSET → +OK. A transport failure of any fragment wins
+ * (the first in server index order), then any unexpected sub-reply gives `-ERR Invalid
+ * argument`. The client connection is never closed for this.
+ */
+export function redisCoalesce(msg: Msg): void {
+  const frags = msg.fragments;
+  if (frags === null) {
+    msg.reply = R_INVALID_ARGUMENT;
+    return;
+  }
+  for (const f of frags) {
+    if (f.errorCode !== null) {
+      msg.reply = errReply(strerror(f.errorCode));
+      return;
+    }
+  }
+  const cmd = REDIS_COMMANDS[msg.cmd];
+  if (cmd === undefined) {
+    msg.reply = R_INVALID_ARGUMENT;
+    return;
+  }
+  if (cmd.kind === KIND_MSET) {
+    for (const f of frags) {
+      const r = f.reply;
+      if (r === null || r[0] !== PLUS) {
+        msg.reply = R_INVALID_ARGUMENT;
+        return;
+      }
+    }
+    msg.reply = R_OK;
+    return;
+  }
+  if (msg.cmd === CMD_MGET) {
+    msg.reply = mergeMget(msg, frags) ?? R_INVALID_ARGUMENT;
+    return;
+  }
+  let sum = 0;
+  for (const f of frags) {
+    const v = f.reply === null ? NaN : integerReply(f.reply);
+    if (Number.isNaN(v)) {
+      msg.reply = R_INVALID_ARGUMENT;
+      return;
+    }
+    sum += v;
+  }
+  msg.reply = Buffer.from(`:${sum}\r\n`, 'latin1');
+}
+
+/** The merged MGET array, or null when a sub-reply is not an array of the expected length. */
+function mergeMget(msg: Msg, frags: readonly Msg[]): Buffer | null {
+  const keys = msg.keys;
+  const nkeys = msg.nkeys;
+  if (keys === null) return null;
+  const nfrag = frags.length;
+  // Number of keys each fragment asked for.
+  const asked = new Int32Array(nfrag);
+  for (let k = 0; k < nkeys; k++) {
+    const slot = keys[3 * k + 2]!;
+    if (slot < 0 || slot >= nfrag) return null;
+    asked[slot]!++;
+  }
+  // Element boundaries of every sub-reply: bounds[slot] = [start0, start1, ..., end].
+  const bounds: Int32Array[] = new Array<Int32Array>(nfrag);
+  let body = 0;
+  for (let i = 0; i < nfrag; i++) {
+    const r = frags[i]!.reply;
+    if (r === null || r[0] !== STAR || readLength(r, 0) !== asked[i]) return null;
+    const n = asked[i]!;
+    const b = new Int32Array(n + 1);
+    let pos = lineEnd(r, 0);
+    for (let e = 0; e < n; e++) {
+      b[e] = pos;
+      pos = skipElement(r, pos);
+      if (pos < 0) return null;
+    }
+    if (pos !== r.length) return null;
+    b[n] = pos;
+    body += pos - b[0]!;
+    bounds[i] = b;
+  }
+  const out = Buffer.allocUnsafe(1 + decimalLength(nkeys) + 2 + body);
+  let at = writeHeader(out, 0, STAR, nkeys);
+  const cursor = new Int32Array(nfrag);
+  for (let k = 0; k < nkeys; k++) {
+    const slot = keys[3 * k + 2]!;
+    const b = bounds[slot]!;
+    const e = cursor[slot]!;
+    cursor[slot] = e + 1;
+    at += frags[slot]!.reply!.copy(out, at, b[e]!, b[e + 1]!);
+  }
+  return out;
+}
+
+export function createRedisCodec(options: RedisCodecOptions): Codec {
+  const password = options.redisAuth === null ? null : Buffer.from(options.redisAuth, 'utf8');
+  const preamble: Buffer[] = [];
+  if (password !== null) preamble.push(encodeCommand([Buffer.from('AUTH', 'latin1'), password]));
+  if (options.redisDb > 0) {
+    preamble.push(encodeCommand([Buffer.from('SELECT', 'latin1'), Buffer.from(String(options.redisDb), 'latin1')]));
+  }
+  return {
+    protocol: 'redis',
+    newRequestParser(): RequestParser {
+      return new RedisRequestParser(password);
+    },
+    newReplyParser(): ReplyParser {
+      return new RedisReplyParser();
+    },
+    fragment: redisFragment,
+    coalesce: redisCoalesce,
+    errorReply(text: string): Buffer {
+      return errReply(text);
+    },
+    connectPreamble(): Msg[] {
+      return preamble.map((data) => {
+        const msg = new Msg();
+        msg.data = data;
+        msg.internal = true;
+        return msg;
+      });
+    },
+  };
+}
+
+/** A multi-bulk request holding `args`. */
+export function encodeCommand(args: readonly Buffer[]): Buffer {
+  let size = 1 + decimalLength(args.length) + 2;
+  for (const a of args) size += bulkSize(a.length);
+  const out = Buffer.allocUnsafe(size);
+  let at = writeHeader(out, 0, STAR, args.length);
+  for (const a of args) at = writeBulk(out, at, a, 0, a.length);
+  return out;
+}

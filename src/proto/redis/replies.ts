@@ -1,0 +1,79 @@
+/**
+ * Replies the proxy itself sends to redis clients: local answers (PING, AUTH ...), Redis's own
+ * error texts for bad requests, and twemproxy's `-ERR <strerror>` for transport failures
+ * (nc_redis.c redis_reply / redis_post_coalesce, nc_request.c req_forward_error).
+ *
+ * The constants are shared by every Msg that uses them: never mutate them.
+ */
+
+const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+export const R_PONG = latin1('+PONG\r\n');
+export const R_OK = latin1('+OK\r\n');
+/** twemproxy's text (Redis itself ends it with a period). */
+export const R_NOAUTH = latin1('-NOAUTH Authentication required\r\n');
+export const R_INVALID_PASSWORD = latin1('-ERR invalid password\r\n');
+export const R_AUTH_NOT_SET = latin1('-ERR Client sent AUTH, but no password is set\r\n');
+export const R_SYNTAX = latin1('-ERR syntax error\r\n');
+export const R_SELECT_UNSUPPORTED = latin1(
+  '-ERR walnut: SELECT is not supported (the pool\'s database is fixed by redis_db)\r\n',
+);
+export const R_EVAL_NO_KEYS = latin1('-ERR walnut: EVAL with 0 keys cannot be routed; pass at least one key\r\n');
+/** Redis's texts for a bad EVAL numkeys. */
+export const R_NOT_INTEGER = latin1('-ERR value is not an integer or out of range\r\n');
+export const R_EVAL_TOO_MANY_KEYS = latin1('-ERR Number of keys can\'t be greater than number of args\r\n');
+/** twemproxy's reply when a fragmented command gets an unexpected sub-reply (strerror(EINVAL)). */
+export const R_INVALID_ARGUMENT = latin1('-ERR Invalid argument\r\n');
+
+/** `-ERR <text>\r\n`, the form of every proxy-generated error. */
+export function errReply(text: string): Buffer {
+  return latin1(`-ERR ${text}\r\n`);
+}
+
+/** Framing error reply: `-ERR Protocol error: <what>\r\n` (Redis's wording). */
+export function protocolError(what: string): Buffer {
+  return latin1(`-ERR Protocol error: ${what}\r\n`);
+}
+
+/** Redis's arity error; `lower` is the lower-case command name. */
+export function wrongArityReply(lower: Buffer): Buffer {
+  return latin1(`-ERR wrong number of arguments for '${lower.toString('latin1')}' command\r\n`);
+}
+
+export function unsupportedReply(name: string): Buffer {
+  return latin1(`-ERR walnut: '${name}' is not supported by the proxy\r\n`);
+}
+
+/** Longest part of an unknown command name repeated in the error. */
+export const UNKNOWN_NAME_MAX = 128;
+
+/**
+ * Redis's `unknown command` error (without its `with args beginning with` part) for the name in
+ * bytes [start, end) of buf, cut to UNKNOWN_NAME_MAX bytes; CR and LF become spaces so the name
+ * cannot break the reply line (Redis does the same).
+ */
+export function unknownCommandReply(buf: Buffer, start: number, end: number): Buffer {
+  const head = latin1("-ERR unknown command '");
+  const tail = latin1("'\r\n");
+  const n = Math.min(end - start, UNKNOWN_NAME_MAX);
+  const out = Buffer.allocUnsafe(head.length + n + tail.length);
+  head.copy(out, 0);
+  for (let i = 0; i < n; i++) {
+    const b = buf[start + i]!;
+    out[head.length + i] = b === 13 || b === 10 ? 32 : b;
+  }
+  tail.copy(out, head.length + n);
+  return out;
+}
+
+/** A bulk string reply holding bytes [start, end) of buf (PING <msg>, ECHO). */
+export function bulkReply(buf: Buffer, start: number, end: number): Buffer {
+  const len = end - start;
+  const head = `$${len}\r\n`;
+  const out = Buffer.allocUnsafe(head.length + len + 2);
+  out.write(head, 0, 'latin1');
+  buf.copy(out, head.length, start, end);
+  out[head.length + len] = 13;
+  out[head.length + len + 1] = 10;
+  return out;
+}

@@ -1,0 +1,539 @@
+/**
+ * Incremental redis request parser, one per client connection (it also holds the client's
+ * AUTH state). Mirrors twemproxy's nc_redis.c redis_parse_req, but answers bad requests the
+ * way Redis does instead of closing the connection.
+ *
+ * Framing. RESP multi-bulk requests (`*N\r\n` then N times `$len\r\n<bytes>\r\n`) are parsed
+ * byte by byte through their headers, with the state kept across chunks; bulk payloads are
+ * skipped by length, never scanned. A request lying in one chunk becomes a subarray of it; one
+ * spanning chunks is kept as a list of pieces and concatenated once, when it completes.
+ * Argument offsets go to scratch arrays on the parser (grown, never allocated per argument).
+ * `*0` and `*-N` are ignored, as Redis ignores them. A line not starting with `*` is an inline
+ * command (`PING\r\n` typed in telnet): it is split on spaces, tabs and CRs (no quoting) and
+ * re-encoded as multi-bulk, so the rest of the proxy sees one format; an inline line is capped
+ * at 64 KiB, Redis's own limit.
+ *
+ * Requests that are framed but wrong (unknown or unsupported command, wrong arity, NOAUTH, bad
+ * EVAL numkeys) become ROUTE_LOCAL Msgs carrying Redis-style error replies, and the connection
+ * stays usable. Framing errors (bad or oversized lengths, a byte other than `$` where a bulk
+ * must start, missing CR LF, an inline line over the cap) are reported once through
+ * sink.onFramingError with `-ERR Protocol error: ...`; all later input is ignored.
+ */
+import type { RequestParser, RequestSink } from '../codec.js';
+import { Msg, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
+import {
+  CMD_UNKNOWN,
+  KIND_AUTH,
+  KIND_ECHO,
+  KIND_EVAL,
+  KIND_KEY,
+  KIND_MSET,
+  KIND_MULTI_KEY,
+  KIND_PING,
+  KIND_PLACEHOLDER,
+  KIND_QUIT,
+  KIND_SELECT,
+  KIND_UNSUPPORTED,
+  REDIS_COMMANDS,
+  lookupCommand,
+} from './commands.js';
+import {
+  R_AUTH_NOT_SET,
+  R_EVAL_NO_KEYS,
+  R_EVAL_TOO_MANY_KEYS,
+  R_INVALID_PASSWORD,
+  R_NOAUTH,
+  R_NOT_INTEGER,
+  R_OK,
+  R_PONG,
+  R_SELECT_UNSUPPORTED,
+  R_SYNTAX,
+  bulkReply,
+  protocolError,
+  unknownCommandReply,
+  unsupportedReply,
+  wrongArityReply,
+} from './replies.js';
+
+// Parser states.
+const S_START = 0; // between requests
+const S_COUNT = 1; // digits of `*N`
+const S_COUNT_LF = 2; // LF after `*N\r`
+const S_DOLLAR = 3; // the `$` of the next bulk
+const S_LEN = 4; // digits of `$len`
+const S_LEN_LF = 5; // LF after `$len\r`
+const S_DATA = 6; // skipping the payload
+const S_DATA_CR = 7; // CR after the payload
+const S_DATA_LF = 8; // LF after the payload
+const S_INLINE = 9; // an inline command line, up to its LF
+const S_DEAD = 10; // after a framing error: input is ignored
+
+const LF = 10;
+const CR = 13;
+const TAB = 9;
+const SP = 32;
+const STAR = 42;
+const DOLLAR = 36;
+const MINUS = 45;
+const CH_0 = 48;
+const CH_9 = 57;
+
+/** Longest bulk argument (Redis's default proto-max-bulk-len). */
+export const MAX_BULK_LEN = 512 * 1024 * 1024;
+/** Most elements in one request (Redis's limit, INT_MAX). */
+export const MAX_ARGS = 0x7fffffff;
+/** Longest inline command line, LF excluded (Redis's PROTO_INLINE_MAX_SIZE). */
+export const INLINE_MAX = 64 * 1024;
+/** Scratch arrays are shrunk back after a request with more arguments than this. */
+const SCRATCH_KEEP = 4096;
+
+/** twemproxy routes keyless forwarded commands as if they were requests for this key. */
+const PLACEHOLDER_KEY = Buffer.from('placeholder', 'latin1');
+const DEFAULT_USER = Buffer.from('default', 'latin1');
+
+const ARITY_REPLIES: readonly Buffer[] = REDIS_COMMANDS.map((c) => wrongArityReply(c.lower));
+const UNSUPPORTED_REPLIES: readonly (Buffer | null)[] = REDIS_COMMANDS.map((c) =>
+  c.kind === KIND_UNSUPPORTED ? unsupportedReply(c.name) : null,
+);
+
+let nextMsgId = 0;
+
+/** A byte for an error message: printable ASCII as is, anything else as \xNN. */
+function showByte(b: number): string {
+  return b >= 33 && b <= 126 && b !== 39 && b !== 92 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+}
+
+function isInlineSpace(b: number): boolean {
+  return b === SP || b === TAB || b === CR;
+}
+
+function equalBytes(buf: Buffer, start: number, end: number, want: Buffer): boolean {
+  return end - start === want.length && want.compare(buf, start, end) === 0;
+}
+
+export class RedisRequestParser implements RequestParser {
+  private state = S_START;
+  /** Number being read (`*N` or `$len`), digits seen, and a leading `-`. */
+  private num = 0;
+  private digits = 0;
+  private negative = false;
+  /** Elements announced by `*N`, and elements whose `$len` has been read. */
+  private nargs = 0;
+  private argc = 0;
+  /** Payload bytes of the current bulk still to skip. */
+  private remaining = 0;
+  /** Earlier chunks' parts of the request in progress, and their total length. */
+  private readonly pieces: Buffer[] = [];
+  private piecesLen = 0;
+  /** Offsets of each argument inside the request's bytes: [argStart[i], argEnd[i]). */
+  private argStart = new Int32Array(16);
+  private argEnd = new Int32Array(16);
+
+  private readonly password: Buffer | null;
+  private authenticated = false;
+
+  /** `password` is the pool's redis_auth (null when none): clients must AUTH with it first. */
+  constructor(password: Buffer | null) {
+    this.password = password;
+  }
+
+  get pendingBytes(): number {
+    return this.piecesLen;
+  }
+
+  /** Whether the client has authenticated (always false without redis_auth). */
+  get isAuthenticated(): boolean {
+    return this.authenticated;
+  }
+
+  feed(chunk: Buffer, sink: RequestSink): void {
+    const len = chunk.length;
+    if (this.state === S_DEAD || len === 0) return;
+    let state = this.state;
+    let num = this.num;
+    let digits = this.digits;
+    let remaining = this.remaining;
+    let pos = 0;
+    // Where the request in progress starts in this chunk (0 when it began in an earlier one),
+    // and the request offset of chunk byte 0, so that byte p is at request offset base + p.
+    let reqStart = 0;
+    let base = this.piecesLen;
+
+    while (pos < len) {
+      switch (state) {
+        case S_START: {
+          reqStart = pos;
+          base = -pos;
+          if (chunk[pos] === STAR) {
+            pos++;
+            state = S_COUNT;
+            num = 0;
+            digits = 0;
+            this.negative = false;
+          } else {
+            state = S_INLINE;
+          }
+          break;
+        }
+
+        case S_COUNT: {
+          const b = chunk[pos++]!;
+          if (b >= CH_0 && b <= CH_9) {
+            num = num * 10 + (b - CH_0);
+            digits++;
+            if (num > MAX_ARGS) return this.fail('invalid multibulk length', sink);
+          } else if (b === CR && digits > 0) {
+            state = S_COUNT_LF;
+          } else if (b === MINUS && digits === 0 && !this.negative) {
+            this.negative = true;
+          } else {
+            return this.fail('invalid multibulk length', sink);
+          }
+          break;
+        }
+
+        case S_COUNT_LF: {
+          if (chunk[pos++] !== LF) return this.fail('invalid multibulk length', sink);
+          if (this.negative || num === 0) {
+            // Empty multi-bulk: Redis ignores it, and so do we.
+            state = S_START;
+            this.pieces.length = 0;
+            this.piecesLen = 0;
+          } else {
+            this.nargs = num;
+            this.argc = 0;
+            state = S_DOLLAR;
+          }
+          break;
+        }
+
+        case S_DOLLAR: {
+          const b = chunk[pos++]!;
+          if (b !== DOLLAR) return this.fail(`expected '$', got '${showByte(b)}'`, sink);
+          state = S_LEN;
+          num = 0;
+          digits = 0;
+          break;
+        }
+
+        case S_LEN: {
+          const b = chunk[pos++]!;
+          if (b >= CH_0 && b <= CH_9) {
+            num = num * 10 + (b - CH_0);
+            digits++;
+            if (num > MAX_BULK_LEN) return this.fail('invalid bulk length', sink);
+          } else if (b === CR && digits > 0) {
+            state = S_LEN_LF;
+          } else {
+            return this.fail('invalid bulk length', sink);
+          }
+          break;
+        }
+
+        case S_LEN_LF: {
+          if (chunk[pos++] !== LF) return this.fail('invalid bulk length', sink);
+          const i = this.argc;
+          if (i === this.argStart.length) this.growScratch();
+          const start = base + pos;
+          this.argStart[i] = start;
+          this.argEnd[i] = start + num;
+          this.argc = i + 1;
+          remaining = num;
+          state = num === 0 ? S_DATA_CR : S_DATA;
+          break;
+        }
+
+        case S_DATA: {
+          const avail = len - pos;
+          if (avail >= remaining) {
+            pos += remaining;
+            remaining = 0;
+            state = S_DATA_CR;
+          } else {
+            pos = len;
+            remaining -= avail;
+          }
+          break;
+        }
+
+        case S_DATA_CR: {
+          if (chunk[pos++] !== CR) return this.fail('bulk data not followed by CRLF', sink);
+          state = S_DATA_LF;
+          break;
+        }
+
+        case S_DATA_LF: {
+          if (chunk[pos++] !== LF) return this.fail('bulk data not followed by CRLF', sink);
+          if (this.argc < this.nargs) {
+            state = S_DOLLAR;
+            break;
+          }
+          state = S_START;
+          this.finish(this.take(chunk, reqStart, pos), this.argc, sink);
+          break;
+        }
+
+        case S_INLINE: {
+          const lf = chunk.indexOf(LF, pos);
+          if (lf < 0) {
+            if (base + len > INLINE_MAX) return this.fail('too big inline request', sink);
+            pos = len;
+            break;
+          }
+          if (base + lf > INLINE_MAX) return this.fail('too big inline request', sink);
+          const line = this.take(chunk, reqStart, lf);
+          pos = lf + 1;
+          state = S_START;
+          this.inline(line, sink);
+          break;
+        }
+      }
+    }
+
+    this.state = state;
+    this.num = num;
+    this.digits = digits;
+    this.remaining = remaining;
+    if (state !== S_START) {
+      this.pieces.push(reqStart === 0 ? chunk : chunk.subarray(reqStart));
+      this.piecesLen += len - reqStart;
+    }
+  }
+
+  /** The bytes of the request in progress, ending at `end` of this chunk; resets the pieces. */
+  private take(chunk: Buffer, reqStart: number, end: number): Buffer {
+    if (this.piecesLen === 0) return chunk.subarray(reqStart, end);
+    const pieces = this.pieces;
+    pieces.push(chunk.subarray(0, end));
+    const data = Buffer.concat(pieces, this.piecesLen + end);
+    pieces.length = 0;
+    this.piecesLen = 0;
+    return data;
+  }
+
+  private fail(what: string, sink: RequestSink): void {
+    this.state = S_DEAD;
+    this.pieces.length = 0;
+    this.piecesLen = 0;
+    sink.onFramingError(protocolError(what));
+  }
+
+  private growScratch(): void {
+    const n = this.argStart.length * 2;
+    const s = new Int32Array(n);
+    const e = new Int32Array(n);
+    s.set(this.argStart);
+    e.set(this.argEnd);
+    this.argStart = s;
+    this.argEnd = e;
+  }
+
+  /** Split an inline line into words, re-encode it as multi-bulk, and handle that. */
+  private inline(line: Buffer, sink: RequestSink): void {
+    const n = line.length;
+    let words = 0;
+    let wordBytes = 0;
+    let headerBytes = 0;
+    for (let i = 0; i < n; ) {
+      while (i < n && isInlineSpace(line[i]!)) i++;
+      if (i === n) break;
+      const start = i;
+      while (i < n && !isInlineSpace(line[i]!)) i++;
+      words++;
+      wordBytes += i - start;
+      headerBytes += 3 + decimalLength(i - start) + 2; // $<len>\r\n ... \r\n
+    }
+    if (words === 0) return; // an empty line: Redis ignores it
+    const countHead = `*${words}\r\n`;
+    const data = Buffer.allocUnsafe(countHead.length + headerBytes + wordBytes);
+    let at = data.write(countHead, 0, 'latin1');
+    let argc = 0;
+    for (let i = 0; i < n; ) {
+      while (i < n && isInlineSpace(line[i]!)) i++;
+      if (i === n) break;
+      const start = i;
+      while (i < n && !isInlineSpace(line[i]!)) i++;
+      at += data.write(`$${i - start}\r\n`, at, 'latin1');
+      if (argc === this.argStart.length) this.growScratch();
+      this.argStart[argc] = at;
+      at += line.copy(data, at, start, i);
+      this.argEnd[argc] = at;
+      argc++;
+      data[at++] = CR;
+      data[at++] = LF;
+    }
+    this.finish(data, argc, sink);
+  }
+
+  /** A complete request: decide its route (or local reply) and hand it to the sink. */
+  private finish(data: Buffer, argc: number, sink: RequestSink): void {
+    const as = this.argStart;
+    const ae = this.argEnd;
+    const msg = new Msg();
+    msg.id = ++nextMsgId;
+    msg.data = data;
+    const cmd = lookupCommand(data, as[0]!, ae[0]!);
+    if (cmd === null) {
+      msg.cmd = CMD_UNKNOWN;
+      local(msg, unknownCommandReply(data, as[0]!, ae[0]!));
+    } else {
+      msg.cmd = cmd.id;
+      const arity = cmd.arity;
+      const kind = cmd.kind;
+      if (arity > 0 ? argc !== arity : argc < -arity) {
+        local(msg, ARITY_REPLIES[cmd.id]!);
+      } else if (this.password !== null && !this.authenticated && kind !== KIND_AUTH && kind !== KIND_QUIT) {
+        local(msg, R_NOAUTH);
+      } else {
+        switch (kind) {
+          case KIND_KEY: {
+            const k = cmd.keyIndex;
+            msg.keyBuf = data;
+            msg.keyStart = as[k]!;
+            msg.keyEnd = ae[k]!;
+            break;
+          }
+          case KIND_MULTI_KEY: {
+            msg.keyBuf = data;
+            msg.keyStart = as[1]!;
+            msg.keyEnd = ae[1]!;
+            const nkeys = argc - 1;
+            if (nkeys > 1) {
+              // [keyStart, keyEnd, fragment slot] per key; the slot is filled by fragment().
+              const keys = new Int32Array(3 * nkeys);
+              for (let i = 0; i < nkeys; i++) {
+                keys[3 * i] = as[i + 1]!;
+                keys[3 * i + 1] = ae[i + 1]!;
+              }
+              msg.keys = keys;
+              msg.nkeys = nkeys;
+              msg.route = ROUTE_FRAGMENT;
+            }
+            break;
+          }
+          case KIND_MSET: {
+            if ((argc & 1) === 0) {
+              local(msg, ARITY_REPLIES[cmd.id]!);
+              break;
+            }
+            msg.keyBuf = data;
+            msg.keyStart = as[1]!;
+            msg.keyEnd = ae[1]!;
+            const npairs = (argc - 1) >> 1;
+            if (npairs > 1) {
+              // [keyStart, keyEnd, valueStart, valueEnd] per pair.
+              const keys = new Int32Array(4 * npairs);
+              for (let i = 0; i < npairs; i++) {
+                keys[4 * i] = as[2 * i + 1]!;
+                keys[4 * i + 1] = ae[2 * i + 1]!;
+                keys[4 * i + 2] = as[2 * i + 2]!;
+                keys[4 * i + 3] = ae[2 * i + 2]!;
+              }
+              msg.keys = keys;
+              msg.nkeys = npairs;
+              msg.route = ROUTE_FRAGMENT;
+            }
+            break;
+          }
+          case KIND_EVAL:
+            this.eval(msg, data, argc);
+            break;
+          case KIND_PLACEHOLDER:
+            msg.keyBuf = PLACEHOLDER_KEY;
+            msg.keyStart = 0;
+            msg.keyEnd = PLACEHOLDER_KEY.length;
+            break;
+          case KIND_PING:
+            if (argc === 1) local(msg, R_PONG);
+            else if (argc === 2) local(msg, bulkReply(data, as[1]!, ae[1]!));
+            else local(msg, ARITY_REPLIES[cmd.id]!);
+            break;
+          case KIND_ECHO:
+            local(msg, bulkReply(data, as[1]!, ae[1]!));
+            break;
+          case KIND_QUIT:
+            msg.route = ROUTE_QUIT;
+            msg.reply = R_OK;
+            break;
+          case KIND_AUTH:
+            local(msg, this.auth(data, argc));
+            break;
+          case KIND_SELECT: {
+            let zero = ae[1]! > as[1]!;
+            for (let i = as[1]!; zero && i < ae[1]!; i++) zero = data[i] === CH_0;
+            local(msg, zero ? R_OK : R_SELECT_UNSUPPORTED);
+            break;
+          }
+          default:
+            local(msg, UNSUPPORTED_REPLIES[cmd.id] ?? R_SYNTAX);
+            break;
+        }
+      }
+    }
+    if (argc > SCRATCH_KEEP && this.argStart.length > SCRATCH_KEEP) {
+      this.argStart = new Int32Array(16);
+      this.argEnd = new Int32Array(16);
+    }
+    sink.onRequest(msg);
+  }
+
+  /** EVAL script numkeys key [key ...] [arg ...]: routed by the first key. */
+  private eval(msg: Msg, data: Buffer, argc: number): void {
+    const start = this.argStart[2]!;
+    const end = this.argEnd[2]!;
+    if (end === start) {
+      local(msg, R_NOT_INTEGER);
+      return;
+    }
+    let numkeys = 0;
+    for (let i = start; i < end; i++) {
+      const b = data[i]!;
+      if (b < CH_0 || b > CH_9) {
+        local(msg, R_NOT_INTEGER);
+        return;
+      }
+      // Past argc the exact value no longer matters (it is already too large).
+      if (numkeys <= argc) numkeys = numkeys * 10 + (b - CH_0);
+    }
+    if (numkeys > argc - 3) {
+      local(msg, R_EVAL_TOO_MANY_KEYS);
+      return;
+    }
+    if (numkeys === 0) {
+      local(msg, R_EVAL_NO_KEYS);
+      return;
+    }
+    msg.keyBuf = data;
+    msg.keyStart = this.argStart[3]!;
+    msg.keyEnd = this.argEnd[3]!;
+  }
+
+  /** AUTH <password> or AUTH default <password> (spec 4.3): the reply, and the new auth state. */
+  private auth(data: Buffer, argc: number): Buffer {
+    if (argc > 3) return R_SYNTAX;
+    const password = this.password;
+    if (password === null) return R_AUTH_NOT_SET;
+    const as = this.argStart;
+    const ae = this.argEnd;
+    const p = argc - 1;
+    const ok =
+      (argc === 2 || equalBytes(data, as[1]!, ae[1]!, DEFAULT_USER)) && equalBytes(data, as[p]!, ae[p]!, password);
+    this.authenticated = ok;
+    return ok ? R_OK : R_INVALID_PASSWORD;
+  }
+}
+
+function local(msg: Msg, reply: Buffer): void {
+  msg.route = ROUTE_LOCAL;
+  msg.reply = reply;
+}
+
+/** Number of decimal digits of a non-negative integer. */
+export function decimalLength(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}

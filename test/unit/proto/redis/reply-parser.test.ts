@@ -1,0 +1,180 @@
+/**
+ * Tests of the redis reply parser: a table of replies and framing errors run whole, byte by
+ * byte and at random splits; properties over random nested replies and random garbage.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { REPLY_ERROR, REPLY_TRANSIENT } from '../../../../src/proto/message.js';
+import { RedisReplyParser } from '../../../../src/proto/redis/reply-parser.js';
+import { chunkings, latin1, parseReplies, ReplyRecorder, splitAt, type ReplyEvent } from './redis-harness.js';
+
+const E = REPLY_ERROR;
+const T = REPLY_ERROR | REPLY_TRANSIENT;
+
+interface Case {
+  name: string;
+  input: string;
+  /** Replies expected, with their flags; 'error' for a framing error. */
+  expect: ([string, number] | 'error')[];
+}
+
+const CASES: Case[] = [
+  { name: 'status', input: '+OK\r\n', expect: [['+OK\r\n', 0]] },
+  { name: 'integer', input: ':-42\r\n', expect: [[':-42\r\n', 0]] },
+  { name: 'bulk', input: '$5\r\nhello\r\n', expect: [['$5\r\nhello\r\n', 0]] },
+  { name: 'bulk holding CR LF', input: '$4\r\n\r\n\r\n\r\n', expect: [['$4\r\n\r\n\r\n\r\n', 0]] },
+  { name: 'empty bulk', input: '$0\r\n\r\n', expect: [['$0\r\n\r\n', 0]] },
+  { name: 'null bulk and null array', input: '$-1\r\n*-1\r\n', expect: [['$-1\r\n', 0], ['*-1\r\n', 0]] },
+  { name: 'empty array', input: '*0\r\n', expect: [['*0\r\n', 0]] },
+  { name: 'array of mixed elements', input: '*4\r\n$1\r\na\r\n$-1\r\n:3\r\n+x\r\n', expect: [['*4\r\n$1\r\na\r\n$-1\r\n:3\r\n+x\r\n', 0]] },
+  {
+    name: 'nested arrays',
+    input: '*2\r\n*2\r\n*0\r\n*1\r\n$1\r\nz\r\n*-1\r\n:1\r\n',
+    expect: [['*2\r\n*2\r\n*0\r\n*1\r\n$1\r\nz\r\n*-1\r\n', 0], [':1\r\n', 0]],
+  },
+  { name: 'array holding an error element is not an error reply', input: '*1\r\n-ERR x\r\n', expect: [['*1\r\n-ERR x\r\n', 0]] },
+  { name: 'error reply', input: '-ERR bad thing\r\n', expect: [['-ERR bad thing\r\n', E]] },
+  { name: 'WRONGTYPE and BUSYKEY are plain errors', input: '-WRONGTYPE x\r\n-BUSYKEY Target key name already exists.\r\n', expect: [['-WRONGTYPE x\r\n', E], ['-BUSYKEY Target key name already exists.\r\n', E]] },
+  {
+    name: 'OOM, BUSY and LOADING are transient',
+    input: '-OOM command not allowed\r\n-BUSY Redis is busy\r\n-LOADING Redis is loading\r\n-LOADING\r\n',
+    expect: [['-OOM command not allowed\r\n', T], ['-BUSY Redis is busy\r\n', T], ['-LOADING Redis is loading\r\n', T], ['-LOADING\r\n', T]],
+  },
+  { name: 'only the exact first words are transient', input: '-OOMX a\r\n-BUS y\r\n-loading z\r\n-ERR OOM\r\n', expect: [['-OOMX a\r\n', E], ['-BUS y\r\n', E], ['-loading z\r\n', E], ['-ERR OOM\r\n', E]] },
+  { name: 'status holding a lone CR', input: '+a\rb\r\n', expect: [['+a\rb\r\n', 0]] },
+  { name: 'RESP3 types are framing errors', input: '+OK\r\n_\r\n+OK\r\n', expect: [['+OK\r\n', 0], 'error'] },
+  { name: 'RESP3 map', input: '%1\r\n', expect: ['error'] },
+  { name: 'RESP3 element inside an array', input: '*2\r\n:1\r\n,1.5\r\n', expect: ['error'] },
+  { name: 'line ending in a bare LF', input: '+OK\n', expect: ['error'] },
+  { name: 'bad bulk length', input: '$x\r\n', expect: ['error'] },
+  { name: 'bulk length without digits', input: '$\r\n', expect: ['error'] },
+  { name: 'negative length other than -1', input: '$-2\r\n', expect: ['error'] },
+  { name: 'negative array count other than -1', input: '*-3\r\n', expect: ['error'] },
+  { name: 'length CR not followed by LF', input: '$1\rx', expect: ['error'] },
+  { name: 'bulk not followed by CR LF', input: '$1\r\nab\r\n', expect: ['error'] },
+  { name: 'huge length', input: '$99999999999\r\n', expect: ['error'] },
+  { name: 'nothing after a framing error', input: '+A\r\n!\r\n+B\r\n', expect: [['+A\r\n', 0], 'error'] },
+];
+
+function toEvents(expect: Case['expect']): ReplyEvent[] {
+  return expect.map((e) => (e === 'error' ? { kind: 'error' } : { kind: 'reply', reply: e[0], flags: e[1] }));
+}
+
+describe('redis reply parser: table of cases, whole / byte by byte / random splits', () => {
+  for (const c of CASES) {
+    test(c.name, () => {
+      const input = latin1(c.input);
+      const want = toEvents(c.expect);
+      for (const [n, chunks] of chunkings(input).entries()) {
+        assert.deepEqual(parseReplies(chunks).events, want, `chunking ${n} (${chunks.length} chunks)`);
+      }
+    });
+  }
+
+  test('a reply inside one chunk is a zero-copy view; one spanning chunks is joined once', () => {
+    const chunk = latin1('+OK\r\n$3\r\nabc\r\n*1\r\n$2\r\nxy');
+    const parser = new RedisReplyParser();
+    const sink = new ReplyRecorder();
+    parser.feed(chunk, sink);
+    assert.equal(sink.replies.length, 2);
+    for (const r of sink.replies) assert.equal(r.buffer, chunk.buffer);
+    assert.equal(parser.pendingBytes, 10);
+    parser.feed(latin1('\r\n'), sink);
+    assert.equal(parser.pendingBytes, 0);
+    assert.equal(sink.events[2]!.kind === 'reply' && sink.events[2]!.reply, '*1\r\n$2\r\nxy\r\n');
+  });
+
+  test('a 16 MiB bulk in 64 KiB chunks', () => {
+    const value = Buffer.alloc(16 * 1024 * 1024, 7);
+    const stream = Buffer.concat([latin1(`$${value.length}\r\n`), value, latin1('\r\n:1\r\n')]);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < stream.length; i += 65536) chunks.push(stream.subarray(i, i + 65536));
+    const { replies } = parseReplies(chunks);
+    assert.equal(replies.length, 2);
+    assert.ok(replies[0]!.equals(stream.subarray(0, stream.length - 4)));
+  });
+
+  test('arrays nested 10,000 deep need no recursion', () => {
+    const depth = 10000;
+    const input = latin1('*1\r\n'.repeat(depth) + ':7\r\n');
+    const { events } = parseReplies(splitAt(input, [3, 100, 20000]));
+    assert.deepEqual(events, [{ kind: 'reply', reply: input.toString('latin1'), flags: 0 }]);
+  });
+});
+
+// ---- properties
+
+interface GenReply {
+  bytes: string;
+  flags: number;
+}
+
+const lineArb = fc
+  .uint8Array({ maxLength: 20 })
+  .map((b) => Buffer.from(b.map((x) => (x === 10 ? 11 : x))).toString('latin1').replace(/\r$/, 'x'));
+const errorArb: fc.Arbitrary<GenReply> = fc
+  .tuple(fc.constantFrom('ERR', 'OOM', 'BUSY', 'LOADING', 'BUSYKEY', 'NOAUTH', 'OOMS', 'MOVED'), fc.constantFrom('', ' some text', ' OOM'))
+  .map(([word, rest]) => ({
+    bytes: `-${word}${rest}\r\n`,
+    flags: word === 'OOM' || word === 'BUSY' || word === 'LOADING' ? T : E,
+  }));
+const simpleArb: fc.Arbitrary<GenReply> = fc.oneof(
+  lineArb.map((l) => ({ bytes: `+${l}\r\n`, flags: 0 })),
+  fc.integer().map((n) => ({ bytes: `:${n}\r\n`, flags: 0 })),
+  fc
+    .uint8Array({ maxLength: 30 })
+    .map((b) => Buffer.from(b).toString('latin1'))
+    .map((s) => ({ bytes: `$${s.length}\r\n${s}\r\n`, flags: 0 })),
+  fc.constantFrom('$-1\r\n', '*-1\r\n', '*0\r\n', '$0\r\n\r\n', '$2\r\n\r\n\r\n').map((bytes) => ({ bytes, flags: 0 })),
+  errorArb,
+);
+const { reply: replyArb } = fc.letrec<{ reply: GenReply; array: GenReply }>((tie) => ({
+  reply: fc.oneof({ depthSize: 'small', withCrossShrink: true }, simpleArb, tie('array')),
+  array: fc
+    .array(tie('reply'), { maxLength: 4 })
+    .map((els) => ({ bytes: `*${els.length}\r\n${els.map((e) => e.bytes).join('')}`, flags: 0 })),
+}));
+
+const cutsArb = fc.array(fc.nat(), { maxLength: 12 });
+
+describe('redis reply parser properties', () => {
+  test('random nested replies are framed exactly, under any chunking', () => {
+    fc.assert(
+      fc.property(fc.array(replyArb, { minLength: 1, maxLength: 10 }), cutsArb, (replies, cuts) => {
+        const stream = latin1(replies.map((r) => r.bytes).join(''));
+        const want: ReplyEvent[] = replies.map((r) => ({ kind: 'reply', reply: r.bytes, flags: r.flags }));
+        const whole = parseReplies([stream]);
+        assert.deepEqual(whole.events, want);
+        assert.equal(whole.pending, 0);
+        const split = parseReplies(splitAt(stream, cuts.map((c) => c % (stream.length + 1))));
+        assert.deepEqual(split.events, want);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  const garbageArb = fc
+    .array(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 30 }).map((b) => Buffer.from(b)),
+        fc.constantFrom('*', '$', '\r\n', '*2\r\n', '$3\r\nabc\r\n', '$-1\r\n', ':1\r\n', '-ERR\r\n', '%', '_\r\n').map((s) => latin1(s)),
+        replyArb.map((r) => latin1(r.bytes)),
+      ),
+      { maxLength: 12 },
+    )
+    .map((parts) => Buffer.concat(parts));
+
+  test('garbage never throws, cuts do not matter, and nothing follows a framing error', () => {
+    fc.assert(
+      fc.property(garbageArb, cutsArb, (stream, cuts) => {
+        const whole = parseReplies([stream]);
+        const err = whole.events.findIndex((e) => e.kind === 'error');
+        if (err >= 0) assert.equal(err, whole.events.length - 1, 'the framing error is the last event');
+        const split = parseReplies(splitAt(stream, cuts.map((c) => c % (stream.length + 1))));
+        assert.deepEqual(split.events, whole.events);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
