@@ -33,13 +33,19 @@
  * KIND_PLACEHOLDER — COMMAND LOLWUT: no key; forwarded to the server of the literal key
  *   `placeholder`, as twemproxy does, so they always reach the same server. COMMAND takes any
  *   arguments (twemproxy only accepts a bare COMMAND).
- * KIND_PING KIND_ECHO KIND_QUIT KIND_AUTH KIND_SELECT — answered by the proxy itself.
+ * KIND_PING KIND_ECHO KIND_QUIT KIND_AUTH KIND_SELECT — answered by the proxy itself, as Redis
+ *   would: PING [msg] (twemproxy closes on PING msg), ECHO, QUIT → +OK then close (twemproxy
+ *   sends nothing), AUTH per spec 4.3 plus the ACL form `AUTH default <pw>`, SELECT 0 only
+ *   (the pool's database is fixed by redis_db; twemproxy rejects every SELECT).
  * KIND_UNSUPPORTED — real Redis commands a key-sharding proxy cannot serve: they have no key
  *   (KEYS SCAN INFO CONFIG DBSIZE FLUSHALL ...), need connection state on one server (MULTI
  *   EXEC WATCH, pub/sub, blocking pops, CLIENT, HELLO ...), touch keys whose placement the
- *   proxy cannot guarantee (RENAME RENAMENX MSETNX BITOP SINTERCARD LMPOP ...), or are not
- *   meaningful through a proxy (MOVE SELECT'ed databases, MIGRATE, replication, admin). Named
- *   in the error so the user knows it is the proxy, not Redis, refusing.
+ *   proxy cannot guarantee or whose key positions depend on the arguments (RENAME RENAMENX
+ *   MSETNX BITOP SINTERCARD ZINTERCARD LMPOP ZMPOP OBJECT XGROUP XINFO), or make no sense
+ *   behind a proxy (MOVE: the database is fixed by redis_db; MIGRATE; replication and admin
+ *   commands). twemproxy closes the connection on all of these (and on MOVE, which it lists but
+ *   cannot answer); Walnut names the command in an error so the user knows it is the proxy,
+ *   not Redis, refusing, and the connection stays usable.
  * Anything else is unknown, answered with Redis's `unknown command` error.
  */
 
