@@ -10,8 +10,19 @@ import { analyseConfig, type ListenToResolve } from './validate.js';
 import { LineMap } from './yaml-subset.js';
 import { strerror } from '../util/errno.js';
 
+/**
+ * Resolves a listen host to one address, or rejects with a Node-style error carrying `code`
+ * (ENOTFOUND, EAI_AGAIN, ...).
+ */
+export type ListenResolver = (host: string) => Promise<string>;
+
 /** Read, parse, validate; resolves listen host names (like twemproxy, also under -t). Throws ConfigError. */
 export async function loadConfig(file: string): Promise<Config> {
+  return loadConfigWith(file, resolveWithGetaddrinfo);
+}
+
+/** loadConfig with another resolver (tests, or callers that cache lookups). */
+export async function loadConfigWith(file: string, resolve: ListenResolver): Promise<Config> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -24,7 +35,7 @@ export async function loadConfig(file: string): Promise<Config> {
   // twemproxy resolves each listen host as it reads it, so these failures come first.
   const addresses = new Map<ListenToResolve, string>();
   for (const listen of analysis.listens) {
-    addresses.set(listen, await resolveListen(listen, file));
+    addresses.set(listen, await resolveListen(listen, file, resolve));
   }
   if (analysis.error !== null) throw analysis.error;
   const config = analysis.config as Config;
@@ -46,11 +57,15 @@ export function parseConfig(text: string, file: string): Config {
   return analysis.config as Config;
 }
 
-/** getaddrinfo's first answer, as nc_resolve_inet uses it. */
-async function resolveListen(listen: ListenToResolve, file: string): Promise<string> {
+/** getaddrinfo's first answer in its own order, as nc_resolve_inet uses it. */
+async function resolveWithGetaddrinfo(host: string): Promise<string> {
+  const { address } = await lookup(host, { verbatim: true });
+  return address;
+}
+
+async function resolveListen(listen: ListenToResolve, file: string, resolve: ListenResolver): Promise<string> {
   try {
-    const { address } = await lookup(listen.host, { verbatim: true });
-    return address;
+    return await resolve(listen.host);
   } catch (err) {
     const code = errorCode(err);
     const bracketHint = listen.host.startsWith('[')

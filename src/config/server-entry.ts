@@ -5,7 +5,7 @@
 import type { ServerConfig } from './config.js';
 import { KETAMA_PORT, MAX_PORT } from './defaults.js';
 import { quote } from './config-error.js';
-import { byteLength, ncAtoi } from './scalar.js';
+import { byteLength, isDigits, ncAtoi } from './scalar.js';
 
 /** twemproxy's reasons (the text after `conf: directive "servers" `), spelled as it does (sic). */
 export const SERVER_FORMAT_REASON =
@@ -80,9 +80,13 @@ export function analyseServerEntry(entry: string): ServerConfig | ServerEntryPro
 
   const weight = ncAtoi(weightText);
   if (weight < 0) {
-    const hint = weightText.includes(' ')
-      ? '; server names cannot contain spaces'
-      : '';
+    if (isDigits(weightText)) {
+      return problem(
+        SERVER_WEIGHT_REASON,
+        `${what}: weight ${quote(weightText)} is out of range (twemproxy's 32-bit parser turns it negative); expected a whole number from 1 to 2147483647`,
+      );
+    }
+    const hint = weightText.includes(' ') ? '; server names cannot contain spaces' : '';
     return problem(
       SERVER_WEIGHT_REASON,
       `${what}: weight ${quote(weightText)} is not a number${nameNote}; expected a whole number of 1 or more written with digits 0-9${hint}`,

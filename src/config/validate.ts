@@ -105,20 +105,21 @@ interface Directive {
   readonly apply: (draft: PoolDraft, value: RawScalar, listens: ListenToResolve[]) => Problem | null;
 }
 
-const NUMBER_EXPECT = 'a whole number written with the digits 0-9 only (no sign, decimal point or unit)';
+const NUMBER_DIGITS = 'written with the digits 0-9 only (no sign, decimal point or unit)';
 const NOT_A_NUMBER = 'is not a number';
 const NOT_A_BOOL = 'is not "true" or "false"';
 
-function numberDirective(key: NumberKey, unit: string): Directive {
+/** `what` names the quantity, e.g. "a whole number of milliseconds". */
+function numberDirective(key: NumberKey, what: string): Directive {
   return {
-    expect: `${NUMBER_EXPECT}${unit}`,
+    expect: `${what} ${NUMBER_DIGITS}`,
     once: true,
     apply(draft, value) {
       const n = ncAtoi(value.value);
       if (n < 0) {
         const detail = isDigits(value.value)
-          ? `${quote(value.value)} is out of range (twemproxy's 32-bit parser turns it negative); expected a whole number below 2147483648${unit}`
-          : `${quote(value.value)} is not a number; expected ${NUMBER_EXPECT}${unit}`;
+          ? `${quote(value.value)} is out of range (twemproxy's 32-bit parser turns it negative); expected ${what} below 2147483648`
+          : `${quote(value.value)} is not a number; expected ${what} ${NUMBER_DIGITS}`;
         return { reason: NOT_A_NUMBER, detail };
       }
       draft.numbers.set(key, { value: n, line: value.line });
@@ -208,9 +209,9 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
       return null;
     },
   },
-  timeout: numberDirective('timeout', ' (milliseconds)'),
-  backlog: numberDirective('backlog', ''),
-  client_connections: numberDirective('client_connections', ''),
+  timeout: numberDirective('timeout', 'a whole number of milliseconds'),
+  backlog: numberDirective('backlog', 'a whole number'),
+  client_connections: numberDirective('client_connections', 'a whole number'),
   redis: flagDirective('redis'),
   redis_auth: {
     expect: 'the password text',
@@ -220,12 +221,12 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
       return null;
     },
   },
-  redis_db: numberDirective('redis_db', ''),
+  redis_db: numberDirective('redis_db', 'a whole number'),
   preconnect: flagDirective('preconnect'),
   auto_eject_hosts: flagDirective('auto_eject_hosts'),
-  server_connections: numberDirective('server_connections', ''),
-  server_retry_timeout: numberDirective('server_retry_timeout', ' (milliseconds)'),
-  server_failure_limit: numberDirective('server_failure_limit', ''),
+  server_connections: numberDirective('server_connections', 'a whole number'),
+  server_retry_timeout: numberDirective('server_retry_timeout', 'a whole number of milliseconds'),
+  server_failure_limit: numberDirective('server_failure_limit', 'a whole number'),
   tcpkeepalive: flagDirective('tcpkeepalive'),
   // Not in twemproxy 0.5.0 (only its later HEAD): accepted on purpose.
   reuseport: flagDirective('reuseport'),
@@ -419,7 +420,7 @@ function validatePool(draft: PoolDraft, file: string): CheckedPool {
       line: serverConnections.line,
       pool: name,
       key: 'server_connections',
-      detail: '0 is not allowed; expected 1 or more connections per server',
+      detail: '"0" is not allowed; expected 1 or more connections per server',
       twemproxyText: 'conf: directive "server_connections:" cannot be 0',
     });
   }

@@ -104,8 +104,9 @@ export function readPools(text: string, file: string): RawPool[] {
   const parsed: SyntaxProblem[] = [];
   for (const doc of docs) {
     for (const error of doc.errors) {
-      const detail = firstLine(error.message);
-      parsed.push({ offset: error.pos[0], err: PARSER_ERROR.test(detail) ? 4 : 3, detail });
+      const message = firstLine(error.message);
+      const hint = SYNTAX_HINTS.find(([re]) => re.test(message))?.[1] ?? '';
+      parsed.push({ offset: error.pos[0], err: PARSER_ERROR.test(message) ? 4 : 3, detail: message + hint });
     }
   }
   const reported = earliest(parsed);
@@ -211,6 +212,16 @@ const ANCHOR_NAME = /^[0-9A-Za-z_-]+(?:[?:,\]}%@`][^]*)?$/;
  */
 const PARSER_ERROR =
   /^(All (mapping|sequence) items must start at the same column|A block sequence may not be used as an implicit map key|Unexpected (?!double-quoted-scalar|seq-item-ind)|Sequence item without|Flow map in block|Block collections are not allowed)/;
+
+/** What usually causes the yaml package's messages in a nutcracker file. */
+const SYNTAX_HINTS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^Nested mappings are not allowed in compact mappings/, '; a value that ends in ":" or contains ": " must be quoted, and each "key: value" needs its own line'],
+  [/^Implicit map keys need to be followed by map values/, '; each line must be "key: value" or "- item" (check for a missing ":" and the indentation)'],
+  [/^All (mapping|sequence) items must start at the same column/, '; the keys of a pool (and the "- " lines of a list) must be indented by the same number of spaces'],
+  [/^A block sequence may not be used as an implicit map key/, '; check the indentation of the "- " lines'],
+  [/^Implicit keys need to be on a single line/, '; check for a missing ":" or an unclosed quote'],
+  [/^Missing closing .?quote/, '; close the quote, and indent continuation lines of a quoted value more than its key'],
+];
 
 /** Where we are on the current line, for libyaml's rules on tabs. */
 const AT_LINE_START = 0;
@@ -502,7 +513,9 @@ function checkStructure(
   let seq = false;
   let inSeq = false;
   let pool: string | null = null;
+  let poolOffset = 0;
   let key: string | null = null;
+  let keyOffset = 0;
   let keys: string[] = [];
   const text = (t: string): string => `conf: '${file}' ${t}`;
 
@@ -531,7 +544,7 @@ function checkStructure(
             const detail = keys.includes('servers')
               ? '"servers" is not a list; expected each server on its own line below "servers:", e.g. "  - 127.0.0.1:6379:1"'
               : 'pool has no "servers:" list; expected "servers:" followed by lines such as "  - 127.0.0.1:6379:1"';
-            fail(ev.offset, detail, text(`missing sequence directive at depth ${MAX_DEPTH}`), pool, keys.includes('servers') ? 'servers' : null);
+            fail(poolOffset, detail, text(`missing sequence directive at depth ${MAX_DEPTH}`), pool, keys.includes('servers') ? 'servers' : null);
           }
         }
         depth--;
@@ -543,7 +556,7 @@ function checkStructure(
           const detail = inSeq
             ? 'list item is itself a list; expected one server per "- " line'
             : 'a second list in this pool; only one key may hold a list (normally "servers:")';
-          fail(ev.offset, detail, text('has more than one sequence directive'), pool, key);
+          fail(inSeq ? ev.offset : keyOffset, detail, text('has more than one sequence directive'), pool, key);
         } else if (depth !== MAX_DEPTH) {
           const detail =
             depth === 0
@@ -574,9 +587,13 @@ function checkStructure(
         } else if (depth === MAX_DEPTH && count[depth] === 2) {
           count[depth] = 0;
         }
-        if (depth === ROOT_DEPTH) pool = ev.value;
+        if (depth === ROOT_DEPTH) {
+          pool = ev.value;
+          poolOffset = ev.offset;
+        }
         if (depth === MAX_DEPTH && !inSeq && count[depth] === 0) {
           key = ev.value;
+          keyOffset = ev.offset;
           keys.push(ev.value);
         }
         count[depth] = (count[depth] ?? 0) + 1;
