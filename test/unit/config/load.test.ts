@@ -1,0 +1,294 @@
+// loadConfig / parseConfig: file and encoding handling, twemproxy's order between name resolution
+// and other errors, YAML edge cases libyaml and the yaml package disagree on, and a property test.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { ConfigError } from '../../../src/config/config-error.js';
+import { loadConfig, loadConfigWith, parseConfig, type ListenResolver } from '../../../src/config/load.js';
+
+const FILE = 'conf/test.yml';
+const POOL = 'alpha:\n  listen: 127.0.0.1:22121\n  servers:\n   - 127.0.0.1:6379:1\n';
+
+function pool(name: string, listen: string, body = ''): string {
+  return `${name}:\n  listen: ${listen}\n${body}  servers:\n   - 127.0.0.1:6379:1\n`;
+}
+
+/** Resolves from a table and records every host asked for. */
+function tableResolver(table: Record<string, string>): { resolve: ListenResolver; asked: string[] } {
+  const asked: string[] = [];
+  const resolve: ListenResolver = async (host) => {
+    asked.push(host);
+    const address = table[host];
+    if (address === undefined) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    return address;
+  };
+  return { resolve, asked };
+}
+
+function configError(err: unknown): ConfigError {
+  assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+  return err;
+}
+
+function parseError(text: string): ConfigError {
+  try {
+    parseConfig(text, FILE);
+  } catch (err) {
+    return configError(err);
+  }
+  assert.fail(`expected ${JSON.stringify(text)} to be rejected`);
+}
+
+let dir = '';
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'walnut-config-'));
+});
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function write(name: string, content: string | Buffer): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, content);
+  return file;
+}
+
+describe('loadConfig: files', () => {
+  it('reports a missing file with strerror, as conf_open does', async () => {
+    const file = path.join(dir, 'missing.yml');
+    await assert.rejects(loadConfig(file), (err) => {
+      const e = configError(err);
+      assert.equal(e.message, `${file}: cannot open: No such file or directory [conf: failed to open configuration '${file}': No such file or directory]`);
+      assert.equal(e.line, null);
+      assert.equal(e.pool, null);
+      return true;
+    });
+  });
+
+  it('reports a directory as unreadable (fopen succeeds, the read fails)', async () => {
+    const sub = path.join(dir, 'a-directory');
+    mkdirSync(sub);
+    await assert.rejects(loadConfig(sub), (err) => {
+      const e = configError(err);
+      assert.equal(e.twemproxyText, 'conf: failed (err 2) to get the next yaml document');
+      assert.ok(e.message.startsWith(`${sub}: cannot read: Is a directory`), e.message);
+      return true;
+    });
+  });
+
+  it('reads UTF-8 with or without a BOM, and UTF-16 with a BOM', async () => {
+    const utf8 = await loadConfig(write('utf8.yml', POOL));
+    const bom = await loadConfig(write('bom.yml', `\ufeff${POOL}`));
+    const le = await loadConfig(write('le.yml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(POOL, 'utf16le')])));
+    const be = await loadConfig(write('be.yml', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(POOL, 'utf16le').swap16()])));
+    for (const config of [utf8, bom, le, be]) {
+      assert.deepEqual(config.pools.map((p) => [p.name, p.listen.raw, p.servers[0]?.name]), [['alpha', '127.0.0.1:22121', '127.0.0.1:6379']]);
+    }
+  });
+
+  it('refuses bytes that are not UTF-8, naming the line (libyaml reader error)', async () => {
+    const file = write('latin1.yml', Buffer.concat([Buffer.from('alpha:\n  listen: 127.0.0.1:22121\n  redis_auth: caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    await assert.rejects(loadConfig(file), (err) => {
+      const e = configError(err);
+      assert.equal(e.twemproxyText, 'conf: failed (err 2) to get the next yaml document');
+      assert.equal(e.line, 3);
+      assert.ok(e.message.includes('0xe9'), e.message);
+      return true;
+    });
+  });
+
+  it('resolves listen host names (also what -t does), keeping the host as written', async () => {
+    const text = pool('alpha', 'localhost:22121');
+    assert.equal(parseConfig(text, FILE).pools[0]?.listen.address, 'localhost');
+    const config = await loadConfig(write('localhost.yml', text));
+    const listen = config.pools[0]?.listen;
+    assert.equal(listen?.host, 'localhost');
+    assert.ok(listen?.address === '127.0.0.1' || listen?.address === '::1', listen?.address);
+    assert.ok(Object.isFrozen(config.pools[0]) && Object.isFrozen(listen));
+  });
+});
+
+describe('loadConfig: name resolution happens while reading, as in twemproxy', () => {
+  const resolver = (): ReturnType<typeof tableResolver> => tableResolver({ '127.0.0.1': '127.0.0.1', 'db.local': '10.1.2.3' });
+
+  it('fills in the resolved address', async () => {
+    const { resolve, asked } = resolver();
+    const config = await loadConfigWith(write('dns-ok.yml', pool('alpha', 'db.local:22121') + pool('beta', '127.0.0.1:22122')), resolve);
+    assert.deepEqual(asked, ['db.local', '127.0.0.1']);
+    assert.deepEqual(config.pools.map((p) => [p.name, p.listen.host, p.listen.address]), [
+      ['beta', '127.0.0.1', '127.0.0.1'],
+      ['alpha', 'db.local', '10.1.2.3'],
+    ]);
+  });
+
+  it('a resolution failure before a bad value wins', async () => {
+    const { resolve } = resolver();
+    const file = write('dns-first.yml', pool('beta', 'nosuch.invalid:1') + pool('alpha', '127.0.0.1:2', '  hash: fnv\n'));
+    await assert.rejects(loadConfigWith(file, resolve), (err) => {
+      const e = configError(err);
+      assert.equal(e.twemproxyText, 'conf: directive "listen" has an invalid value');
+      assert.deepEqual([e.line, e.pool, e.key], [2, 'beta', 'listen']);
+      assert.ok(e.message.includes('cannot resolve host "nosuch.invalid"') && e.message.includes('Name or service not known'), e.message);
+      return true;
+    });
+  });
+
+  it('a bad value before the listen is reported and the later host is never looked up', async () => {
+    const { resolve, asked } = resolver();
+    const file = write('value-first.yml', pool('beta', '127.0.0.1:1', '  hash: fnv\n') + pool('alpha', 'nosuch.invalid:2'));
+    await assert.rejects(loadConfigWith(file, resolve), (err) => configError(err).twemproxyText === 'conf: directive "hash" is not a valid hash');
+    assert.deepEqual(asked, ['127.0.0.1']);
+  });
+
+  it('a resolution failure wins over post-validation errors anywhere', async () => {
+    const { resolve } = resolver();
+    const file = write('dns-before-post.yml', pool('beta', '127.0.0.1:1', '  server_connections: 0\n') + pool('alpha', 'nosuch.invalid:2'));
+    await assert.rejects(loadConfigWith(file, resolve), (err) => {
+      const e = configError(err);
+      return e.twemproxyText === 'conf: directive "listen" has an invalid value' && e.pool === 'alpha';
+    });
+    // parseConfig does not resolve, so it reports the post-validation error.
+    assert.equal(parseError(pool('beta', '127.0.0.1:1', '  server_connections: 0\n') + pool('alpha', 'nosuch.invalid:2')).twemproxyText, 'conf: directive "server_connections:" cannot be 0');
+  });
+
+  it('explains that IPv6 listen addresses take no brackets', async () => {
+    const { resolve } = resolver();
+    await assert.rejects(loadConfigWith(write('brackets.yml', pool('alpha', '"[::1]:22121"')), resolve), (err) => {
+      const e = configError(err);
+      return e.twemproxyText === 'conf: directive "listen" has an invalid value' && e.message.includes('without brackets');
+    });
+  });
+});
+
+describe('parseConfig: YAML that libyaml reads differently from YAML 1.2', () => {
+  it('treats a lone CR, NEL, LS and PS as line breaks', () => {
+    assert.equal(parseConfig(POOL.replaceAll('\n', '\r'), FILE).pools[0]?.servers[0]?.name, '127.0.0.1:6379');
+    assert.equal(parseConfig(POOL.replaceAll('\n', '\r\n'), FILE).pools[0]?.listen.port, 22121);
+    assert.equal(parseConfig(POOL.replaceAll('\n', '\u0085'), FILE).pools[0]?.listen.port, 22121);
+    // "a<NEL>b" is two lines for libyaml, so "b" is a stray line inside the pool.
+    const e = parseError(POOL.replace('  servers:', '  redis_auth: a\u2028b\n  servers:'));
+    assert.match(e.twemproxyText, /^conf: failed \(err \d\) to get the next yaml document$/);
+  });
+
+  it('refuses tabs where libyaml wants spaces, but not after "key:"', () => {
+    assert.equal(parseConfig(POOL.replace('listen: ', 'listen:\t'), FILE).pools[0]?.listen.port, 22121);
+    assert.equal(parseConfig(POOL.replace('6379:1\n', '6379:1\t# comment\n'), FILE).pools[0]?.servers.length, 1);
+    const cases = [
+      POOL.replace('  listen', '\tlisten'),
+      POOL.replace('   - ', '   -\t'),
+      POOL.replace('  servers', '\t# comment\n  servers'),
+      POOL.replace('  servers', '  \t\n  servers'),
+      `${POOL}\t`,
+      POOL.replace('  servers', '  redis_auth: |\n   \tx\n  servers'),
+    ];
+    for (const text of cases) {
+      const e = parseError(text);
+      assert.equal(e.twemproxyText, 'conf: failed (err 3) to get the next yaml document', JSON.stringify(text));
+      assert.ok(e.detail.includes('tab'), e.detail);
+    }
+  });
+
+  it('refuses control characters (libyaml reader) and NUL escapes (twemproxy copies with strndup)', () => {
+    const raw = parseError(POOL.replace('  servers', '  redis_auth: a\u0007b\n  servers'));
+    assert.equal(raw.twemproxyText, 'conf: failed (err 2) to get the next yaml document');
+    assert.equal(raw.line, 3);
+    const nul = parseError(POOL.replace('  servers', '  redis: true\n  redis_auth: "a\\0b"\n  servers'));
+    assert.deepEqual([nul.line, nul.pool, nul.key], [4, 'alpha', 'redis_auth']);
+    assert.ok(nul.detail.includes('NUL'));
+  });
+
+  it('refuses directives that are unknown or not followed by "---"', () => {
+    assert.equal(parseError(`%FOO bar\n---\n${POOL}`).twemproxyText, 'conf: failed (err 3) to get the next yaml document');
+    assert.equal(parseError(`%YAML 1.1\n${POOL}`).twemproxyText, 'conf: failed (err 4) to get the next yaml document');
+    assert.equal(parseError(`${POOL}%YAML 1.1\n`).twemproxyText, 'conf: failed (err 4) to get the next yaml document');
+  });
+
+  it('counts documents as libyaml does', () => {
+    assert.equal(parseError(`${POOL}...\n...\n`).twemproxyText, 'conf: document end token (6) is disallowed');
+    assert.equal(parseError(`${POOL}---\n`).twemproxyText, `conf: '${FILE}' must contain only 1 document; found 2 documents`);
+    assert.equal(parseError('---\n').twemproxyText, 'conf: document start token (5) is disallowed');
+    assert.equal(parseError('# only a comment\n').twemproxyText, `conf: '${FILE}' must contain only 1 document; found 0 documents`);
+  });
+});
+
+describe('parseConfig: messages', () => {
+  it('formats file, line, pool, key, value, expectation and twemproxy text on one line', () => {
+    const e = parseError(pool('alpha', '127.0.0.1:22121', '  timeout: 400\n  hash: fnv\n'));
+    assert.equal(
+      e.message,
+      `${FILE}:4: pool "alpha": key "hash": "fnv" is not a valid hash; expected one of one_at_a_time, md5, crc16, crc32, crc32a, fnv1_64, fnv1a_64, fnv1_32, fnv1a_32, hsieh, murmur, jenkins [conf: directive "hash" is not a valid hash]`,
+    );
+  });
+
+  it('suggests the key that was probably meant', () => {
+    assert.ok(parseError(pool('alpha', '127.0.0.1:1', '  server_conections: 2\n')).message.includes('did you mean "server_connections"?'));
+    assert.ok(parseError(pool('alpha', '127.0.0.1:1', '  distribution: Ketama\n')).message.includes('did you mean "ketama"?'));
+  });
+
+  it('keeps messages on one line whatever the names contain', () => {
+    const e = parseError(`"a\\nb":\n  listen: 127.0.0.1:1\n  hash: x\n  servers:\n   - 127.0.0.1:6379:1\n`);
+    assert.equal(e.pool, 'a\nb');
+    assert.ok(!e.message.includes('\n') && e.message.includes('pool "a\\nb"'), e.message);
+  });
+
+  it('says which value is empty where twemproxy says nothing', () => {
+    const e = parseError(pool('alpha', '127.0.0.1:1', '  distribution:\n'));
+    assert.deepEqual([e.line, e.pool, e.key], [3, 'alpha', 'distribution']);
+    assert.equal(e.twemproxyText, `configuration file '${FILE}' syntax is invalid`);
+    assert.ok(e.detail.includes('empty') && e.detail.includes('ketama, modula, random'), e.detail);
+  });
+});
+
+/**
+ * Any code points, lone surrogates included, mostly ASCII (fast-check's "binary" string unit does
+ * the same but is far slower to run).
+ */
+function anyText(maxLength: number): fc.Arbitrary<string> {
+  const codePoint = fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0x10ffff }));
+  return fc.array(codePoint, { maxLength }).map((cps) => String.fromCodePoint(...cps));
+}
+
+describe('parseConfig: never throws anything but ConfigError', () => {
+  const check = (text: string): void => {
+    try {
+      const config = parseConfig(text, FILE);
+      assert.ok(config.pools.length > 0);
+    } catch (err) {
+      const e = configError(err);
+      assert.ok(e.message.startsWith(`${FILE}`) && !e.message.includes('\n'), e.message);
+      assert.ok(e.message.endsWith(']'));
+    }
+  };
+  const tokens = fc.constantFrom(
+    'alpha', 'listen', 'servers', 'hash', 'redis', 'true', '127.0.0.1', '6379', '22121', '/tmp/s',
+    ':', ': ', ' ', '  ', '\t', '\n', '\r', '\r\n', '- ', '-', '?', '#', '"', "'", '\\', '[', ']', '{', '}',
+    ',', '&a', '*a', '!!str', '|', '>', '%YAML 1.1', '---', '...', '~', '0', '\u0000', '\u0085', 'é', '\ufeff',
+  );
+
+  it('on random text', () => {
+    fc.assert(fc.property(anyText(120), check), { numRuns: 500 });
+  });
+
+  it('on YAML-ish token soup', () => {
+    fc.assert(fc.property(fc.array(tokens, { maxLength: 60 }).map((t) => t.join('')), check), { numRuns: 1500 });
+  });
+
+  it('on garbled versions of a valid file', () => {
+    const valid = `${pool('alpha', '127.0.0.1:22121', '  hash: md5\n  redis: true\n')}${pool('beta', '/tmp/b.sock 0600', '  timeout: 400\n')}`;
+    const edit = fc.tuple(fc.nat(), fc.nat(3), fc.oneof(tokens, anyText(3)));
+    fc.assert(
+      fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (edits) => {
+        let text = valid;
+        for (const [at, drop, insert] of edits) {
+          const i = at % (text.length + 1);
+          text = text.slice(0, i) + insert + text.slice(i + drop);
+        }
+        check(text);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
