@@ -48,7 +48,7 @@ export function analyseServerEntry(entry: string): ServerConfig | ServerEntryPro
 
   const weightColon = lastIndexBefore(entry, ':', end);
   if (weightColon < 0) {
-    return problem(SERVER_FORMAT_REASON, `${what}: it has no ":weight"${nameNote}; ${EXPECTED}`);
+    return problem(SERVER_FORMAT_REASON, `${what}: it has no ${unix ? '":weight"' : '":port:weight"'}${nameNote}; ${EXPECTED}`);
   }
   const weightText = entry.slice(weightColon + 1, end);
   end = weightColon;

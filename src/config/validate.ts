@@ -300,7 +300,10 @@ function interpret(pools: readonly RawPool[], file: string, listens: ListenToRes
             line: value.line,
             pool: poolName,
             key,
-            detail: `${entry.isList ? 'a list item' : 'the value'} is empty; expected ${directive?.expect ?? 'a value'}`,
+            detail:
+              directive === undefined
+                ? `the value is empty (and ${quote(key)} is not a known key); expected one of ${KEY_NAMES.join(', ')} with a value`
+                : `${entry.isList ? 'a list item' : 'the value'} is empty; expected ${directive.expect}`,
             twemproxyText: syntaxInvalidText(file),
           });
         }
@@ -489,7 +492,7 @@ function validatePool(draft: PoolDraft, file: string): CheckedPool {
 /** How the duplicated name came about, so the user knows which way to fix it. */
 function nameRule(server: ServerConfig): string {
   if (server.pname !== server.name && !server.pname.startsWith(`${server.name}:`)) {
-    return 'the names after the entries are equal';
+    return 'the names written after the two entries are the same';
   }
   if (server.path !== null) return 'a unix socket server without a name is named "<path>:"; add a name after a space';
   if (server.port === 11211) {

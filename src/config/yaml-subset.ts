@@ -80,7 +80,7 @@ interface TokenProblem {
  */
 export function readPools(text: string, file: string): RawPool[] {
   // libyaml (YAML 1.1) treats a lone CR, NEL, LS and PS as line breaks; the yaml package does not.
-  const src = text.replace(/\r(?!\n)|[\u0085\u2028\u2029]/g, '\n');
+  const src = padQuotedContinuations(text.replace(/\r(?!\n)|[\u0085\u2028\u2029]/g, '\n'));
   const lines = new LineMap(src);
   const fail = (offset: number | null, detail: string, twemproxyText: string, pool?: string | null, key?: string | null): never => {
     throw new ConfigError({
@@ -100,7 +100,7 @@ export function readPools(text: string, file: string): RawPool[] {
 
   // 1. conf_validate_document: any syntax error, then exactly one document.
   const lexical = scanTokens(src);
-  const own = earliest([...characterProblems(text), ...lexical.syntax, ...scalarTabProblems(src, cst)]);
+  const own = earliest([...characterProblems(src), ...lexical.syntax, ...scalarTabProblems(src, cst)]);
   const parsed: SyntaxProblem[] = [];
   for (const doc of docs) {
     for (const error of doc.errors) {
@@ -157,6 +157,75 @@ function earliest(problems: readonly SyntaxProblem[]): SyntaxProblem | null {
   let first: SyntaxProblem | null = null;
   for (const p of problems) if (first === null || p.offset < first.offset) first = p;
   return first;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quoted scalars over several lines
+
+/**
+ * libyaml accepts continuation lines of a quoted value at any indentation; the yaml package wants
+ * them indented more than the enclosing block. Leading white space of those lines is not part of
+ * the value, so indenting them to the opening quote's column changes nothing but the yaml
+ * package's verdict (and keeps every line where it was).
+ */
+function padQuotedContinuations(src: string): string {
+  let text = src;
+  let from = 0;
+  for (let round = 0; round < 10000; round++) {
+    const next = firstUnderIndentedQuote(text, from);
+    if (next === null) return text;
+    text = next.text;
+    from = next.resume;
+  }
+  return text;
+}
+
+/** Finds the first quoted scalar at or after `from` with under-indented lines and pads them. */
+function firstUnderIndentedQuote(text: string, from: number): { text: string; resume: number } | null {
+  let offset = 0;
+  let scalarNext = false;
+  for (const tok of new Lexer().lex(text)) {
+    if (tok === CST.DOCUMENT || tok === CST.FLOW_END) continue;
+    if (tok === CST.SCALAR) {
+      scalarNext = true;
+      continue;
+    }
+    const start = offset;
+    offset += tok.length;
+    if (scalarNext) {
+      scalarNext = false;
+      continue;
+    }
+    if (start < from || (tok.charAt(0) !== "'" && tok.charAt(0) !== '"')) continue;
+    const close = closingQuote(text, start);
+    if (close < 0) continue;
+    const lineStart = Math.max(text.lastIndexOf('\n', start - 1), text.lastIndexOf('\r', start - 1)) + 1;
+    const column = start - lineStart;
+    const body = text.slice(start, close);
+    const padded = body.replace(/(\r\n|\r|\n)([ \t]*)(?=[^ \t\r\n])/g, (all, br: string, lead: string, at: number) => {
+      const rest = body.slice(at + all.length);
+      // libyaml stops at a document marker in column 0; leave those lines for it to fail on.
+      if (lead === '' && /^(---|\.\.\.)(?:[ \t\r\n]|$)/.test(rest)) return all;
+      return lead.length >= column ? all : br + ' '.repeat(column - lead.length) + lead;
+    });
+    if (padded !== body) return { text: text.slice(0, start) + padded + text.slice(close), resume: start + padded.length };
+  }
+  return null;
+}
+
+/** Offset of the quote that closes the quoted scalar opening at `start`, or -1. */
+function closingQuote(text: string, start: number): number {
+  const quote = text.charAt(start);
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text.charAt(i);
+    if (quote === '"' && c === '\\') {
+      i++;
+    } else if (c === quote) {
+      if (quote === "'" && text.charAt(i + 1) === "'") i++;
+      else return i;
+    }
+  }
+  return -1;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -210,6 +210,7 @@ describe('good fixtures', () => {
     assert.equal(beta.redisAuth, 'folded words');
     assert.equal(beta.hash, 'crc32a');
     assert.deepEqual(beta.servers.map((s) => s.pname), ['127.0.0.1:6381:1']);
+    assert.equal(pool(config, 'gamma').redisAuth, 'two words');
   });
 
   it('same-address-two-spellings.yml: listen strings are compared as written', async () => {
