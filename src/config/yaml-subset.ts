@@ -94,9 +94,15 @@ export function readPools(text: string, file: string): RawPool[] {
   };
 
   const cst = Array.from(new Parser().parse(src));
-  const docs = Array.from(
-    new Composer({ schema: 'failsafe', uniqueKeys: false, prettyErrors: false }).compose(cst, true, src.length),
-  );
+  const compose = (): Document.Parsed[] =>
+    Array.from(new Composer({ schema: 'failsafe', uniqueKeys: false, prettyErrors: false }).compose(cst, true, src.length));
+  let docs = compose();
+  // The composer recurses and gives up on very deep nesting, which libyaml reads fine and
+  // conf_validate_structure then rejects near the top; only the top levels matter for that.
+  if (docs.some((d) => d.errors.some((e) => e.message.includes('call stack')))) {
+    pruneDeepCollections(cst);
+    docs = compose();
+  }
 
   // 1. conf_validate_document: any syntax error, then exactly one document.
   const lexical = scanTokens(src);
@@ -427,12 +433,15 @@ function checkDirective(
 
 function scalarTabProblems(src: string, tokens: readonly CST.Token[]): SyntaxProblem[] {
   const out: SyntaxProblem[] = [];
-  const walk = (tok: CST.Token | null | undefined, parentIndent: number): void => {
-    if (tok === null || tok === undefined) return;
+  // An explicit stack: a hostile file may nest thousands of levels deep.
+  const stack: Array<readonly [CST.Token | null | undefined, number]> = tokens.map((t) => [t, -1] as const).reverse();
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [tok, parentIndent] = next;
+    if (tok === null || tok === undefined) continue;
     switch (tok.type) {
       case 'document':
-        walk(tok.value, -1);
-        return;
+        stack.push([tok.value, -1]);
+        break;
       case 'block-map':
         for (const item of tok.items) {
           misplacedIndicators(src, item.start, tok.indent, false, out);
@@ -440,24 +449,25 @@ function scalarTabProblems(src: string, tokens: readonly CST.Token[]): SyntaxPro
           if (item.explicitKey === true && item.value !== undefined && !(item.sep ?? []).some((t) => t.type === 'map-value-ind')) {
             out.push({ offset: item.value.offset, err: 4, detail: 'a value follows a "?" key without a ":" line' });
           }
-          walk(item.key, tok.indent);
-          walk(item.value, tok.indent);
         }
-        return;
+        for (let i = tok.items.length - 1; i >= 0; i--) {
+          const item = tok.items[i];
+          stack.push([item?.value, tok.indent], [item?.key, tok.indent]);
+        }
+        break;
       case 'block-seq':
-        for (const item of tok.items) walk(item.value, tok.indent);
-        return;
+        for (let i = tok.items.length - 1; i >= 0; i--) stack.push([tok.items[i]?.value, tok.indent]);
+        break;
       case 'scalar':
         plainScalarTabs(tok.source, tok.offset, parentIndent + 1, out);
-        return;
+        break;
       case 'block-scalar':
         blockScalarTabs(src, tok, parentIndent, out);
-        return;
+        break;
       default:
-        return;
+        break;
     }
-  };
-  for (const tok of tokens) walk(tok, -1);
+  }
   return out;
 }
 
@@ -543,22 +553,48 @@ interface YamlEvent {
   readonly value: string;
 }
 
+/**
+ * Deeper than this (file mapping, pool mapping, servers list, then one more) checkStructure has
+ * always failed at the collection's start event, so what is inside is never looked at.
+ */
+const EVENT_LEVELS = 4;
+
+/** Empties every collection nested deeper than EVENT_LEVELS, without recursion. */
+function pruneDeepCollections(tokens: readonly CST.Token[]): void {
+  const stack: Array<readonly [CST.Token | null | undefined, number]> = tokens.map((t) => [t, 0] as const);
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [tok, level] = next;
+    if (tok === null || tok === undefined) continue;
+    if (tok.type === 'document') {
+      stack.push([tok.value, 1]);
+    } else if (tok.type === 'block-map' || tok.type === 'block-seq' || tok.type === 'flow-collection') {
+      if (level >= EVENT_LEVELS) {
+        tok.items.splice(0);
+      } else {
+        for (const item of tok.items) stack.push([item.key, level + 1], [item.value, level + 1]);
+      }
+    }
+  }
+}
+
 /** The libyaml event stream for a node; an absent node is an empty plain scalar, as in libyaml. */
-function emitEvents(node: unknown, fallbackOffset: number, out: YamlEvent[]): void {
+function emitEvents(node: unknown, fallbackOffset: number, out: YamlEvent[], level = 1): void {
   if (isScalar(node)) {
     out.push({ type: SCALAR, offset: rangeStart(node, fallbackOffset), value: scalarText(node.value) });
   } else if (isMap(node)) {
     const start = rangeStart(node, fallbackOffset);
     out.push({ type: MAP_START, offset: start, value: '' });
+    if (level >= EVENT_LEVELS) return;
     for (const pair of node.items) {
-      emitEvents(pair.key, start, out);
-      emitEvents(pair.value, rangeEnd(pair.key, start), out);
+      emitEvents(pair.key, start, out, level + 1);
+      emitEvents(pair.value, rangeEnd(pair.key, start), out, level + 1);
     }
     out.push({ type: MAP_END, offset: rangeEnd(node, start), value: '' });
   } else if (isSeq(node)) {
     const start = rangeStart(node, fallbackOffset);
     out.push({ type: SEQ_START, offset: start, value: '' });
-    for (const item of node.items) emitEvents(item, start, out);
+    if (level >= EVENT_LEVELS) return;
+    for (const item of node.items) emitEvents(item, start, out, level + 1);
     out.push({ type: SEQ_END, offset: rangeEnd(node, start), value: '' });
   } else {
     out.push({ type: SCALAR, offset: fallbackOffset, value: '' });

@@ -206,6 +206,14 @@ describe('parseConfig: YAML that libyaml reads differently from YAML 1.2', () =>
     assert.equal(parseError(`${POOL}%YAML 1.1\n`).twemproxyText, 'conf: failed (err 4) to get the next yaml document');
   });
 
+  it('reads very deep nesting (which libyaml parses) down to the structure check', () => {
+    assert.equal(parseError(`${'- '.repeat(20000)}x\n`).twemproxyText, `conf: '${FILE}' has sequence at depth 0 instead of 2`);
+    assert.equal(
+      parseError(`alpha:\n  listen: 127.0.0.1:1\n  servers:\n   ${'- '.repeat(20000)}x\n`).twemproxyText,
+      `conf: '${FILE}' has more than one sequence directive`,
+    );
+  });
+
   it('counts documents as libyaml does', () => {
     assert.equal(parseError(`${POOL}...\n...\n`).twemproxyText, 'conf: document end token (6) is disallowed');
     assert.equal(parseError(`${POOL}---\n`).twemproxyText, `conf: '${FILE}' must contain only 1 document; found 2 documents`);
