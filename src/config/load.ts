@@ -33,15 +33,14 @@ export async function loadConfigWith(file: string, resolve: ListenResolver): Pro
   const analysis = analyseConfig(text, file);
 
   // twemproxy resolves each listen host as it reads it, so these failures come first.
-  const addresses = new Map<ListenToResolve, string>();
+  const byPool = new Map<string, string>();
   for (const listen of analysis.listens) {
-    addresses.set(listen, await resolveListen(listen, file, resolve));
+    byPool.set(listen.pool, await resolveListen(listen, file, resolve));
   }
   if (analysis.error !== null) throw analysis.error;
   const config = analysis.config as Config;
 
-  const byPool = new Map<string, string>();
-  for (const [listen, address] of addresses) byPool.set(listen.pool, address);
+  // Pool names are unique once validation passed.
   const pools = config.pools.map((pool): PoolConfig => {
     const address = byPool.get(pool.name);
     if (address === undefined) return pool;
