@@ -12,7 +12,7 @@ import { PROGRAM, type CliOptions } from './args.js';
 import { enterDaemonChild, isDaemonChild, spawnDaemon } from './daemon.js';
 import { removePidFile, writePidFile } from './pidfile.js';
 import { errorReason, invalidConfText } from './test-conf.js';
-import { walnutVersion } from './usage.js';
+import { walnutVersion } from '../version.js';
 
 /** How long in-flight requests may take to finish after SIGINT/SIGTERM. */
 export const SHUTDOWN_GRACE_MS = 5000;

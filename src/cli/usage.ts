@@ -1,39 +1,9 @@
 // The texts the command line prints: version banner, usage block and the -D stats description.
 // Mirrors twemproxy's nc.c (nc_show_usage, the -V banner) and nc_stats.c (stats_describe).
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { POOL_METRICS, SERVER_METRICS } from '../stats/metrics.js';
 import { TWEMPROXY_VERSION } from '../stats/stats-json.js';
+import { walnutVersion } from '../version.js';
 import { DEFAULTS, LOG_LEVEL_MAX, PROGRAM } from './args.js';
-
-let cachedVersion: string | null = null;
-
-/**
- * Walnut's own version, from the package.json above this module. Searched for rather than at a
- * fixed relative path because the compiled file lives at different depths (dist/src,
- * .build/<x>/src).
- */
-export function walnutVersion(): string {
-  if (cachedVersion !== null) return cachedVersion;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'walnut' && typeof pkg.version === 'string') {
-        cachedVersion = pkg.version;
-        return cachedVersion;
-      }
-    } catch {
-      // no (readable) package.json here: keep walking up
-    }
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  cachedVersion = 'unknown';
-  return cachedVersion;
-}
 
 /** -V: three lines, the last empty (twemproxy's `This is nutcracker-0.5.0` + event backend). */
 export function bannerText(version: string = walnutVersion()): string {

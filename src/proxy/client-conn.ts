@@ -24,6 +24,8 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable {
   private readonly socket: Socket;
   private readonly pool: ServerPool;
   private readonly parser: RequestParser;
+  /** Which of each server's connections this client uses (keeps its requests in order). */
+  private readonly affinity: number;
   /** Requests waiting for their turn to be answered, in request order. */
   private readonly queue = new Fifo<Msg>(8);
   private pendingBytes = 0;
@@ -43,6 +45,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable {
     this.socket = socket;
     this.pool = pool;
     this.parser = pool.codec.newRequestParser();
+    this.affinity = pool.takeAffinity();
     pool.stats.client_connections++;
     pool.counters.total++;
     pool.counters.current++;
@@ -79,15 +82,15 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable {
         if (msg.noreply) {
           // Nothing will come back and nothing is owed to the client: do not hold up replies.
           msg.owner = null;
-          this.pool.forward(msg);
+          this.pool.forward(msg, this.affinity);
           return;
         }
         this.enqueue(msg);
-        this.pool.forward(msg);
+        this.pool.forward(msg, this.affinity);
         return;
       case ROUTE_FRAGMENT:
         this.enqueue(msg);
-        this.pool.forwardFragments(msg);
+        this.pool.forwardFragments(msg, this.affinity);
         return;
       case ROUTE_QUIT:
         msg.closeAfter = true;

@@ -18,9 +18,6 @@ export class Listener {
     this.server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) =>
       this.onConnection(socket),
     );
-    this.server.on('error', (err) => {
-      if (log.level >= LOG_WARN) log.warn(`listener of pool ${pool.config.name}: ${err.message}`);
-    });
   }
 
   /** Where this pool listens, for messages. */
@@ -47,6 +44,10 @@ export class Listener {
       } else {
         server.listen({ host: listen.address, port: listen.port, backlog: this.pool.config.backlog }, done);
       }
+    });
+    // Errors after a successful bind (accept failures) are logged; bind errors were rejected above.
+    server.on('error', (err) => {
+      if (log.level >= LOG_WARN) log.warn(`listener of pool ${this.pool.config.name}: ${err.message}`);
     });
     if (listen.path !== null && listen.mode !== 0) await chmod(listen.path, listen.mode);
     this.pool.counters.total++;

@@ -9,6 +9,7 @@ import type { Codec } from '../proto/codec.js';
 import { createMemcacheCodec } from '../proto/memcache/memcache-codec.js';
 import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
+import { strerror } from '../util/errno.js';
 import { Listener } from './listener.js';
 import { ServerPool, type ConnectionCounters } from './server-pool.js';
 
@@ -42,7 +43,8 @@ export class Proxy implements StatsSource {
         await listener.listen();
       } catch (err) {
         await Promise.all(proxy.listeners.slice(0, i).map((l) => l.close()));
-        const reason = err instanceof Error ? err.message : String(err);
+        const code = (err as NodeJS.ErrnoException).code;
+        const reason = typeof code === 'string' ? strerror(code) : String(err);
         throw new Error(`pool '${proxy.pools[i]!.config.name}': cannot listen on '${listener.address}': ${reason}`);
       }
     }

@@ -31,6 +31,8 @@ export class ServerPool implements KeyRouter {
   /** Earliest retry time among ejected servers (ms since epoch); 0 when none is ejected. */
   private nextRebuild = 0;
   private liveCount: number;
+  /** Hands out client affinities (connection slot choice), round-robin over clients. */
+  private nextAffinity = 0;
   /** Open client connections of this pool. */
   readonly clients = new Set<ClientConn>();
   /** Set on shutdown: closes then are not failures. */
@@ -52,20 +54,20 @@ export class ServerPool implements KeyRouter {
     return this.placement.serverIndexFor(buf, start, end);
   }
 
-  /** Route a whole request to its server. */
-  forward(msg: Msg): void {
+  /** Route a whole request to its server; `affinity` picks the client's connection slot. */
+  forward(msg: Msg, affinity: number): void {
     const index = this.serverIndexFor(msg.keyBuf, msg.keyStart, msg.keyEnd);
     if (index < 0) this.failNow(msg, 'ECONNREFUSED');
-    else this.servers[index]!.send(msg);
+    else this.servers[index]!.send(msg, affinity);
   }
 
   /** Split a multi-key request per server and send the fragments. */
-  forwardFragments(msg: Msg): void {
+  forwardFragments(msg: Msg, affinity: number): void {
     const fragments = this.codec.fragment(msg, this);
     this.stats.fragments += fragments.length;
     for (const fragment of fragments) {
       if (fragment.serverIndex < 0) this.failNow(fragment, 'ECONNREFUSED');
-      else this.servers[fragment.serverIndex]!.send(fragment);
+      else this.servers[fragment.serverIndex]!.send(fragment, affinity);
     }
   }
 
@@ -97,6 +99,13 @@ export class ServerPool implements KeyRouter {
       }
     }
     if (parent.owner !== null) parent.owner.onMsgDone(parent);
+  }
+
+  /** A new client's connection-slot affinity. */
+  takeAffinity(): number {
+    const a = this.nextAffinity;
+    this.nextAffinity = (a + 1) & 0x3fffffff;
+    return a;
   }
 
   /** Fail a request without touching any server (no live server). */

@@ -15,8 +15,13 @@ export class Server {
   readonly index: number;
   readonly config: ServerConfig;
   readonly stats: ServerStats = newServerStats();
-  private conns: ServerConn[] = [];
-  private nextConn = 0;
+  /**
+   * Connection slots, `server_connections` of them, opened lazily. A client always uses the
+   * same slot (its affinity modulo the slot count), so its requests to this server stay in
+   * order on one connection and it reads its own writes; twemproxy picks connections
+   * round-robin per request and gives no such guarantee.
+   */
+  private readonly slots: (ServerConn | null)[];
   /** Consecutive failures since the last success (auto_eject_hosts). */
   private failureCount = 0;
   /** When an ejected server may be tried again (ms since epoch); 0 = live. */
@@ -26,35 +31,28 @@ export class Server {
     this.pool = pool;
     this.index = index;
     this.config = config;
+    this.slots = new Array<ServerConn | null>(Math.max(1, pool.config.serverConnections)).fill(null);
   }
 
   get live(): boolean {
     return this.nextRetry === 0;
   }
 
-  /**
-   * Queue a request on one of this server's connections. Until `server_connections` exist a
-   * new one is opened; after that they are used in turn (twemproxy's server_conn).
-   */
-  send(msg: Msg): void {
+  /** Queue a request on the connection of the sending client's slot (opened if needed). */
+  send(msg: Msg, affinity: number): void {
     msg.serverIndex = this.index;
-    this.pickConn().enqueue(msg);
-  }
-
-  /** Open one connection now (preconnect). */
-  preconnect(): void {
-    if (this.conns.length === 0) this.conns.push(new ServerConn(this));
-  }
-
-  private pickConn(): ServerConn {
-    const conns = this.conns;
-    if (conns.length < this.pool.config.serverConnections) {
-      const conn = new ServerConn(this);
-      conns.push(conn);
-      return conn;
+    const slot = affinity % this.slots.length;
+    let conn = this.slots[slot]!;
+    if (conn === null) {
+      conn = new ServerConn(this);
+      this.slots[slot] = conn;
     }
-    if (this.nextConn >= conns.length) this.nextConn = 0;
-    return conns[this.nextConn++]!;
+    conn.enqueue(msg);
+  }
+
+  /** Open one connection now (preconnect: one per server, as twemproxy). */
+  preconnect(): void {
+    if (this.slots[0] === null) this.slots[0] = new ServerConn(this);
   }
 
   /** A reply matched a forwarded request: the server works. */
@@ -64,8 +62,8 @@ export class Server {
 
   /** A connection closed ('' = by the server); every close counts as a failure (spec 7). */
   onConnClosed(conn: ServerConn, code: string): void {
-    const i = this.conns.indexOf(conn);
-    if (i >= 0) this.conns.splice(i, 1);
+    const i = this.slots.indexOf(conn);
+    if (i >= 0) this.slots[i] = null;
     if (code === '') this.stats.server_eof++;
     else if (code === 'ETIMEDOUT') this.stats.server_timedout++;
     else this.stats.server_err++;
@@ -83,6 +81,6 @@ export class Server {
 
   /** Close every connection (shutdown, or the pool going away on reload). */
   closeAll(code: string): void {
-    for (const conn of this.conns.slice()) conn.close(code);
+    for (const conn of this.slots) conn?.close(code);
   }
 }

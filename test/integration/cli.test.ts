@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { bannerText, describeStatsText, usageText, walnutVersion } from '../../src/cli/usage.js';
+import { bannerText, describeStatsText, usageText } from '../../src/cli/usage.js';
+import { walnutVersion } from '../../src/version.js';
 
 /** The CLI compiled next to this test (<out>/test/integration → <out>/src/cli.js). */
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));

@@ -203,7 +203,9 @@ describe('redis commands through walnut match a direct redis-server', () => {
       'sharded:',
       `  listen: 127.0.0.1:${port}`,
       '  redis: true',
-      '  hash: fnv1a_64',
+      // md5 spreads these test keys over all three shards (fnv1a_64 + ketama clusters similar
+      // keys: 10/0/50 for spread:0..59, which real twemproxy does too).
+      '  hash: md5',
       '  hash_tag: "{}"',
       '  distribution: ketama',
       '  servers:',

@@ -22,7 +22,7 @@ const POOLS: { name: string; lines: string[]; named: boolean }[] = [
   { name: 'ketama-fnv1a_64-named', lines: ['hash: fnv1a_64', 'distribution: ketama'], named: true },
   { name: 'ketama-md5-unnamed', lines: ['hash: md5', 'distribution: ketama'], named: false },
   { name: 'modula-murmur-tagged', lines: ['hash: murmur', 'distribution: modula', 'hash_tag: "{}"'], named: false },
-  { name: 'ketama-crc32a-tagged-weighted', lines: ['hash: crc32a', 'distribution: ketama', 'hash_tag: "{}"'], named: true },
+  { name: 'ketama-crc32a-tagged-weighted', lines: ['hash: crc32a', 'distribution: ketama', 'hash_tag: "{}"'], named: false },
 ];
 
 describe('key placement matches twemproxy on real servers', () => {
@@ -51,7 +51,8 @@ describe('key placement matches twemproxy on real servers', () => {
       '',
     ].join('\n');
     const proxy = kind === 'walnut' ? await startWalnut(yaml, { listenPorts: [port] }) : await startNutcracker(yaml, { listenPorts: [port] });
-    const client = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0 });
+    // disableClientInfo: ioredis sends CLIENT SETINFO on connect, on which nutcracker hangs up.
+    const client = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0, disableClientInfo: true });
     try {
       for (const key of KEYS) assert.equal(await client.set(key, kind), 'OK');
     } finally {

@@ -55,10 +55,10 @@ describe('redis-cli and redis-benchmark through walnut', () => {
   });
 
   for (const depth of ['1', '16']) {
-    test(`redis-benchmark -t get,set,mget -P ${depth} runs without errors`, async () => {
+    test(`redis-benchmark -t get,set,mset -P ${depth} runs without errors`, async () => {
       const { stdout, stderr } = await run(
         'redis-benchmark',
-        ['-h', '127.0.0.1', '-p', String(port), '-t', 'get,set,mget', '-P', depth, '-n', '20000', '-c', '20', '-r', '1000', '-q'],
+        ['-h', '127.0.0.1', '-p', String(port), '-t', 'get,set,mset', '-P', depth, '-n', '20000', '-c', '20', '-r', '1000', '-q'],
         { timeout: 120000 },
       );
       const lines = stdout.split(/\r|\n/).filter((l) => l.includes('requests per second'));
@@ -66,6 +66,17 @@ describe('redis-cli and redis-benchmark through walnut', () => {
       assert.doesNotMatch(stdout + stderr, /error/i);
       const stats = (await walnut.stats()) as Record<string, Record<string, unknown>>;
       assert.equal(stats['tools']?.['forward_error'], 0);
+    });
+
+    test(`redis-benchmark MGET of 10 random keys -P ${depth} runs without errors`, async () => {
+      const keys = Array.from({ length: 10 }, () => 'key:__rand_int__');
+      const { stdout, stderr } = await run(
+        'redis-benchmark',
+        ['-h', '127.0.0.1', '-p', String(port), '-P', depth, '-n', '20000', '-c', '20', '-r', '1000', '-q', 'MGET', ...keys],
+        { timeout: 120000 },
+      );
+      assert.match(stdout, /MGET.*requests per second/);
+      assert.doesNotMatch(stdout + stderr, /error/i);
     });
   }
 });

@@ -37,6 +37,9 @@
  *   would: PING [msg] (twemproxy closes on PING msg), ECHO, QUIT → +OK then close (twemproxy
  *   sends nothing), AUTH per spec 4.3 plus the ACL form `AUTH default <pw>`, SELECT 0 only
  *   (the pool's database is fixed by redis_db; twemproxy rejects every SELECT).
+ * KIND_INFO — INFO is answered by the proxy with a short description of itself (`redis_mode:proxy`,
+ *   `loading:0`): client libraries (ioredis's ready check, for one) send INFO on connect and give
+ *   up on an error. Forwarding it to one server would describe that server, not the pool.
  * KIND_UNSUPPORTED — real Redis commands a key-sharding proxy cannot serve: they have no key
  *   (KEYS SCAN INFO CONFIG DBSIZE FLUSHALL ...), need connection state on one server (MULTI
  *   EXEC WATCH, pub/sub, blocking pops, CLIENT, HELLO ...), touch keys whose placement the
@@ -60,6 +63,7 @@ export const KIND_QUIT = 7;
 export const KIND_AUTH = 8;
 export const KIND_SELECT = 9;
 export const KIND_UNSUPPORTED = 10;
+export const KIND_INFO = 11;
 
 export interface RedisCommand {
   /** Index in REDIS_COMMANDS; this is Msg.cmd. */
@@ -129,7 +133,7 @@ const EVAL: readonly Row[] = [['EVAL', -3], ['EVALSHA', -3], ['EVAL_RO', -3], ['
 
 const UNSUPPORTED: readonly string[] = [
   // keyless or whole-keyspace
-  'KEYS', 'SCAN', 'RANDOMKEY', 'DBSIZE', 'FLUSHALL', 'FLUSHDB', 'SWAPDB', 'INFO', 'CONFIG',
+  'KEYS', 'SCAN', 'RANDOMKEY', 'DBSIZE', 'FLUSHALL', 'FLUSHDB', 'SWAPDB', 'CONFIG',
   'TIME', 'LASTSAVE', 'SAVE', 'BGSAVE', 'BGREWRITEAOF', 'SHUTDOWN', 'DEBUG', 'SLOWLOG',
   'LATENCY', 'MEMORY', 'MODULE', 'ACL', 'CLUSTER', 'READONLY', 'READWRITE', 'ASKING', 'RESET',
   'FAILOVER', 'SLAVEOF', 'REPLICAOF', 'ROLE', 'MONITOR', 'SYNC', 'PSYNC', 'REPLCONF', 'WAIT',
@@ -164,6 +168,7 @@ add('ECHO', KIND_ECHO, 2, 0);
 add('QUIT', KIND_QUIT, -1, 0);
 add('AUTH', KIND_AUTH, -2, 0);
 add('SELECT', KIND_SELECT, 2, 0);
+add('INFO', KIND_INFO, -1, 0);
 for (const name of UNSUPPORTED) add(name, KIND_UNSUPPORTED, -1, 0);
 
 export const REDIS_COMMANDS: readonly RedisCommand[] = commands;

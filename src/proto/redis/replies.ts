@@ -6,6 +6,8 @@
  * The constants are shared by every Msg that uses them: never mutate them.
  */
 
+import { walnutVersion } from '../../version.js';
+
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 export const R_PONG = latin1('+PONG\r\n');
@@ -24,6 +26,14 @@ export const R_NOT_INTEGER = latin1('-ERR value is not an integer or out of rang
 export const R_EVAL_TOO_MANY_KEYS = latin1('-ERR Number of keys can\'t be greater than number of args\r\n');
 /** twemproxy's reply when a fragmented command gets an unexpected sub-reply (strerror(EINVAL)). */
 export const R_INVALID_ARGUMENT = latin1('-ERR Invalid argument\r\n');
+
+/** INFO, answered by the proxy: what a client's connect-time check looks for, and no more. */
+export function infoReply(): Buffer {
+  const body =
+    `# Server\r\nwalnut_version:${walnutVersion()}\r\nredis_mode:proxy\r\nprocess_id:${process.pid}\r\n` +
+    '\r\n# Persistence\r\nloading:0\r\n';
+  return latin1(`$${Buffer.byteLength(body, 'latin1')}\r\n${body}\r\n`);
+}
 
 /** `-ERR <text>\r\n`, the form of every proxy-generated error. */
 export function errReply(text: string): Buffer {

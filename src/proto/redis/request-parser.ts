@@ -26,6 +26,7 @@ import {
   KIND_AUTH,
   KIND_ECHO,
   KIND_EVAL,
+  KIND_INFO,
   KIND_KEY,
   KIND_MSET,
   KIND_MULTI_KEY,
@@ -49,6 +50,7 @@ import {
   R_SELECT_UNSUPPORTED,
   R_SYNTAX,
   bulkReply,
+  infoReply,
   protocolError,
   unknownCommandReply,
   unsupportedReply,
@@ -457,6 +459,9 @@ export class RedisRequestParser implements RequestParser {
             break;
           case KIND_AUTH:
             local(msg, this.auth(data, argc));
+            break;
+          case KIND_INFO:
+            local(msg, infoReply());
             break;
           case KIND_SELECT: {
             let zero = ae[1]! > as[1]!;

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { bannerText, describeStatsText, usageText, walnutVersion } from '../../../src/cli/usage.js';
+import { bannerText, describeStatsText, usageText } from '../../../src/cli/usage.js';
+import { walnutVersion } from '../../../src/version.js';
 import { POOL_METRICS, SERVER_METRICS } from '../../../src/stats/metrics.js';
 
 test('walnutVersion is the version in the repository package.json', () => {

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { ROUTE_FRAGMENT, ROUTE_KEY, ROUTE_LOCAL, ROUTE_QUIT } from '../../../../src/proto/message.js';
 import { CMD_UNKNOWN, REDIS_COMMANDS } from '../../../../src/proto/redis/commands.js';
 import { RedisRequestParser } from '../../../../src/proto/redis/request-parser.js';
+import { walnutVersion } from '../../../../src/version.js';
 import {
   byteChunks,
   chunkings,
@@ -92,6 +93,11 @@ const CASES: Case[] = [
 
   // ---- local replies
   { name: 'PING', input: req('PING'), expect: [LOCAL('+PONG\r\n')] },
+  {
+    name: 'INFO is answered by the proxy (client ready checks need it)',
+    input: req('INFO', 'server'),
+    expect: [LOCAL(`$${`# Server\r\nwalnut_version:${walnutVersion()}\r\nredis_mode:proxy\r\nprocess_id:${process.pid}\r\n\r\n# Persistence\r\nloading:0\r\n`.length}\r\n# Server\r\nwalnut_version:${walnutVersion()}\r\nredis_mode:proxy\r\nprocess_id:${process.pid}\r\n\r\n# Persistence\r\nloading:0\r\n\r\n`)],
+  },
   { name: 'PING with a message', input: req('ping', 'hello\r\nthere'), expect: [LOCAL('$12\r\nhello\r\nthere\r\n')] },
   { name: 'PING with two arguments', input: req('PING', 'a', 'b'), expect: [ARITY('ping')] },
   { name: 'ECHO', input: cat(req('ECHO', 'msg'), req('ECHO', '')), expect: [LOCAL('$3\r\nmsg\r\n'), LOCAL('$0\r\n\r\n')] },
