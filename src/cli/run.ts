@@ -1,8 +1,9 @@
 // Run mode: log, daemon, signals, pid file, configuration, stats server, proxy, and an orderly
 // shutdown. Mirrors twemproxy's nc.c (nc_pre_run, nc_run, nc_post_run) and nc_signal.c.
-import { constants } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
+import { WorkerPool } from '../cluster/worker-pool.js';
 import { Proxy } from '../proxy/proxy.js';
 import type { StatsSnapshot } from '../stats/snapshot.js';
 import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
@@ -63,7 +64,8 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
   }
   if (daemonChild) enterDaemonChild();
 
-  let proxy: Proxy | null = null;
+  /** The running service: one Proxy in this process, or the workers' pool (--workers > 1). */
+  let proxy: Proxy | WorkerPool | null = null;
   let stats: StatsServer | null = null;
   let pidFile: string | null = null;
   /** Set by the first SIGINT/SIGTERM. */
@@ -114,14 +116,17 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
   process.on('SIGHUP', () => {
     log.always(`${signalReceived('SIGHUP')}, reopening log file`);
     log.reopen();
+    if (proxy instanceof WorkerPool) proxy.reopenLogs();
   });
   process.on('SIGTTIN', () => {
     log.always(`${signalReceived('SIGTTIN')}, up logging level`);
     if (log.levelUp()) log.always(`up log level to ${log.level}`);
+    if (proxy instanceof WorkerPool) proxy.setLogLevel(log.level);
   });
   process.on('SIGTTOU', () => {
     log.always(`${signalReceived('SIGTTOU')}, down logging level`);
     if (log.levelDown()) log.always(`down log level to ${log.level}`);
+    if (proxy instanceof WorkerPool) proxy.setLogLevel(log.level);
   });
   // No reload exists (as in twemproxy); handling them keeps them from killing the process,
   // and the listener on SIGUSR1 also keeps Node from starting its inspector.
@@ -145,7 +150,6 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
   }
 
   log.always(`${PROGRAM}-${walnutVersion()} started on pid ${process.pid}`);
-  if (options.workers !== 1) log.warn(`--workers=${options.workers} is not supported yet: running one process`);
 
   let config: Config;
   try {
@@ -172,7 +176,16 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
   if (stopping) return shutdown();
 
   try {
-    proxy = await Proxy.start(config, { mbufSize: options.mbufSize });
+    const workers = options.workers === 'auto' ? availableParallelism() : options.workers;
+    proxy =
+      workers > 1
+        ? await WorkerPool.start(workers, {
+            confFile,
+            output: options.output,
+            verbosity: log.level,
+            mbufSize: options.mbufSize,
+          })
+        : await Proxy.start(config, { mbufSize: options.mbufSize });
   } catch (err) {
     return fail(errorReason(err));
   }

@@ -24,7 +24,10 @@ export interface StatsSnapshot {
   readonly pools: readonly PoolSnapshot[];
 }
 
-/** Anything that can report its metrics now (the running proxy, or a worker aggregate). */
+/**
+ * Anything that can report its metrics now: the running proxy (at once), or the primary of
+ * several workers (after asking each of them).
+ */
 export interface StatsSource {
-  snapshot(): StatsSnapshot;
+  snapshot(): StatsSnapshot | Promise<StatsSnapshot>;
 }

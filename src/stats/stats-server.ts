@@ -37,21 +37,20 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
     // Input is ignored, but read and dropped so that unread bytes do not turn our close into
     // a reset that could discard the document before the client reads it.
     socket.resume();
-    const now = Date.now();
-    let text: string;
-    try {
-      text = statsJson(source.snapshot(), {
-        source: sourceName,
-        version: TWEMPROXY_VERSION,
-        uptime: Math.floor((now - startedAt) / 1000),
-        timestamp: Math.floor(now / 1000),
-      });
-    } catch {
-      socket.destroy();
-      return;
-    }
-    // twemproxy closes right after writing; wait only until the bytes are handed to the kernel.
-    socket.end(text, () => socket.destroy());
+    Promise.resolve(source.snapshot()).then(
+      (snapshot) => {
+        const now = Date.now();
+        const text = statsJson(snapshot, {
+          source: sourceName,
+          version: TWEMPROXY_VERSION,
+          uptime: Math.floor((now - startedAt) / 1000),
+          timestamp: Math.floor(now / 1000),
+        });
+        // twemproxy closes right after writing; wait only until the bytes are handed to the kernel.
+        socket.end(text, () => socket.destroy());
+      },
+      () => socket.destroy(),
+    );
   };
 
   const server: Server = createServer(onConnection);

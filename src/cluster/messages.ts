@@ -1,0 +1,33 @@
+/**
+ * What the primary and its workers say to each other over the cluster IPC channel (--workers).
+ * Plain JSON objects with a `type` tag.
+ */
+import type { StatsSnapshot } from '../stats/snapshot.js';
+
+/** Everything a worker needs to start, passed in its environment (WORKER_ENV) as JSON. */
+export interface WorkerSettings {
+  readonly confFile: string;
+  readonly output: string | null;
+  readonly verbosity: number;
+  readonly mbufSize: number;
+}
+
+export const WORKER_ENV = 'WALNUT_WORKER_SETTINGS';
+
+export type ToWorker =
+  | { readonly type: 'stats'; readonly id: number }
+  | { readonly type: 'shutdown'; readonly graceMs: number }
+  | { readonly type: 'log-level'; readonly level: number }
+  | { readonly type: 'log-reopen' };
+
+export type ToPrimary =
+  | { readonly type: 'ready' }
+  | { readonly type: 'failed'; readonly reason: string }
+  | { readonly type: 'stats'; readonly id: number; readonly snapshot: StatsSnapshot };
+
+/** Narrow an IPC message (unknown, from another process) by its tag. */
+export function messageType(message: unknown): string | null {
+  if (typeof message !== 'object' || message === null) return null;
+  const type = (message as { type?: unknown }).type;
+  return typeof type === 'string' ? type : null;
+}

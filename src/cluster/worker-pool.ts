@@ -1,0 +1,154 @@
+/**
+ * The primary of --workers N: forks N worker processes (worker-main.ts) that share every pool's
+ * listening socket, restarts a worker that dies, adds up their stats for the stats port, and
+ * stops them together. twemproxy is single-threaded and its users run one instance per core
+ * behind a load balancer; this gives the same in one service with one pid file and one stats
+ * port.
+ *
+ * Scheduling is SCHED_NONE: each worker accepts from the shared socket itself, so the primary
+ * never touches client traffic (Node's default round-robin would pass every connection
+ * through the primary).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import { sumSnapshots } from '../stats/sum.js';
+import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
+import { log, LOG_WARN } from '../util/log.js';
+import { messageType, WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.js';
+
+/** A worker that does not answer a stats request in this time is left out of that reading. */
+const STATS_WAIT_MS = 1000;
+/** More restarts than this within RESTART_WINDOW_MS means something is wrong: stop trying. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+interface Slot {
+  worker: Worker;
+  /** Last snapshot received, used if the worker does not answer in time. */
+  last: StatsSnapshot | null;
+}
+
+export class WorkerPool implements StatsSource {
+  private readonly slots: Slot[] = [];
+  private readonly settings: WorkerSettings;
+  private closing = false;
+  private restarts: number[] = [];
+  private nextStatsId = 1;
+  private readonly waiting = new Map<number, { pending: number; done: () => void }>();
+
+  private constructor(settings: WorkerSettings) {
+    this.settings = settings;
+  }
+
+  /** Fork `count` workers and wait until each is listening; rejects with the first failure. */
+  static async start(count: number, settings: WorkerSettings): Promise<WorkerPool> {
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
+    const pool = new WorkerPool(settings);
+    try {
+      await Promise.all(Array.from({ length: count }, () => pool.fork()));
+    } catch (err) {
+      await pool.close(0);
+      throw err;
+    }
+    return pool;
+  }
+
+  private fork(): Promise<void> {
+    const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(this.settings) });
+    const slot: Slot = { worker, last: null };
+    this.slots.push(slot);
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (message: unknown) => {
+        const type = messageType(message);
+        if (type === 'ready' && !started) {
+          started = true;
+          resolve();
+        } else if (type === 'failed' && !started) {
+          started = true;
+          reject(new Error((message as Extract<ToPrimary, { type: 'failed' }>).reason));
+        } else if (type === 'stats') {
+          const reply = message as Extract<ToPrimary, { type: 'stats' }>;
+          slot.last = reply.snapshot;
+          const wait = this.waiting.get(reply.id);
+          if (wait !== undefined && --wait.pending === 0) wait.done();
+        }
+      });
+      worker.on('exit', (code, signal) => {
+        const at = this.slots.indexOf(slot);
+        if (at >= 0) this.slots.splice(at, 1);
+        if (!started) {
+          started = true;
+          reject(new Error(`worker ${worker.process.pid ?? '?'} exited during startup (${signal ?? code})`));
+          return;
+        }
+        if (!this.closing) this.restart(worker, code, signal);
+      });
+    });
+  }
+
+  private restart(worker: Worker, code: number, signal: string | null): void {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (this.restarts.length >= MAX_RESTARTS) {
+      log.error(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code}); too many restarts, not restarting`);
+      return;
+    }
+    this.restarts.push(now);
+    if (log.level >= LOG_WARN) log.warn(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code}), restarting it`);
+    this.fork().catch((err: unknown) => {
+      log.error(`restarting a worker failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  private broadcast(message: ToWorker): void {
+    for (const slot of this.slots) if (slot.worker.isConnected()) slot.worker.send(message);
+  }
+
+  /** Ask every worker for its stats and add them up (a late worker's previous reading is used). */
+  async snapshot(): Promise<StatsSnapshot> {
+    const slots = this.slots.filter((s) => s.worker.isConnected());
+    if (slots.length > 0) {
+      const id = this.nextStatsId++;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, STATS_WAIT_MS);
+        this.waiting.set(id, {
+          pending: slots.length,
+          done: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+        for (const slot of slots) slot.worker.send({ type: 'stats', id } satisfies ToWorker);
+      });
+      this.waiting.delete(id);
+    }
+    return sumSnapshots(this.slots.flatMap((s) => (s.last === null ? [] : [s.last])));
+  }
+
+  setLogLevel(level: number): void {
+    this.broadcast({ type: 'log-level', level });
+  }
+
+  reopenLogs(): void {
+    this.broadcast({ type: 'log-reopen' });
+  }
+
+  /** Stop every worker: each stops accepting and finishes in-flight requests within graceMs. */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    const exits = this.slots.map(
+      (slot) => new Promise<void>((resolve) => {
+        if (slot.worker.isDead()) resolve();
+        else slot.worker.once('exit', () => resolve());
+      }),
+    );
+    this.broadcast({ type: 'shutdown', graceMs });
+    const killer = setTimeout(() => {
+      for (const slot of this.slots) slot.worker.process.kill('SIGKILL');
+    }, graceMs + 2000);
+    await Promise.all(exits);
+    clearTimeout(killer);
+  }
+}

@@ -1,0 +1,97 @@
+// --workers N: several processes share each pool's listener, the stats port reports their sum,
+// a worker that dies is replaced, and SIGTERM stops them all (exit 0, pid file removed).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+
+/** Pids of the walnut primary's child processes (its workers). */
+function workerPids(primary: number): number[] {
+  try {
+    return execFileSync('ps', ['--ppid', String(primary), '-o', 'pid='])
+      .toString()
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
+}
+
+async function pidServing(port: number): Promise<number> {
+  const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await c.connect();
+  const info = await c.info();
+  c.disconnect();
+  return Number(/process_id:(\d+)/.exec(info)?.[1]);
+}
+
+describe('--workers 2', () => {
+  let backend: Running;
+  let walnut: RunningProxy;
+  let port: number;
+  const pidFile = join(mkdtempSync(join(tmpdir(), 'walnut-workers-')), 'walnut.pid');
+
+  before(async () => {
+    backend = await startRedis();
+    port = await freePort();
+    const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+    walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2', '-p', pidFile] });
+  });
+
+  after(async () => {
+    await walnut.stop();
+    await backend.stop();
+  });
+
+  test('two worker processes accept the pool\'s clients', async () => {
+    const workers = workerPids(walnut.pid);
+    assert.equal(workers.length, 2);
+    const seen = new Set<number>();
+    for (let i = 0; i < 100 && seen.size < 2; i++) seen.add(await pidServing(port));
+    assert.deepEqual([...seen].sort(), [...workers].sort());
+  });
+
+  test('the stats port reports the sum over the workers', async () => {
+    const clients = Array.from({ length: 20 }, () => new Redis({ port, host: '127.0.0.1', enableReadyCheck: false }));
+    await Promise.all(clients.map(async (c, i) => {
+      for (let j = 0; j < 50; j++) await c.incr(`workers:${i}`);
+    }));
+    for (const [i, c] of clients.entries()) assert.equal(await c.get(`workers:${i}`), '50');
+    for (const c of clients) c.disconnect();
+    const stats = (await walnut.stats()) as Record<string, Record<string, Record<string, number>>>;
+    const server = stats['w']?.[`127.0.0.1:${backend.port}`];
+    assert.ok(server !== undefined);
+    // 20 x 50 INCR + 20 GET, whichever worker served them.
+    assert.ok((server['requests'] ?? 0) >= 1020, `requests ${server['requests']}`);
+    assert.equal(server['requests'], server['responses']);
+  });
+
+  test('a worker that dies is replaced and service goes on', async () => {
+    const [victim] = workerPids(walnut.pid);
+    assert.ok(victim !== undefined);
+    process.kill(victim, 'SIGKILL');
+    let workers: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      workers = workerPids(walnut.pid);
+      if (workers.length === 2 && !workers.includes(victim)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(workers.length, 2);
+    assert.ok(!workers.includes(victim));
+    assert.ok(workers.includes(await pidServing(port)));
+  });
+
+  test('SIGTERM stops every worker, exits 0 and removes the pid file', async () => {
+    assert.equal(existsSync(pidFile), true);
+    const workers = workerPids(walnut.pid);
+    walnut.kill('SIGTERM');
+    assert.equal(await walnut.exited, 0);
+    assert.equal(existsSync(pidFile), false);
+    for (const pid of workers) assert.throws(() => process.kill(pid, 0), 'worker is gone');
+  });
+});
