@@ -47,7 +47,7 @@ export interface CliOptions {
   /** -p, or null for no pid file. */
   readonly pidFile: string | null;
   readonly mbufSize: number;
-  /** --workers (reserved for a later multi-process mode): a count or 'auto'. */
+  /** --workers: worker processes sharing the listeners (see cluster/worker-pool.ts), or 'auto'. */
   readonly workers: number | 'auto';
 }
 

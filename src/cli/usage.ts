@@ -26,6 +26,7 @@ export function usageText(): string {
     `${head}[-?hVdDt] [-v verbosity level] [-o output file]\n` +
     `${indent}[-c conf file] [-s stats port] [-a stats addr]\n` +
     `${indent}[-i stats interval] [-p pid file] [-m mbuf size]\n` +
+    `${indent}[--workers=N|auto]\n` +
     '\n' +
     'Options:\n' +
     '  -h, --help             : this help\n' +
@@ -41,6 +42,7 @@ export function usageText(): string {
     `  -i, --stats-interval=N : set stats aggregation interval in msec (default: ${DEFAULTS.statsInterval} msec)\n` +
     '  -p, --pid-file=S       : set pid file (default: off)\n' +
     `  -m, --mbuf-size=N      : set size of mbuf chunk in bytes (default: ${DEFAULTS.mbufSize} bytes)\n` +
+    `      --workers=N        : set number of worker processes (default: ${DEFAULTS.workers}, auto: one per core)\n` +
     '\n'
   );
 }

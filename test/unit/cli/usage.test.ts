@@ -38,6 +38,7 @@ test('usage block: twemproxy layout, LF line ends, Walnut defaults', () => {
     'Usage: walnut [-?hVdDt] [-v verbosity level] [-o output file]',
     '              [-c conf file] [-s stats port] [-a stats addr]',
     '              [-i stats interval] [-p pid file] [-m mbuf size]',
+    '              [--workers=N|auto]',
     '',
     'Options:',
     '  -h, --help             : this help',
@@ -53,6 +54,7 @@ test('usage block: twemproxy layout, LF line ends, Walnut defaults', () => {
     '  -i, --stats-interval=N : set stats aggregation interval in msec (default: 30000 msec)',
     '  -p, --pid-file=S       : set pid file (default: off)',
     '  -m, --mbuf-size=N      : set size of mbuf chunk in bytes (default: 16384 bytes)',
+    '      --workers=N        : set number of worker processes (default: 1, auto: one per core)',
     '',
     '',
   ].join('\n');
