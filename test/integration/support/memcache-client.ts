@@ -196,13 +196,16 @@ export function casOf(reply: string): string {
   return m[1];
 }
 
-/** A 3-server memcache pool (plus optional extra pools) as nutcracker YAML. */
+/**
+ * Memcache pools as nutcracker YAML. md5 + ketama (classic ketama) because it spreads similar
+ * keys such as `k:1`, `k:2` evenly; fnv1a_64, the default, can put 100 of them on 2 servers of 3.
+ */
 export function memcachePoolYaml(
   pools: readonly { name: string; port: number; servers: readonly number[]; extra?: readonly string[] }[],
 ): string {
   const lines: string[] = [];
   for (const p of pools) {
-    lines.push(`${p.name}:`, `  listen: 127.0.0.1:${p.port}`, '  hash: fnv1a_64', '  distribution: ketama');
+    lines.push(`${p.name}:`, `  listen: 127.0.0.1:${p.port}`, '  hash: md5', '  distribution: ketama');
     for (const e of p.extra ?? []) lines.push(`  ${e}`);
     lines.push('  servers:');
     p.servers.forEach((s, i) => lines.push(`    - 127.0.0.1:${s}:1 mc${i}`));
