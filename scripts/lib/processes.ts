@@ -51,6 +51,13 @@ export interface ProxyOptions {
   statsPort?: number;
   /** Extra command-line arguments. */
   args?: string[];
+  /** Unix socket `listen:` paths; the proxy is ready only when these accept connections too. */
+  listenPaths?: string[];
+  /**
+   * Raise the open-file limit (soft and hard) of the proxy to this: it is started through
+   * `bash -c 'ulimit -n N; exec ...'`, for tests that open thousands of connections.
+   */
+  fdLimit?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,17 +150,18 @@ export async function freePort(): Promise<number> {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Opens a connection, sends `request` (if any) and resolves true once the received text
- * satisfies `done`; false on any error, close or after timeoutMs. Never rejects.
+ * Opens a connection (a 127.0.0.1 port, or a unix socket path), sends `request` (if any) and
+ * resolves true once the received text satisfies `done`; false on any error, close or after
+ * timeoutMs. Never rejects.
  */
 function probe(
-  port: number,
+  target: number | string,
   request: string | null,
   done: (received: string) => boolean,
   timeoutMs = 1_000,
 ): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = typeof target === 'number' ? connect(target, '127.0.0.1') : connect(target);
     let received = '';
     let settled = false;
     const finish = (ok: boolean): void => {
@@ -451,15 +459,23 @@ async function startProxy(
   command: (configPath: string, statsPort: number, logPath: string) => [string, string[]],
 ): Promise<RunningProxy> {
   const ports = opts.listenPorts;
-  const mainPort = ports[0];
-  if (mainPort === undefined) throw new Error(`${what}: listenPorts is empty`);
+  // A proxy that listens only on unix sockets has no main port (0).
+  const mainPort = ports[0] ?? ((opts.listenPaths ?? []).length > 0 ? 0 : undefined);
+  if (mainPort === undefined) throw new Error(`${what}: listenPorts and listenPaths are empty`);
   const tempDir = await mkdtemp(join(tmpdir(), `walnut-${what}-`));
   const configPath = join(tempDir, 'nutcracker.yml');
   const logPath = join(tempDir, `${what}.log`);
   await writeFile(configPath, configYaml);
   const statsPort = opts.statsPort ?? (await freePort());
-  const [cmd, args] = command(configPath, statsPort, logPath);
+  let [cmd, args] = command(configPath, statsPort, logPath);
   args.push(...(opts.args ?? []));
+  if (opts.fdLimit !== undefined) {
+    // exec keeps the pid, so stop()/pause()/kill() still reach the proxy itself.
+    const quoted = [cmd, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    args = ['-c', `ulimit -n ${opts.fdLimit} && exec ${quoted}`];
+    cmd = 'bash';
+  }
+  const paths = opts.listenPaths ?? [];
   return launch(
     {
       what,
@@ -470,6 +486,7 @@ async function startProxy(
       port: mainPort,
       ready: async () => {
         for (const p of ports) if (!(await probe(p, null, () => true))) return false;
+        for (const p of paths) if (!(await probe(p, null, () => true))) return false;
         return true;
       },
     },
@@ -499,4 +516,15 @@ export async function startNutcracker(configYaml: string, opts: ProxyOptions): P
     nutcrackerBin,
     ['-c', conf, '-s', String(stats), '-o', log, '-i', '100'],
   ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observation
+
+/** Resident set size of a process in bytes (VmRSS from /proc/<pid>/status; Linux only). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (m === null) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
 }
