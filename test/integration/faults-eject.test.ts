@@ -1,0 +1,171 @@
+// auto_eject_hosts with server_failure_limit 2 and server_retry_timeout 1000, run step by step
+// against Walnut and Debian's nutcracker on the same configuration and the same backends: the
+// replies of every step must be identical (spec 7: two refusals, keys remapped to the live
+// server, retry after the timeout, all servers out → refused without connecting).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  freePort,
+  startNutcracker,
+  startRedis,
+  startWalnut,
+  type Running,
+  type RunningProxy,
+} from '../../scripts/lib/processes.js';
+import { RawClient } from './support/raw-client.js';
+
+const RETRY_MS = 1000;
+/** GET replies from server a and server b for the probe keys (each server has them all). */
+const ON_A = '$4\r\non-0\r\n';
+const ON_B = '$4\r\non-1\r\n';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Read one reply (status, error, integer, bulk or nil; no arrays) as text. */
+async function readReply(c: RawClient): Promise<string> {
+  let line = '';
+  while (!line.endsWith('\r\n')) line += (await c.read(1)).toString('latin1');
+  if (line.startsWith('$') && line !== '$-1\r\n') {
+    line += (await c.read(Number(line.slice(1, -2)) + 2)).toString('latin1');
+  }
+  return line;
+}
+
+interface Side {
+  proxy: RunningProxy;
+  port: number;
+  client: RawClient;
+  /** Every reply of this side, step by step. */
+  replies: string[];
+}
+
+describe('auto_eject_hosts: Walnut and nutcracker give the same replies step by step', () => {
+  const servers: Running[] = [];
+  const sides: Record<'walnut' | 'nutcracker', Side> = {} as Record<'walnut' | 'nutcracker', Side>;
+  /** A key on server `a` and one on server `b`. */
+  let keyA = '';
+  let keyB = '';
+
+  const config = (port: number): string =>
+    [
+      'eject:',
+      `  listen: 127.0.0.1:${port}`,
+      '  redis: true',
+      '  auto_eject_hosts: true',
+      '  server_failure_limit: 2',
+      `  server_retry_timeout: ${RETRY_MS}`,
+      '  servers:',
+      `    - 127.0.0.1:${servers[0]!.port}:1 redis-a`,
+      `    - 127.0.0.1:${servers[1]!.port}:1 redis-b`,
+      '',
+    ].join('\n');
+
+  before(async () => {
+    servers.push(...(await Promise.all([startRedis(), startRedis()])));
+    const [wp, np] = await Promise.all([freePort(), freePort()]);
+    const [walnut, nutcracker] = await Promise.all([
+      startWalnut(config(wp!), { listenPorts: [wp!] }),
+      startNutcracker(config(np!), { listenPorts: [np!] }),
+    ]);
+    sides.walnut = { proxy: walnut, port: wp!, client: await RawClient.connect(wp!), replies: [] };
+    sides.nutcracker = { proxy: nutcracker, port: np!, client: await RawClient.connect(np!), replies: [] };
+    const direct = await Promise.all(servers.map((s) => RawClient.connect(s.port)));
+    // Each server holds every probe key with its own value, so a GET tells where a key lives.
+    for (let i = 0; i < 40; i++) direct.forEach((d, s) => d.command('SET', `${i}:probe:${(i * 7919) % 1000}`, `on-${s}`));
+    for (const d of direct) for (let i = 0; i < 40; i++) await readReply(d);
+    for (const d of direct) d.destroy();
+  });
+
+  after(async () => {
+    for (const s of Object.values(sides)) {
+      s.client.destroy();
+      await s.proxy.stop();
+    }
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  /** One step: the same command through both proxies; returns both replies. */
+  const step = async (...args: string[]): Promise<[string, string]> => {
+    const out: string[] = [];
+    for (const side of [sides.walnut, sides.nutcracker]) {
+      side.client.command(...args);
+      const reply = await readReply(side.client);
+      side.replies.push(`${args.join(' ')} -> ${reply.trimEnd()}`);
+      out.push(reply);
+    }
+    return [out[0]!, out[1]!];
+  };
+
+  const connectionsNow = async (side: Side): Promise<number> =>
+    (await side.proxy.stats() as { total_connections: number }).total_connections;
+
+  test('the ejection sequence', async (t) => {
+    for (let i = 0; i < 40 && (keyA === '' || keyB === ''); i++) {
+      const [r] = await step('GET', `${i}:probe:${(i * 7919) % 1000}`);
+      if (r === ON_A && keyA === '') keyA = `${i}:probe:${(i * 7919) % 1000}`;
+      if (r === ON_B && keyB === '') keyB = `${i}:probe:${(i * 7919) % 1000}`;
+    }
+    assert.ok(keyA !== '' && keyB !== '', `a key on each server: ${JSON.stringify(sides.walnut.replies)}`);
+    // Both servers up: every key on its own server.
+    assert.deepEqual(await step('GET', keyA), [ON_A, ON_A]);
+    assert.deepEqual(await step('GET', keyB), [ON_B, ON_B]);
+
+    // `a` dies: its connections close (one failure each), then requests are refused until
+    // the limit ejects it and its keys move to `b`.
+    const portA = servers[0]!.port;
+    servers[0]!.kill('SIGKILL');
+    await servers[0]!.exited;
+    await sleep(200);
+    for (let i = 0; i < 4; i++) await step('GET', keyA);
+    assert.deepEqual(await step('GET', keyA), [ON_B, ON_B], 'remapped to b');
+    assert.deepEqual(await step('GET', keyB), [ON_B, ON_B]);
+
+    // After the retry timeout `a` is tried again: refused again until ejected again.
+    await sleep(RETRY_MS + 100);
+    for (let i = 0; i < 3; i++) await step('GET', keyA);
+    assert.deepEqual(await step('GET', keyA), [ON_B, ON_B], 'remapped to b again');
+
+    // `b` dies too: once it is ejected nothing is live, and requests are refused without any
+    // connection attempt.
+    servers[1]!.kill('SIGKILL');
+    await servers[1]!.exited;
+    await sleep(200);
+    for (let i = 0; i < 3; i++) await step('GET', keyB);
+    await sleep(300); // let nutcracker's stats catch up
+    const before = await Promise.all([connectionsNow(sides.walnut), connectionsNow(sides.nutcracker)]);
+    const refused = '-ERR Connection refused\r\n';
+    assert.deepEqual(await step('GET', keyA), [refused, refused]);
+    assert.deepEqual(await step('GET', keyB), [refused, refused]);
+    assert.deepEqual(await step('SET', 'new', 'x'), [refused, refused]);
+    await sleep(300);
+    const after = await Promise.all([connectionsNow(sides.walnut), connectionsNow(sides.nutcracker)]);
+    assert.deepEqual(after, before, 'no connection attempt while every server is ejected');
+
+    // `a` comes back on its port; after the retry timeout it serves again.
+    servers[0] = await startRedis({ port: portA });
+    await sleep(RETRY_MS + 100);
+    for (let i = 0; i < 2; i++) await step('GET', keyA);
+
+    t.diagnostic(sides.walnut.replies.filter((r) => !r.includes(':probe:') || r.includes(keyA) || r.includes(keyB)).join(' | '));
+    assert.deepEqual(sides.walnut.replies, sides.nutcracker.replies);
+    assert.ok(sides.walnut.replies.some((r) => r.endsWith('-ERR Connection refused')));
+  });
+
+  test('stats: server_ejects and server_ejected_at agree', async () => {
+    await sleep(300);
+    type EjectStats = Record<string, number | Record<string, number>>;
+    const w = ((await sides.walnut.proxy.stats()) as Record<string, EjectStats>)['eject']!;
+    const n = ((await sides.nutcracker.proxy.stats()) as Record<string, EjectStats>)['eject']!;
+    assert.ok((w['server_ejects'] as number) >= 3);
+    assert.equal(w['server_ejects'], n['server_ejects']);
+    for (const s of ['redis-a', 'redis-b']) {
+      const ws = w[s] as Record<string, number>;
+      const ns = n[s] as Record<string, number>;
+      assert.ok(ws['server_ejected_at']! > 0, `${s} ejected_at`);
+      // Both are µs since the epoch, taken within the same few milliseconds.
+      assert.ok(Math.abs(ws['server_ejected_at']! - ns['server_ejected_at']!) < 5_000_000, `${s} ejected_at close`);
+      for (const k of ['server_err', 'server_eof', 'server_timedout', 'requests', 'responses']) {
+        assert.equal(ws[k], ns[k], `${s} ${k}`);
+      }
+    }
+  });
+});
