@@ -1,0 +1,128 @@
+// Command-line options of the end-to-end benchmark (`npm run bench -- [options]`) and the
+// request counts they imply. No twemproxy counterpart.
+
+export const SECTIONS = ['redis', 'memcache', 'bulk', 'idle'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  rounds: number;
+  quick: boolean;
+  /** Multiplies every request count (--quick uses 0.25). */
+  scale: number;
+  sections: ReadonlySet<Section>;
+  idleClients: number;
+  /** Extra arguments for Walnut (e.g. --workers 2), split on whitespace. */
+  walnutArgs: string[];
+  /** Where result JSON goes; relative paths are taken from the repository root. */
+  outDir: string;
+  help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+Runs redis-benchmark and a memcached load against the servers directly, against C twemproxy
+(nutcracker) and against Walnut, interleaved round by round, then times 10,000-key MGETs and
+measures memory per idle client. Prints a table and writes bench/results/<time>.json.
+
+  --rounds N         rounds of every test (default 3); figures are medians over rounds
+  --quick            1 round with a quarter of the requests (under 2 minutes)
+  --scale F          multiply every request count by F (default 1, or 0.25 with --quick)
+  --only LIST        run only these sections, comma-separated: ${SECTIONS.join(',')}
+  --idle-clients N   idle connections for the memory test (default 10000)
+  --walnut-args S    extra Walnut arguments, e.g. --walnut-args "--workers 2"
+  --out DIR          where to write the JSON (default bench/results)
+  -h, --help         this text
+`;
+
+/** Parses argv (without node and script); throws an Error with a message for bad input. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let rounds: number | undefined;
+  let quick = false;
+  let scale: number | undefined;
+  let sections: Set<Section> = new Set(SECTIONS);
+  let idleClients = 10_000;
+  let walnutArgs: string[] = [];
+  let outDir = 'bench/results';
+  let help = false;
+
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i] as string;
+    const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
+    const name = eq > 0 ? raw.slice(0, eq) : raw;
+    const inline = eq > 0 ? raw.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${name} needs a value`);
+      return v;
+    };
+    const positiveInt = (v: string): number => {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new Error(`${name}: not a positive integer: ${v}`);
+      return n;
+    };
+    switch (name) {
+      case '--rounds':
+        rounds = positiveInt(value());
+        break;
+      case '--quick':
+        quick = true;
+        break;
+      case '--scale': {
+        const v = value();
+        const n = Number(v);
+        if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Error(`--scale: not a positive number: ${v}`);
+        scale = n;
+        break;
+      }
+      case '--only': {
+        sections = new Set();
+        for (const part of value().split(',')) {
+          const s = part.trim();
+          if (s === '') continue;
+          if (!(SECTIONS as readonly string[]).includes(s)) {
+            throw new Error(`--only: unknown section ${s} (sections: ${SECTIONS.join(', ')})`);
+          }
+          sections.add(s as Section);
+        }
+        if (sections.size === 0) throw new Error('--only: no section given');
+        break;
+      }
+      case '--idle-clients':
+        idleClients = positiveInt(value());
+        break;
+      case '--walnut-args':
+        walnutArgs = value().split(/\s+/).filter((a) => a !== '');
+        break;
+      case '--out':
+        outDir = value();
+        break;
+      case '-h':
+      case '--help':
+        help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${raw}`);
+    }
+  }
+  return {
+    rounds: rounds ?? (quick ? 1 : 3),
+    quick,
+    scale: scale ?? (quick ? 0.25 : 1),
+    sections,
+    idleClients,
+    walnutArgs,
+    outDir,
+    help,
+  };
+}
+
+/**
+ * Requests per run: a base per pipeline depth (sized so one run takes about a second on a
+ * small machine), times a per-test weight for heavier commands, times --scale; never fewer than
+ * a few batches per client.
+ */
+export function requestCount(base: number, weight: number, scale: number, clients: number, pipeline: number): number {
+  const floor = clients * pipeline * 4;
+  return Math.max(floor, Math.round((base * weight * scale) / 1000) * 1000);
+}

@@ -1,0 +1,175 @@
+// The shape of the end-to-end benchmark's results (also the JSON written to bench/results/),
+// how per-round samples become medians and ratios, and how the issue's targets are judged.
+// No twemproxy counterpart.
+import { aggregateCheck, check, median, ratio, ratios, type Check, type Figures, type Ratios } from './summary.js';
+
+export const TARGETS = ['direct', 'twemproxy', 'walnut'] as const;
+export type TargetName = (typeof TARGETS)[number];
+export type ProxyName = Exclude<TargetName, 'direct'>;
+
+/** One run of one test against one target. */
+export interface Sample {
+  round: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  avgMs: number;
+  /** Requests the run completed. */
+  requests: number;
+  /** Proxy CPU time (user + system) during the run, seconds; NaN for direct. */
+  cpuSeconds: number;
+  /** cpuSeconds / requests in µs; NaN for direct. */
+  cpuUsPerReq: number;
+  /** Error replies seen (a lower bound for redis-benchmark, which prints at most one a second). */
+  errors: number;
+  /** Why the run produced no figures, or ''. */
+  failure: string;
+}
+
+export interface TestResult {
+  /** 'redis-1', 'redis-4', 'memcache-2': protocol and backend count. */
+  suite: string;
+  test: string;
+  pipeline: number;
+  requests: number;
+  samples: Record<TargetName, Sample[]>;
+  median: Record<TargetName, Figures>;
+  ratios: Ratios;
+}
+
+export function testLabel(t: Pick<TestResult, 'suite' | 'test' | 'pipeline'>): string {
+  return `${t.suite} ${t.test} -P ${t.pipeline}`;
+}
+
+/** Medians over rounds of each figure separately, for one target. */
+export function medianFigures(samples: readonly Sample[]): Figures {
+  const ok = samples.filter((s) => s.failure === '');
+  return {
+    rps: median(ok.map((s) => s.rps)),
+    p50Ms: median(ok.map((s) => s.p50Ms)),
+    p99Ms: median(ok.map((s) => s.p99Ms)),
+    cpuUsPerReq: median(ok.map((s) => s.cpuUsPerReq)),
+  };
+}
+
+/** Fills `median` and `ratios` of a test from its samples. */
+export function summariseTest(t: Omit<TestResult, 'median' | 'ratios'>): TestResult {
+  const med = {
+    direct: medianFigures(t.samples.direct),
+    twemproxy: medianFigures(t.samples.twemproxy),
+    walnut: medianFigures(t.samples.walnut),
+  };
+  return { ...t, median: med, ratios: ratios(med.direct, med.twemproxy, med.walnut) };
+}
+
+/** A 10,000-key MGET / multi-get timed through each target. */
+export interface BulkResult {
+  suite: string;
+  keys: number;
+  /** Milliseconds per request of each trial. */
+  trialsMs: Record<TargetName, number[]>;
+  medianMs: Record<TargetName, number>;
+  /** Proxy CPU ms per bulk request (NaN for direct). */
+  cpuMsPerReq: Record<TargetName, number>;
+  /** Whether the reply equalled the one the server itself sends. */
+  replyMatches: Record<TargetName, boolean>;
+  walnutVsDirect: number;
+  walnutVsTwemproxy: number;
+  failure: string;
+}
+
+/** Memory of one proxy holding idle client connections. */
+export interface IdleResult {
+  proxy: ProxyName;
+  clients: number;
+  /** Connections that could not be opened. */
+  failed: number;
+  rssBeforeKb: number;
+  rssWithClientsKb: number;
+  /** RSS after all clients closed: 1 s later and 5 s later. */
+  rssAfter1sKb: number;
+  rssAfter5sKb: number;
+  /** RSS after a short burst of traffic once the clients had gone (lets a GC run). */
+  rssAfterTrafficKb: number;
+  /** (rssWithClientsKb − rssBeforeKb) / clients. */
+  kbPerClient: number;
+  /** Share of the growth still held 5 s after the clients left (0 = all returned). */
+  retainedShare: number;
+  /** Whether RSS came back near its start: within 10% of the growth, or 1 MB. */
+  returned: boolean;
+  fdLimit: number;
+  failure: string;
+}
+
+export function idleSummary(
+  proxy: ProxyName,
+  clients: number,
+  failed: number,
+  rss: { before: number; withClients: number; after1s: number; after5s: number; afterTraffic: number },
+  fdLimit: number,
+  failure: string,
+): IdleResult {
+  const growth = rss.withClients - rss.before;
+  const retained = rss.after5s - rss.before;
+  const opened = clients - failed;
+  return {
+    proxy,
+    clients,
+    failed,
+    rssBeforeKb: rss.before,
+    rssWithClientsKb: rss.withClients,
+    rssAfter1sKb: rss.after1s,
+    rssAfter5sKb: rss.after5s,
+    rssAfterTrafficKb: rss.afterTraffic,
+    kbPerClient: opened > 0 ? growth / opened : Number.NaN,
+    retainedShare: ratio(retained, growth),
+    returned: retained <= Math.max(growth * 0.1, 1024),
+    fdLimit,
+    failure,
+  };
+}
+
+/** The issue's targets, judged on the results that were measured (absent sections: n/a). */
+export function evaluateTargets(tests: readonly TestResult[], bulk: readonly BulkResult[], idle: readonly IdleResult[]): Check[] {
+  const at = (p: number): TestResult[] => tests.filter((t) => t.pipeline === p);
+  const per = (list: readonly TestResult[], pick: (r: Ratios) => number): Array<{ label: string; value: number }> =>
+    list.map((t) => ({ label: testLabel(t), value: pick(t.ratios) }));
+  const checks: Check[] = [];
+  if (tests.length > 0) {
+    checks.push(aggregateCheck('CPU/request ≤ twemproxy at -P 1 (W/T)', 'max', 1, per(at(1), (r) => r.cpuVsTwemproxy)));
+    checks.push(aggregateCheck('CPU/request ≤ twemproxy at -P 16 (W/T)', 'max', 1, per(at(16), (r) => r.cpuVsTwemproxy)));
+    checks.push(aggregateCheck('req/s at -P 16 ≥ 1.5× twemproxy (W/T)', 'min', 1.5, per(at(16), (r) => r.rpsVsTwemproxy)));
+    checks.push(aggregateCheck('req/s at -P 16 ≥ 0.6× direct (W/D)', 'min', 0.6, per(at(16), (r) => r.rpsVsDirect)));
+    checks.push(aggregateCheck('req/s at -P 1 ≥ 1.0× twemproxy (W/T)', 'min', 1, per(at(1), (r) => r.rpsVsTwemproxy)));
+    checks.push(aggregateCheck('p99 ≤ twemproxy at -P 1 (W/T)', 'max', 1, per(at(1), (r) => r.p99VsTwemproxy)));
+    checks.push(aggregateCheck('p99 ≤ twemproxy at -P 16 (W/T)', 'max', 1, per(at(16), (r) => r.p99VsTwemproxy)));
+  }
+  for (const b of bulk) {
+    const what = b.suite.startsWith('memcache') ? 'multi-get' : 'MGET';
+    checks.push(
+      check(
+        `${b.keys}-key ${what} on ${b.suite} within 2× direct (W/D time)`,
+        'max',
+        2,
+        b.walnutVsDirect,
+        `median ${fmtMs(b.medianMs.walnut)} vs ${fmtMs(b.medianMs.direct)} direct, twemproxy ${fmtMs(b.medianMs.twemproxy)}`,
+      ),
+    );
+  }
+  for (const i of idle.filter((x) => x.proxy === 'walnut')) {
+    checks.push(
+      check(
+        `RSS per idle client ≤ 4 KB (${i.clients} clients)`,
+        'max',
+        4,
+        i.kbPerClient,
+        `${i.rssBeforeKb} → ${i.rssWithClientsKb} kB; ${i.returned ? 'returned' : 'did not return'} to ${i.rssAfter5sKb} kB after close`,
+      ),
+    );
+  }
+  return checks;
+}
+
+function fmtMs(ms: number): string {
+  return Number.isFinite(ms) ? `${ms.toFixed(2)} ms` : 'n/a';
+}

@@ -1,0 +1,414 @@
+// `npm run bench`: Walnut side by side with C twemproxy (nutcracker) and with the servers
+// themselves, on the same pools: redis-benchmark and a memcached load interleaved round by
+// round, 10,000-key MGET / multi-get, memory per idle client; prints tables and PASS/MISS per
+// target of the issue and writes bench/results/<time>.json. No twemproxy counterpart.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { repoRoot, walnutCli, nutcrackerBin } from '../../scripts/lib/processes.js';
+import { runBulk } from './bulk-get.js';
+import { measureIdle } from './idle-memory.js';
+import { MEMCACHE_TESTS, runMemcacheLoad, type MemcacheTest } from './memcache-load.js';
+import { parseBenchArgs, requestCount, USAGE, type BenchOptions } from './options.js';
+import { cpuSeconds } from './proc-stats.js';
+import { REDIS_TESTS, runRedisBenchmark, type RedisTest } from './redis-benchmark.js';
+import { formatBulk, formatChecks, formatIdle, formatTests } from './report.js';
+import {
+  evaluateTargets,
+  summariseTest,
+  testLabel,
+  TARGETS,
+  type BulkResult,
+  type IdleResult,
+  type Sample,
+  type TargetName,
+  type TestResult,
+} from './results.js';
+import { fillMemcached, fillRedis, ownFdLimit, sanityCheck, startBed, VALUE_SIZE, type Bed, type Suite } from './setup.js';
+
+const CLIENTS = 50;
+const PIPELINES = [1, 16] as const;
+const RUN_TIMEOUT_MS = 120_000;
+/** Requests per run before weights and --scale, per pipeline depth: about a second each here. */
+const REDIS_BASE: Record<number, number> = { 1: 40_000, 16: 300_000 };
+const MEMCACHE_BASE: Record<number, number> = { 1: 40_000, 16: 200_000 };
+/** Heavier commands get fewer requests so every run takes about as long. */
+const REDIS_WEIGHT: Record<number, Partial<Record<RedisTest, number>>> = {
+  1: { LRANGE_100: 0.5, MSET: 0.7 },
+  16: { LRANGE_100: 0.1, MSET: 0.3 },
+};
+const MEMCACHE_WEIGHT: Partial<Record<MemcacheTest, number>> = { MGET_10: 0.5 };
+const BULK_TRIALS = { full: 11, quick: 5 };
+const BULK_WARMUPS = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Progress on stderr
+
+class Progress {
+  private done = 0;
+  private readonly t0 = Date.now();
+  private readonly tty = process.stderr.isTTY === true;
+  total = 0;
+
+  step(what: string): void {
+    this.done++;
+    this.show(what);
+  }
+
+  note(what: string): void {
+    this.show(what);
+  }
+
+  private show(what: string): void {
+    const elapsed = (Date.now() - this.t0) / 1000;
+    const pct = this.total > 0 ? Math.min(100, Math.floor((this.done / this.total) * 100)) : 0;
+    const eta = this.done > 0 && this.total > 0 ? (elapsed / this.done) * (this.total - this.done) : NaN;
+    const line = `bench [${this.done}/${this.total} ${pct}%] ${clock(elapsed)}${Number.isFinite(eta) ? ` eta ${clock(eta)}` : ''}  ${what}`;
+    if (this.tty) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`);
+    else process.stderr.write(`${line}\n`);
+  }
+
+  end(): void {
+    if (this.tty) process.stderr.write('\r\x1b[K');
+  }
+}
+
+function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One measured run
+
+function proxyPid(bed: Bed, target: TargetName): number {
+  return target === 'direct' ? 0 : bed.proxies[target].pid;
+}
+
+function failedSample(round: number, failure: string): Sample {
+  return { round, rps: NaN, p50Ms: NaN, p99Ms: NaN, avgMs: NaN, requests: 0, cpuSeconds: NaN, cpuUsPerReq: NaN, errors: 0, failure };
+}
+
+async function redisSample(
+  bed: Bed,
+  suite: Suite,
+  target: TargetName,
+  test: RedisTest,
+  pipeline: number,
+  requests: number,
+  round: number,
+): Promise<Sample> {
+  const pid = proxyPid(bed, target);
+  const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
+  const run = await runRedisBenchmark(
+    { port: suite.ports[target], test, requests, clients: CLIENTS, pipeline, keyspace: suite.keyspace },
+    RUN_TIMEOUT_MS,
+  );
+  const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
+  if (run.row === null) return failedSample(round, run.failure);
+  return {
+    round,
+    rps: run.row.rps,
+    p50Ms: run.row.p50Ms,
+    p99Ms: run.row.p99Ms,
+    avgMs: run.row.avgMs,
+    requests,
+    cpuSeconds: cpu,
+    cpuUsPerReq: (cpu * 1e6) / requests,
+    errors: run.serverErrors,
+    failure: '',
+  };
+}
+
+async function memcacheSample(
+  bed: Bed,
+  suite: Suite,
+  target: TargetName,
+  test: MemcacheTest,
+  pipeline: number,
+  requests: number,
+  round: number,
+): Promise<Sample> {
+  const pid = proxyPid(bed, target);
+  const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
+  const r = await runMemcacheLoad({
+    port: suite.ports[target],
+    test,
+    requests,
+    connections: CLIENTS,
+    depth: pipeline,
+    keyspace: suite.keyspace,
+    valueSize: VALUE_SIZE,
+    timeoutMs: RUN_TIMEOUT_MS,
+  });
+  const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
+  if (r.failure !== '' || r.requests === 0) return failedSample(round, r.failure || 'no replies');
+  return {
+    round,
+    rps: r.rps,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    avgMs: r.avgMs,
+    requests: r.requests,
+    cpuSeconds: cpu,
+    cpuUsPerReq: (cpu * 1e6) / r.requests,
+    errors: r.errors,
+    failure: '',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan: every (suite, test, depth) with its request count, run for every target each round
+
+interface Planned {
+  suite: Suite;
+  test: string;
+  pipeline: number;
+  requests: number;
+  run: (target: TargetName, round: number) => Promise<Sample>;
+}
+
+function plan(bed: Bed, opts: BenchOptions): Planned[] {
+  const out: Planned[] = [];
+  for (const suite of bed.suites) {
+    if (suite.protocol === 'redis' && opts.sections.has('redis')) {
+      for (const pipeline of PIPELINES) {
+        for (const test of REDIS_TESTS) {
+          const weight = REDIS_WEIGHT[pipeline]?.[test] ?? 1;
+          const requests = requestCount(REDIS_BASE[pipeline] ?? 0, weight, opts.scale, CLIENTS, pipeline);
+          out.push({
+            suite,
+            test,
+            pipeline,
+            requests,
+            run: (target, round) => redisSample(bed, suite, target, test, pipeline, requests, round),
+          });
+        }
+      }
+    }
+    if (suite.protocol === 'memcache' && opts.sections.has('memcache')) {
+      for (const pipeline of PIPELINES) {
+        for (const test of MEMCACHE_TESTS) {
+          const weight = MEMCACHE_WEIGHT[test] ?? 1;
+          const requests = requestCount(MEMCACHE_BASE[pipeline] ?? 0, weight, opts.scale, CLIENTS, pipeline);
+          out.push({
+            suite,
+            test,
+            pipeline,
+            requests,
+            run: (target, round) => memcacheSample(bed, suite, target, test, pipeline, requests, round),
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Untimed load through every target, so Walnut's JIT has compiled its hot paths. */
+async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise<void> {
+  for (const suite of bed.suites) {
+    const wanted = suite.protocol === 'redis' ? opts.sections.has('redis') || opts.sections.has('bulk') : opts.sections.has('memcache') || opts.sections.has('bulk');
+    if (!wanted) continue;
+    for (const target of TARGETS) {
+      progress.note(`warm-up ${suite.name} ${target}`);
+      if (suite.protocol === 'redis') {
+        for (const test of ['SET', 'GET', 'MSET'] as const) {
+          await runRedisBenchmark(
+            { port: suite.ports[target], test, requests: 30_000, clients: CLIENTS, pipeline: 16, keyspace: suite.keyspace },
+            RUN_TIMEOUT_MS,
+          );
+        }
+        await runRedisBenchmark(
+          { port: suite.ports[target], test: 'GET', requests: 5_000, clients: CLIENTS, pipeline: 1, keyspace: suite.keyspace },
+          RUN_TIMEOUT_MS,
+        );
+      } else {
+        for (const test of MEMCACHE_TESTS) {
+          await runMemcacheLoad({
+            port: suite.ports[target],
+            test,
+            requests: 20_000,
+            connections: CLIENTS,
+            depth: 16,
+            keyspace: suite.keyspace,
+            valueSize: VALUE_SIZE,
+            timeoutMs: RUN_TIMEOUT_MS,
+          });
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts about the machine and tools, for the JSON
+
+function commandOutput(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5_000 });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '';
+}
+
+function environment(): Record<string, unknown> {
+  return {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '',
+    walnut: commandOutput(process.execPath, [walnutCli, '-V']),
+    nutcracker: commandOutput(nutcrackerBin, ['-V']),
+    redisServer: commandOutput('redis-server', ['--version']),
+    redisBenchmark: commandOutput('redis-benchmark', ['--version']),
+    memcached: commandOutput('memcached', ['-V']),
+  };
+}
+
+function writeJson(dir: string, name: string, data: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
+  renameSync(tmp, path);
+  return path;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const started = new Date();
+  const loadStart = loadavg();
+  const progress = new Progress();
+  const notes: string[] = [];
+
+  // Our end of the idle connections needs descriptors too; Node raised the soft limit to the
+  // hard one at startup, scripts/bench.sh raised the hard one if it could.
+  let idleClients = opts.idleClients;
+  const ownLimit = ownFdLimit();
+  if (opts.sections.has('idle') && Number.isFinite(ownLimit) && ownLimit < idleClients + 500) {
+    idleClients = Math.max(100, ownLimit - 500);
+    notes.push(`descriptor limit ${ownLimit}: idle test uses ${idleClients} clients instead of ${opts.idleClients}`);
+  }
+
+  progress.note('starting redis ×5, memcached ×2, nutcracker, walnut');
+  const bed = await startBed(opts.walnutArgs);
+  const tests: TestResult[] = [];
+  const bulk: BulkResult[] = [];
+  const idle: IdleResult[] = [];
+  try {
+    for (const [which, limit] of Object.entries(bed.fdLimits)) {
+      if (limit < idleClients + 100) notes.push(`${which} runs with a descriptor limit of ${limit}`);
+    }
+    progress.note('filling backends');
+    await Promise.all([...bed.redis.map((r) => fillRedis(r.port)), ...bed.memcached.map((m) => fillMemcached(m.port))]);
+    for (const suite of bed.suites) {
+      for (const target of TARGETS) await sanityCheck(suite.protocol, suite.ports[target], `${suite.name} via ${target}`);
+    }
+
+    const planned = plan(bed, opts);
+    const bulkSuites = opts.sections.has('bulk') ? bed.suites : [];
+    const bulkTrials = opts.quick ? BULK_TRIALS.quick : BULK_TRIALS.full;
+    progress.total =
+      planned.length * TARGETS.length * opts.rounds + bulkSuites.length * bulkTrials + (opts.sections.has('idle') ? 2 : 0);
+
+    await warmUp(bed, opts, progress);
+
+    const samples = new Map<Planned, Record<TargetName, Sample[]>>();
+    for (const p of planned) samples.set(p, { direct: [], twemproxy: [], walnut: [] });
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const p of planned) {
+        for (const target of TARGETS) {
+          progress.step(`round ${round}/${opts.rounds} ${testLabel({ suite: p.suite.name, test: p.test, pipeline: p.pipeline })} ${target}`);
+          const s = await p.run(target, round);
+          if (s.failure !== '') notes.push(`round ${round} ${p.suite.name} ${p.test} -P ${p.pipeline} ${target}: ${s.failure}`);
+          (samples.get(p) as Record<TargetName, Sample[]>)[target].push(s);
+        }
+      }
+    }
+    for (const p of planned) {
+      tests.push(
+        summariseTest({
+          suite: p.suite.name,
+          test: p.test,
+          pipeline: p.pipeline,
+          requests: p.requests,
+          samples: samples.get(p) as Record<TargetName, Sample[]>,
+        }),
+      );
+    }
+
+    const pids = { twemproxy: bed.proxies.twemproxy.pid, walnut: bed.proxies.walnut.pid };
+    for (const suite of bulkSuites) {
+      bulk.push(await runBulk(suite, pids, bulkTrials, BULK_WARMUPS, () => progress.step(`${suite.name} ${10_000}-key get`)));
+    }
+  } finally {
+    await bed.stop();
+  }
+
+  if (opts.sections.has('idle')) {
+    for (const which of ['twemproxy', 'walnut'] as const) {
+      progress.step(`${which} with ${idleClients} idle clients`);
+      idle.push(await measureIdle(which, bed.yaml, idleClients, opts.walnutArgs));
+    }
+  }
+  progress.end();
+
+  const checks = evaluateTargets(tests, bulk, idle);
+  const finished = new Date();
+  const result = {
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    seconds: (finished.getTime() - started.getTime()) / 1000,
+    options: { ...opts, sections: [...opts.sections], idleClients },
+    environment: { ...environment(), loadavgStart: loadStart, loadavgEnd: loadavg(), fdLimits: bed.fdLimits },
+    setup: {
+      clients: CLIENTS,
+      pipelines: PIPELINES,
+      proxyArgs: '-v 4 -i 30000',
+      serverConnections: 1,
+      note: 'direct = the first server of the pool; figures are medians over rounds; cpu = proxy utime+stime per request',
+    },
+    tests,
+    bulk,
+    idle,
+    checks,
+    notes,
+  };
+
+  const lines: string[] = [];
+  lines.push(
+    `Walnut vs twemproxy vs direct: ${opts.rounds} round(s), -c ${CLIENTS}, medians over rounds; ` +
+      `W/T = Walnut/twemproxy, W/D = Walnut/direct (req/s: higher is better; p99, cpu: lower is better)`,
+  );
+  if (tests.length > 0) lines.push('', ...formatTests(tests));
+  if (bulk.length > 0) lines.push('', ...formatBulk(bulk));
+  if (idle.length > 0) lines.push('', ...formatIdle(idle));
+  if (checks.length > 0) lines.push('', 'Targets (margin: headroom to the limit, negative = missed by that much)', ...formatChecks(checks));
+  if (notes.length > 0) lines.push('', 'Notes:', ...notes.map((n) => `  ${n}`));
+
+  const outDir = isAbsolute(opts.outDir) ? opts.outDir : join(repoRoot, opts.outDir);
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const path = writeJson(outDir, `${stamp}.json`, result);
+  writeJson(outDir, 'latest.json', result);
+  lines.push('', `Took ${clock(result.seconds)}. Results: ${path} (and latest.json)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`\nbench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

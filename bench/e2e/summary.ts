@@ -1,0 +1,122 @@
+// Pure arithmetic of the end-to-end benchmark: medians over rounds, percentiles of recorded
+// latencies, Walnut/twemproxy and Walnut/direct ratios, and the issue's targets as PASS/MISS
+// verdicts with their margin. No twemproxy counterpart.
+
+/** Median of the finite values; NaN when there are none. */
+export function median(values: readonly number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const n = v.length;
+  if (n === 0) return Number.NaN;
+  const mid = n >> 1;
+  return n % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+/**
+ * The q-quantile (0..1) of an ascending array of `count` values: the smallest value with at
+ * least q·count values at or below it (nearest rank), as latency reports use. NaN when empty.
+ */
+export function quantileSorted(sorted: ArrayLike<number>, count: number, q: number): number {
+  if (count <= 0) return Number.NaN;
+  const rank = Math.min(count, Math.max(1, Math.ceil(q * count)));
+  return sorted[rank - 1] as number;
+}
+
+/** a / b, or NaN when either is missing or b is 0. */
+export function ratio(a: number, b: number): number {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return Number.NaN;
+  return a / b;
+}
+
+/** Geometric mean of the positive finite values (the average of ratios); NaN when none. */
+export function geomean(values: readonly number[]): number {
+  const v = values.filter((x) => Number.isFinite(x) && x > 0);
+  if (v.length === 0) return Number.NaN;
+  let logSum = 0;
+  for (const x of v) logSum += Math.log(x);
+  return Math.exp(logSum / v.length);
+}
+
+/** One figure per target of a test, medians over rounds; NaN where not measured. */
+export interface Figures {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Proxy CPU time per request in µs (NaN for direct). */
+  cpuUsPerReq: number;
+}
+
+/** Ratios of Walnut's figures to twemproxy's (W/T) and to direct (W/D). */
+export interface Ratios {
+  rpsVsTwemproxy: number;
+  rpsVsDirect: number;
+  p50VsTwemproxy: number;
+  p99VsTwemproxy: number;
+  cpuVsTwemproxy: number;
+}
+
+export function ratios(direct: Figures, twemproxy: Figures, walnut: Figures): Ratios {
+  return {
+    rpsVsTwemproxy: ratio(walnut.rps, twemproxy.rps),
+    rpsVsDirect: ratio(walnut.rps, direct.rps),
+    p50VsTwemproxy: ratio(walnut.p50Ms, twemproxy.p50Ms),
+    p99VsTwemproxy: ratio(walnut.p99Ms, twemproxy.p99Ms),
+    cpuVsTwemproxy: ratio(walnut.cpuUsPerReq, twemproxy.cpuUsPerReq),
+  };
+}
+
+/** A target of the issue: `value` (a ratio or a figure) must be at most or at least `limit`. */
+export interface Check {
+  name: string;
+  /** 'max': value ≤ limit passes; 'min': value ≥ limit passes. */
+  kind: 'max' | 'min';
+  limit: number;
+  value: number;
+  pass: boolean;
+  /** Headroom as a fraction of the limit: positive when passing, negative when missing. */
+  margin: number;
+  /** Extra words for the report (how the value was formed, the worst test, ...). */
+  detail: string;
+}
+
+export function check(name: string, kind: 'max' | 'min', limit: number, value: number, detail = ''): Check {
+  const measured = Number.isFinite(value);
+  const pass = measured && (kind === 'max' ? value <= limit : value >= limit);
+  const margin = !measured ? Number.NaN : kind === 'max' ? (limit - value) / limit : (value - limit) / limit;
+  return { name, kind, limit, value, pass, margin, detail };
+}
+
+/** "+12.3%" / "-4.0%" / "n/a". */
+export function formatMargin(margin: number): string {
+  if (!Number.isFinite(margin)) return 'n/a';
+  const pct = margin * 100;
+  return `${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%`;
+}
+
+/**
+ * A check over many tests: the geometric mean of the per-test ratios against the limit, with
+ * how many tests meet the limit on their own and which one is furthest from it.
+ */
+export function aggregateCheck(
+  name: string,
+  kind: 'max' | 'min',
+  limit: number,
+  perTest: ReadonlyArray<{ label: string; value: number }>,
+): Check {
+  const measured = perTest.filter((t) => Number.isFinite(t.value) && t.value > 0);
+  const g = geomean(measured.map((t) => t.value));
+  const meeting = measured.filter((t) => (kind === 'max' ? t.value <= limit : t.value >= limit)).length;
+  let worst: { label: string; value: number } | undefined;
+  for (const t of measured) {
+    if (worst === undefined || (kind === 'max' ? t.value > worst.value : t.value < worst.value)) worst = t;
+  }
+  const worstText = worst === undefined ? '' : `, worst ${worst.label} ${worst.value.toFixed(2)}`;
+  const missing = perTest.length - measured.length;
+  const missingText = missing > 0 ? `, ${missing} not measured` : '';
+  return check(
+    name,
+    kind,
+    limit,
+    g,
+    `geomean of ${measured.length} tests; ${meeting}/${measured.length} meet it alone${worstText}${missingText}`,
+  );
+}

@@ -1,0 +1,36 @@
+// Command-line options of `npm run bench` and request counts (bench/e2e/options.ts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseBenchArgs, requestCount, SECTIONS } from '../../../../bench/e2e/options.js';
+
+test('defaults, --quick and explicit values', () => {
+  const d = parseBenchArgs([]);
+  assert.equal(d.rounds, 3);
+  assert.equal(d.scale, 1);
+  assert.equal(d.quick, false);
+  assert.deepEqual([...d.sections], [...SECTIONS]);
+  assert.equal(d.idleClients, 10_000);
+  const q = parseBenchArgs(['--quick']);
+  assert.equal(q.rounds, 1);
+  assert.equal(q.scale, 0.25);
+  const e = parseBenchArgs(['--quick', '--rounds', '2', '--scale=0.5', '--only', 'redis,idle', '--walnut-args', ' --workers  2 ']);
+  assert.equal(e.rounds, 2);
+  assert.equal(e.scale, 0.5);
+  assert.deepEqual([...e.sections], ['redis', 'idle']);
+  assert.deepEqual(e.walnutArgs, ['--workers', '2']);
+  assert.equal(parseBenchArgs(['-h']).help, true);
+});
+
+test('bad input is an error naming the option', () => {
+  assert.throws(() => parseBenchArgs(['--rounds', '0']), /--rounds: not a positive integer/);
+  assert.throws(() => parseBenchArgs(['--rounds']), /--rounds needs a value/);
+  assert.throws(() => parseBenchArgs(['--scale', 'x']), /--scale/);
+  assert.throws(() => parseBenchArgs(['--only', 'redis,disk']), /unknown section disk/);
+  assert.throws(() => parseBenchArgs(['--fast']), /unknown option --fast/);
+});
+
+test('requestCount scales, rounds to thousands and keeps a floor of batches per client', () => {
+  assert.equal(requestCount(40_000, 1, 1, 50, 1), 40_000);
+  assert.equal(requestCount(300_000, 0.1, 0.25, 50, 16), 8_000);
+  assert.equal(requestCount(300_000, 0.01, 0.01, 50, 16), 50 * 16 * 4);
+});

@@ -1,0 +1,31 @@
+// Plain-text tables of the end-to-end benchmark (bench/e2e/report.ts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fmtFixed, fmtInt, formatChecks, formatTable } from '../../../../bench/e2e/report.js';
+import { check } from '../../../../bench/e2e/summary.js';
+
+test('formatTable pads columns to their widest cell, left or right', () => {
+  const lines = formatTable(
+    [
+      ['a', 'bb', 'c'],
+      ['aaa', 'b', 'cc'],
+    ],
+    'lr',
+  );
+  assert.deepEqual(lines, ['a    bb   c', 'aaa   b  cc']);
+});
+
+test('numbers: thousands separators, fixed digits, dash for unknown', () => {
+  assert.equal(fmtInt(1234567.6), '1,234,568');
+  assert.equal(fmtInt(NaN), '-');
+  assert.equal(fmtFixed(1.23456, 3), '1.235');
+  assert.equal(fmtFixed(Infinity, 2), '-');
+});
+
+test('formatChecks says PASS, MISS or N/A with the margin', () => {
+  const lines = formatChecks([check('fast', 'min', 1.5, 1.8), check('small', 'max', 4, 5), check('none', 'max', 2, NaN)]);
+  assert.equal(lines.length, 4);
+  assert.match(lines[1] ?? '', /^PASS +fast +1\.80 +\+20\.0%/);
+  assert.match(lines[2] ?? '', /^MISS +small +5\.00 +-25\.0%/);
+  assert.match(lines[3] ?? '', /^N\/A +none +- +n\/a/);
+});

@@ -1,0 +1,104 @@
+// Medians over rounds, idle-memory arithmetic and the targets (bench/e2e/results.ts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  evaluateTargets,
+  idleSummary,
+  summariseTest,
+  type BulkResult,
+  type Sample,
+  type TargetName,
+} from '../../../../bench/e2e/results.js';
+
+function sample(round: number, rps: number, p99Ms: number, cpuUsPerReq: number, failure = ''): Sample {
+  return { round, rps, p50Ms: p99Ms / 2, p99Ms, avgMs: p99Ms / 2, requests: 1000, cpuSeconds: cpuUsPerReq / 1000, cpuUsPerReq, errors: 0, failure };
+}
+
+function makeTest(pipeline: number, figs: Record<TargetName, [number, number, number]>) {
+  const samples = {
+    direct: [sample(1, figs.direct[0], figs.direct[1], NaN)],
+    twemproxy: [sample(1, figs.twemproxy[0], figs.twemproxy[1], figs.twemproxy[2])],
+    walnut: [sample(1, figs.walnut[0], figs.walnut[1], figs.walnut[2])],
+  };
+  return summariseTest({ suite: 'redis-1', test: 'GET', pipeline, requests: 1000, samples });
+}
+
+test('summariseTest takes per-figure medians and skips failed rounds', () => {
+  const t = summariseTest({
+    suite: 'redis-4',
+    test: 'SET',
+    pipeline: 16,
+    requests: 1000,
+    samples: {
+      direct: [sample(1, 100, 1, NaN), sample(2, 300, 3, NaN), sample(3, 200, 9, NaN)],
+      twemproxy: [sample(1, 50, 4, 2), sample(2, 0, NaN, NaN, 'timed out'), sample(3, 70, 6, 4)],
+      walnut: [sample(1, 90, 2, 1), sample(2, 80, 2, 1), sample(3, 85, 2, 3)],
+    },
+  });
+  assert.equal(t.median.direct.rps, 200);
+  assert.equal(t.median.direct.p99Ms, 3);
+  assert.equal(t.median.twemproxy.rps, 60);
+  assert.equal(t.median.twemproxy.cpuUsPerReq, 3);
+  assert.equal(t.median.walnut.rps, 85);
+  assert.ok(Number.isNaN(t.median.direct.cpuUsPerReq));
+  assert.ok(Math.abs(t.ratios.rpsVsTwemproxy - 85 / 60) < 1e-12);
+  assert.ok(Math.abs(t.ratios.rpsVsDirect - 85 / 200) < 1e-12);
+  assert.ok(Math.abs(t.ratios.p99VsTwemproxy - 2 / 5) < 1e-12);
+  assert.ok(Math.abs(t.ratios.cpuVsTwemproxy - 1 / 3) < 1e-12);
+});
+
+test('idleSummary: KB per opened client and whether memory came back', () => {
+  const kept = idleSummary('walnut', 10_000, 0, { before: 50_000, withClients: 100_000, after1s: 100_000, after5s: 90_000, afterTraffic: 60_000 }, 20_000, '');
+  assert.equal(kept.kbPerClient, 5);
+  assert.equal(kept.retainedShare, 0.8);
+  assert.equal(kept.returned, false);
+  const back = idleSummary('twemproxy', 1_000, 500, { before: 2_000, withClients: 3_000, after1s: 2_900, after5s: 2_900, afterTraffic: 2_900 }, 20_000, '');
+  assert.equal(back.kbPerClient, 2);
+  // 900 kB kept is under the 1 MB slack
+  assert.equal(back.returned, true);
+});
+
+test('evaluateTargets applies each target to the right depth and figure', () => {
+  const p1 = makeTest(1, { direct: [100, 1, NaN], twemproxy: [80, 2, 10], walnut: [90, 1.5, 9] });
+  const p16 = makeTest(16, { direct: [1000, 5, NaN], twemproxy: [400, 10, 3], walnut: [500, 12, 2] });
+  const bulk: BulkResult = {
+    suite: 'redis-4',
+    keys: 10_000,
+    trialsMs: { direct: [4], twemproxy: [6], walnut: [10] },
+    medianMs: { direct: 4, twemproxy: 6, walnut: 10 },
+    cpuMsPerReq: { direct: NaN, twemproxy: 2, walnut: 3 },
+    replyMatches: { direct: true, twemproxy: true, walnut: true },
+    walnutVsDirect: 2.5,
+    walnutVsTwemproxy: 10 / 6,
+    failure: '',
+  };
+  const idle = [
+    idleSummary('twemproxy', 100, 0, { before: 0, withClients: 100, after1s: 0, after5s: 0, afterTraffic: 0 }, 1, ''),
+    idleSummary('walnut', 100, 0, { before: 0, withClients: 300, after1s: 0, after5s: 0, afterTraffic: 0 }, 1, ''),
+  ];
+  const checks = evaluateTargets([p1, p16], [bulk], idle);
+  const byName = new Map(checks.map((c) => [c.name, c]));
+  const get = (prefix: string) => {
+    const c = checks.find((x) => x.name.startsWith(prefix));
+    assert.ok(c, prefix);
+    return c;
+  };
+  assert.equal(byName.size, checks.length);
+  assert.equal(get('CPU/request ≤ twemproxy at -P 1 ').value, 0.9);
+  assert.equal(get('CPU/request ≤ twemproxy at -P 1 ').pass, true);
+  assert.ok(Math.abs(get('CPU/request ≤ twemproxy at -P 16').value - 2 / 3) < 1e-12);
+  assert.equal(get('req/s at -P 16 ≥ 1.5× twemproxy').value, 1.25);
+  assert.equal(get('req/s at -P 16 ≥ 1.5× twemproxy').pass, false);
+  assert.equal(get('req/s at -P 16 ≥ 0.6× direct').value, 0.5);
+  assert.equal(get('req/s at -P 1 ≥ 1.0× twemproxy').value, 1.125);
+  assert.equal(get('p99 ≤ twemproxy at -P 1 ').value, 0.75);
+  assert.equal(get('p99 ≤ twemproxy at -P 16').value, 1.2);
+  assert.equal(get('p99 ≤ twemproxy at -P 16').pass, false);
+  assert.equal(get('10000-key MGET on redis-4').value, 2.5);
+  assert.equal(get('10000-key MGET on redis-4').pass, false);
+  // Only Walnut's idle memory is a target: 3 KB per client.
+  assert.equal(get('RSS per idle client').value, 3);
+  assert.equal(get('RSS per idle client').pass, true);
+  assert.equal(checks.filter((c) => c.name.startsWith('RSS')).length, 1);
+  assert.deepEqual(evaluateTargets([], [], []), []);
+});

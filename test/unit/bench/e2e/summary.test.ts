@@ -1,0 +1,103 @@
+// Medians, nearest-rank quantiles, geometric means and PASS/MISS verdicts of the end-to-end
+// benchmark (bench/e2e/summary.ts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { aggregateCheck, check, formatMargin, geomean, median, quantileSorted, ratio, ratios } from '../../../../bench/e2e/summary.js';
+
+test('median of odd and even counts, ignoring NaN', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([NaN, 5, NaN]), 5);
+  assert.ok(Number.isNaN(median([])));
+  assert.ok(Number.isNaN(median([NaN])));
+});
+
+test('median: at least half the values are at or below it and at least half at or above', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: 1, maxLength: 40 }), (xs) => {
+      const m = median(xs);
+      assert.ok(xs.filter((x) => x <= m).length * 2 >= xs.length);
+      assert.ok(xs.filter((x) => x >= m).length * 2 >= xs.length);
+    }),
+  );
+});
+
+test('quantileSorted is the nearest-rank quantile', () => {
+  const sorted = Float64Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(quantileSorted(sorted, 100, 0.5), 50);
+  assert.equal(quantileSorted(sorted, 100, 0.99), 99);
+  assert.equal(quantileSorted(sorted, 100, 1), 100);
+  assert.equal(quantileSorted(sorted, 100, 0), 1);
+  // Only the first `count` values count.
+  assert.equal(quantileSorted(sorted, 10, 0.99), 10);
+  assert.ok(Number.isNaN(quantileSorted(sorted, 0, 0.5)));
+  fc.assert(
+    fc.property(
+      fc.array(fc.double({ min: 0, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 200 }),
+      fc.double({ min: 0.001, max: 1, noNaN: true }),
+      (xs, q) => {
+        const s = Float64Array.from(xs).sort();
+        const v = quantileSorted(s, s.length, q);
+        assert.ok(xs.filter((x) => x <= v).length >= q * xs.length);
+        assert.ok(xs.filter((x) => x < v).length < q * xs.length);
+      },
+    ),
+  );
+});
+
+test('ratio and geomean treat missing figures as unknown', () => {
+  assert.equal(ratio(3, 2), 1.5);
+  assert.ok(Number.isNaN(ratio(3, 0)));
+  assert.ok(Number.isNaN(ratio(NaN, 2)));
+  assert.ok(Math.abs(geomean([2, 8]) - 4) < 1e-12);
+  assert.ok(Math.abs(geomean([0.5, 2, NaN]) - 1) < 1e-12);
+  assert.ok(Number.isNaN(geomean([NaN, 0])));
+});
+
+test('ratios are Walnut over twemproxy and over direct', () => {
+  const r = ratios(
+    { rps: 100, p50Ms: 1, p99Ms: 2, cpuUsPerReq: NaN },
+    { rps: 50, p50Ms: 2, p99Ms: 8, cpuUsPerReq: 4 },
+    { rps: 75, p50Ms: 1, p99Ms: 2, cpuUsPerReq: 3 },
+  );
+  assert.deepEqual(r, { rpsVsTwemproxy: 1.5, rpsVsDirect: 0.75, p50VsTwemproxy: 0.5, p99VsTwemproxy: 0.25, cpuVsTwemproxy: 0.75 });
+});
+
+test('check: pass side and signed margin for upper and lower limits', () => {
+  const under = check('cpu', 'max', 1, 0.8);
+  assert.equal(under.pass, true);
+  assert.ok(Math.abs(under.margin - 0.2) < 1e-12);
+  const over = check('cpu', 'max', 4, 5);
+  assert.equal(over.pass, false);
+  assert.ok(Math.abs(over.margin + 0.25) < 1e-12);
+  const enough = check('rps', 'min', 1.5, 1.8);
+  assert.equal(enough.pass, true);
+  assert.ok(Math.abs(enough.margin - 0.2) < 1e-12);
+  assert.equal(check('rps', 'min', 1.5, 1.5).pass, true);
+  const unknown = check('rps', 'min', 1.5, NaN);
+  assert.equal(unknown.pass, false);
+  assert.ok(Number.isNaN(unknown.margin));
+  assert.equal(formatMargin(0.123), '+12.3%');
+  assert.equal(formatMargin(-0.04), '-4.0%');
+  assert.equal(formatMargin(NaN), 'n/a');
+});
+
+test('aggregateCheck judges the geometric mean and names the worst test', () => {
+  const c = aggregateCheck('rps', 'min', 1, [
+    { label: 'a', value: 2 },
+    { label: 'b', value: 0.5 },
+    { label: 'c', value: 4 },
+    { label: 'd', value: NaN },
+  ]);
+  assert.ok(Math.abs(c.value - Math.cbrt(4)) < 1e-9);
+  assert.equal(c.pass, true);
+  assert.match(c.detail, /geomean of 3 tests; 2\/3 meet it alone, worst b 0\.50, 1 not measured/);
+  const m = aggregateCheck('cpu', 'max', 1, [
+    { label: 'x', value: 1.2 },
+    { label: 'y', value: 0.9 },
+  ]);
+  assert.match(m.detail, /worst x 1\.20/);
+  assert.equal(m.pass, false);
+  assert.equal(aggregateCheck('none', 'max', 1, []).pass, false);
+});
