@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningProxy } from '../../scripts/lib/processes.js';
 import { openFds, rssKb } from './proc-stats.js';
-import { afterBytes, afterLines, closeAll, exchange, openIdle, openSocket, respCommand } from './raw-client.js';
+import { afterLines, closeAll, exchange, openIdle, openSocket, respCommand } from './raw-client.js';
 import { idleSummary, type IdleResult, type ProxyName } from './results.js';
 import { freePoolPorts, startProxy } from './setup.js';
 
@@ -31,17 +31,27 @@ async function steadyRss(pid: number): Promise<number> {
   return v.sort((a, b) => a - b)[1] as number;
 }
 
-/** Two pipelines of 1,000 GETs of a 16 KB value on one connection: some 32 MB of replies. */
-async function trafficBurst(port: number): Promise<void> {
-  const s = await openSocket(port);
-  try {
-    const set = respCommand(['SET', 'bench:idle', 'x'.repeat(16_384)]);
-    await exchange(s, set, afterLines(1), 5_000);
-    const get = respCommand(['GET', 'bench:idle']).repeat(1_000);
-    for (let i = 0; i < 2; i++) await exchange(s, get, afterBytes(1_000 * (16_384 + 10)), 10_000);
-  } finally {
-    s.destroy();
-  }
+/**
+ * Opens `clients` idle connections, waits until the proxy holds them all, reads its RSS, closes
+ * them, waits until the proxy has let them go, and reads its RSS a second later.
+ */
+async function holdIdle(
+  pid: number,
+  port: number,
+  clients: number,
+  fdsBefore: number,
+): Promise<{ rss: number; after1s: number; failed: number; failure: string }> {
+  const { sockets, failed } = await openIdle(port, clients, CONNECT_CONCURRENCY);
+  // Connected on our side is not yet accepted on theirs: wait until the proxy holds them.
+  const accepted = await waitFor(() => openFds(pid) >= fdsBefore + sockets.length, 30_000);
+  await sleep(1_000);
+  const rss = await steadyRss(pid);
+  const held = openFds(pid) - fdsBefore;
+  await closeAll(sockets);
+  await waitFor(() => openFds(pid) <= fdsBefore + 5, 30_000);
+  await sleep(1_000);
+  const failure = accepted ? '' : `the proxy holds only ${held} of ${sockets.length} connections`;
+  return { rss, after1s: rssKb(pid), failed, failure };
 }
 
 export async function measureIdle(
@@ -58,35 +68,33 @@ export async function measureIdle(
     const pid = proxy.pid;
     // One request first, so lazily built state (server connections, code paths) is in place.
     const s = await openSocket(ports.redis1);
-    await exchange(s, respCommand(['PING']), afterLines(1), 5_000);
+    const got = await exchange(s, respCommand(['GET', 'bench:sanity']), afterLines(2), 5_000);
     s.destroy();
+    const text = got.reply.toString('latin1');
+    if (text !== '$2\r\nok\r\n') throw new Error(`GET through the fresh proxy: ${JSON.stringify(text)}`);
     await sleep(1_000);
     const fdsBefore = openFds(pid);
     const before = await steadyRss(pid);
 
-    const { sockets, failed } = await openIdle(ports.redis1, clients, CONNECT_CONCURRENCY);
-    // Connected on our side is not yet accepted on theirs: wait until the proxy holds them.
-    const accepted = await waitFor(() => openFds(pid) >= fdsBefore + sockets.length, 30_000);
-    await sleep(1_000);
-    const withClients = await steadyRss(pid);
-    const heldFds = openFds(pid) - fdsBefore;
-
-    await closeAll(sockets);
-    await waitFor(() => openFds(pid) <= fdsBefore + 5, 30_000);
-    await sleep(1_000);
-    const after1s = rssKb(pid);
+    const first = await holdIdle(pid, ports.redis1, clients, fdsBefore);
     await sleep(4_000);
     const after5s = await steadyRss(pid);
-    // V8 collects garbage when allocating, not when idle: a little traffic tells a leak (memory
-    // stays) from garbage not yet collected (memory drops).
-    await trafficBurst(ports.redis1);
-    await sleep(1_000);
-    const afterTraffic = await steadyRss(pid);
-    const failure = accepted ? '' : `the proxy holds only ${heldFds} of ${sockets.length} connections`;
-    return idleSummary(which, clients, failed, { before, withClients, after1s, after5s, afterTraffic }, started.fdLimit, failure);
+    // A second wave of as many clients tells memory kept for reuse (RSS stays flat) from
+    // memory that keeps growing with every wave.
+    const second = await holdIdle(pid, ports.redis1, clients, fdsBefore);
+    const rss = {
+      before,
+      withClients: first.rss,
+      after1s: first.after1s,
+      after5s,
+      secondWave: second.rss,
+      afterSecondClose: second.after1s,
+    };
+    return idleSummary(which, clients, first.failed, rss, started.fdLimit, first.failure || second.failure);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    return idleSummary(which, clients, clients, { before: NaN, withClients: NaN, after1s: NaN, after5s: NaN, afterTraffic: NaN }, NaN, why);
+    const none = { before: NaN, withClients: NaN, after1s: NaN, after5s: NaN, secondWave: NaN, afterSecondClose: NaN };
+    return idleSummary(which, clients, clients, none, NaN, why);
   } finally {
     await proxy?.stop();
   }

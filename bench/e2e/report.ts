@@ -90,7 +90,7 @@ export function formatBulk(bulk: readonly BulkResult[]): string[] {
 
 export function formatIdle(idle: readonly IdleResult[]): string[] {
   const rows: string[][] = [
-    ['proxy', 'clients', 'failed', 'RSS before kB', 'with clients kB', '1 s after close', '5 s after close', 'after traffic', 'KB/client', 'memory returned 5 s after close'],
+    ['proxy', 'clients', 'failed', 'RSS before kB', 'with clients kB', '1 s after close', '5 s after close', '2nd wave', 'after 2nd close', 'KB/client', 'memory returned 5 s after close'],
   ];
   for (const i of idle) {
     rows.push([
@@ -101,14 +101,15 @@ export function formatIdle(idle: readonly IdleResult[]): string[] {
       fmtInt(i.rssWithClientsKb),
       fmtInt(i.rssAfter1sKb),
       fmtInt(i.rssAfter5sKb),
-      fmtInt(i.rssAfterTrafficKb),
+      fmtInt(i.rssSecondWaveKb),
+      fmtInt(i.rssAfterSecondCloseKb),
       fmtFixed(i.kbPerClient, 2),
       i.failure !== ''
         ? `failure: ${i.failure}`
         : `${i.returned ? 'yes' : 'no'} (${fmtFixed(i.retainedShare * 100, 0)}% of growth kept)`,
     ]);
   }
-  return formatTable(rows, 'lrrrrrrrrl');
+  return formatTable(rows, 'lrrrrrrrrrl');
 }
 
 export function formatChecks(checks: readonly Check[]): string[] {

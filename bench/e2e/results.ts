@@ -16,6 +16,8 @@ export interface Sample {
   avgMs: number;
   /** Requests the run completed. */
   requests: number;
+  /** Wall time of the run, seconds (including the load generator's start). */
+  seconds: number;
   /** Proxy CPU time (user + system) during the run, seconds; NaN for direct. */
   cpuSeconds: number;
   /** cpuSeconds / requests in µs; NaN for direct. */
@@ -89,8 +91,9 @@ export interface IdleResult {
   /** RSS after all clients closed: 1 s later and 5 s later. */
   rssAfter1sKb: number;
   rssAfter5sKb: number;
-  /** RSS after a short burst of traffic once the clients had gone (lets a GC run). */
-  rssAfterTrafficKb: number;
+  /** A second wave of as many idle clients: RSS while they are held, and 1 s after they left. */
+  rssSecondWaveKb: number;
+  rssAfterSecondCloseKb: number;
   /** (rssWithClientsKb − rssBeforeKb) / clients. */
   kbPerClient: number;
   /** Share of the growth still held 5 s after the clients left (0 = all returned). */
@@ -105,7 +108,7 @@ export function idleSummary(
   proxy: ProxyName,
   clients: number,
   failed: number,
-  rss: { before: number; withClients: number; after1s: number; after5s: number; afterTraffic: number },
+  rss: { before: number; withClients: number; after1s: number; after5s: number; secondWave: number; afterSecondClose: number },
   fdLimit: number,
   failure: string,
 ): IdleResult {
@@ -120,7 +123,8 @@ export function idleSummary(
     rssWithClientsKb: rss.withClients,
     rssAfter1sKb: rss.after1s,
     rssAfter5sKb: rss.after5s,
-    rssAfterTrafficKb: rss.afterTraffic,
+    rssSecondWaveKb: rss.secondWave,
+    rssAfterSecondCloseKb: rss.afterSecondClose,
     kbPerClient: opened > 0 ? growth / opened : Number.NaN,
     retainedShare: ratio(retained, growth),
     returned: retained <= Math.max(growth * 0.1, 1024),

@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { isAbsolute, join } from 'node:path';
 import { repoRoot, walnutCli, nutcrackerBin } from '../../scripts/lib/processes.js';
 import { runBulk } from './bulk-get.js';
@@ -39,8 +40,8 @@ const REDIS_WEIGHT: Record<number, Partial<Record<RedisTest, number>>> = {
   16: { LRANGE_100: 0.1, MSET: 0.3 },
 };
 const MEMCACHE_WEIGHT: Partial<Record<MemcacheTest, number>> = { MGET_10: 0.5 };
-const BULK_TRIALS = { full: 11, quick: 5 };
-const BULK_WARMUPS = 2;
+const BULK_TRIALS = { full: 21, quick: 9 };
+const BULK_WARMUPS = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Progress on stderr
@@ -87,7 +88,7 @@ function proxyPid(bed: Bed, target: TargetName): number {
 }
 
 function failedSample(round: number, failure: string): Sample {
-  return { round, rps: NaN, p50Ms: NaN, p99Ms: NaN, avgMs: NaN, requests: 0, cpuSeconds: NaN, cpuUsPerReq: NaN, errors: 0, failure };
+  return { round, rps: NaN, p50Ms: NaN, p99Ms: NaN, avgMs: NaN, requests: 0, seconds: NaN, cpuSeconds: NaN, cpuUsPerReq: NaN, errors: 0, failure };
 }
 
 async function redisSample(
@@ -100,12 +101,14 @@ async function redisSample(
   round: number,
 ): Promise<Sample> {
   const pid = proxyPid(bed, target);
+  const t0 = performance.now();
   const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
   const run = await runRedisBenchmark(
     { port: suite.ports[target], test, requests, clients: CLIENTS, pipeline, keyspace: suite.keyspace },
     RUN_TIMEOUT_MS,
   );
   const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
+  const seconds = (performance.now() - t0) / 1000;
   if (run.row === null) return failedSample(round, run.failure);
   return {
     round,
@@ -114,6 +117,7 @@ async function redisSample(
     p99Ms: run.row.p99Ms,
     avgMs: run.row.avgMs,
     requests,
+    seconds,
     cpuSeconds: cpu,
     cpuUsPerReq: (cpu * 1e6) / requests,
     errors: run.serverErrors,
@@ -131,6 +135,7 @@ async function memcacheSample(
   round: number,
 ): Promise<Sample> {
   const pid = proxyPid(bed, target);
+  const t0 = performance.now();
   const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
   const r = await runMemcacheLoad({
     port: suite.ports[target],
@@ -143,6 +148,7 @@ async function memcacheSample(
     timeoutMs: RUN_TIMEOUT_MS,
   });
   const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
+  const seconds = (performance.now() - t0) / 1000;
   if (r.failure !== '' || r.requests === 0) return failedSample(round, r.failure || 'no replies');
   return {
     round,
@@ -151,6 +157,7 @@ async function memcacheSample(
     p99Ms: r.p99Ms,
     avgMs: r.avgMs,
     requests: r.requests,
+    seconds,
     cpuSeconds: cpu,
     cpuUsPerReq: (cpu * 1e6) / r.requests,
     errors: r.errors,
@@ -206,36 +213,38 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
   return out;
 }
 
-/** Untimed load through every target, so Walnut's JIT has compiled its hot paths. */
+/**
+ * Untimed load of every test through every target first, so Walnut's JIT has compiled each
+ * hot path (array replies, fragmenting) before anything is measured: a long-running proxy
+ * has, and twemproxy's C needs no warming.
+ */
 async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise<void> {
   for (const suite of bed.suites) {
-    const wanted = suite.protocol === 'redis' ? opts.sections.has('redis') || opts.sections.has('bulk') : opts.sections.has('memcache') || opts.sections.has('bulk');
-    if (!wanted) continue;
+    const redis = suite.protocol === 'redis';
+    if (!opts.sections.has(redis ? 'redis' : 'memcache') && !opts.sections.has('bulk')) continue;
     for (const target of TARGETS) {
       progress.note(`warm-up ${suite.name} ${target}`);
-      if (suite.protocol === 'redis') {
-        for (const test of ['SET', 'GET', 'MSET'] as const) {
-          await runRedisBenchmark(
-            { port: suite.ports[target], test, requests: 30_000, clients: CLIENTS, pipeline: 16, keyspace: suite.keyspace },
-            RUN_TIMEOUT_MS,
-          );
-        }
-        await runRedisBenchmark(
-          { port: suite.ports[target], test: 'GET', requests: 5_000, clients: CLIENTS, pipeline: 1, keyspace: suite.keyspace },
-          RUN_TIMEOUT_MS,
-        );
-      } else {
-        for (const test of MEMCACHE_TESTS) {
-          await runMemcacheLoad({
-            port: suite.ports[target],
-            test,
-            requests: 20_000,
-            connections: CLIENTS,
-            depth: 16,
-            keyspace: suite.keyspace,
-            valueSize: VALUE_SIZE,
-            timeoutMs: RUN_TIMEOUT_MS,
-          });
+      for (const pipeline of PIPELINES) {
+        const requests = pipeline === 1 ? 2_000 : 20_000;
+        if (redis) {
+          for (const test of REDIS_TESTS) {
+            const n = test === 'LRANGE_100' || test === 'MSET' ? requests / 4 : requests;
+            const spec = { port: suite.ports[target], test, requests: n, clients: CLIENTS, pipeline, keyspace: suite.keyspace };
+            await runRedisBenchmark(spec, RUN_TIMEOUT_MS);
+          }
+        } else {
+          for (const test of MEMCACHE_TESTS) {
+            await runMemcacheLoad({
+              port: suite.ports[target],
+              test,
+              requests,
+              connections: CLIENTS,
+              depth: pipeline,
+              keyspace: suite.keyspace,
+              valueSize: VALUE_SIZE,
+              timeoutMs: RUN_TIMEOUT_MS,
+            });
+          }
         }
       }
     }
@@ -351,16 +360,18 @@ async function main(): Promise<number> {
     for (const suite of bulkSuites) {
       bulk.push(await runBulk(suite, pids, bulkTrials, BULK_WARMUPS, () => progress.step(`${suite.name} ${10_000}-key get`)));
     }
+
+    // Fresh proxies on the same backends, one at a time.
+    if (opts.sections.has('idle')) {
+      for (const which of ['twemproxy', 'walnut'] as const) {
+        progress.step(`${which} with ${idleClients} idle clients`);
+        idle.push(await measureIdle(which, bed.yaml, idleClients, opts.walnutArgs));
+      }
+    }
   } finally {
     await bed.stop();
   }
 
-  if (opts.sections.has('idle')) {
-    for (const which of ['twemproxy', 'walnut'] as const) {
-      progress.step(`${which} with ${idleClients} idle clients`);
-      idle.push(await measureIdle(which, bed.yaml, idleClients, opts.walnutArgs));
-    }
-  }
   progress.end();
 
   const checks = evaluateTargets(tests, bulk, idle);
@@ -389,6 +400,11 @@ async function main(): Promise<number> {
   lines.push(
     `Walnut vs twemproxy vs direct: ${opts.rounds} round(s), -c ${CLIENTS}, medians over rounds; ` +
       `W/T = Walnut/twemproxy, W/D = Walnut/direct (req/s: higher is better; p99, cpu: lower is better)`,
+  );
+  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  lines.push(
+    `${cpus().length} CPUs, load average ${load(loadStart)} at start, ${load(loadavg())} at end; ` +
+      `descriptor limits: harness ${ownLimit}, twemproxy ${bed.fdLimits.twemproxy}, walnut ${bed.fdLimits.walnut}`,
   );
   if (tests.length > 0) lines.push('', ...formatTests(tests));
   if (bulk.length > 0) lines.push('', ...formatBulk(bulk));
