@@ -6,7 +6,7 @@
  *   bash bench/memccapable.sh            build into .build/memccapable, run, print
  *   bash bench/memccapable.sh --write    also update the table in bench/results/memccapable.md
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -65,15 +65,11 @@ const targets: Target[] = [
   { label: 'Walnut, 3 servers', start: () => proxyTarget('walnut', 3) },
 ];
 
-/** First line a tool prints for its version flag, or '?' when it cannot be run. */
+/** First line a tool prints (on stdout or stderr) for its version flag, or '?'. */
 function versionOf(cmd: string, args: string[]): string {
-  try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.split('\n')[0]!.trim();
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return `${e.stdout ?? ''}${e.stderr ?? ''}`.split('\n')[0]!.trim() || '?';
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const line = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').find((l) => l.trim() !== '');
+  return line?.trim() ?? '?';
 }
 
 function debianVersion(pkg: string): string {
