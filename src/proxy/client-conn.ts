@@ -17,10 +17,11 @@ import {
 import { log, LOG_INFO } from '../util/log.js';
 import { Fifo } from './fifo.js';
 import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS } from './limits.js';
+import type { Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
 
-export class ClientConn implements RequestSink, MsgOwner, Flushable {
+export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
   private readonly socket: Socket;
   private readonly pool: ServerPool;
   private readonly parser: RequestParser;
@@ -40,6 +41,8 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable {
   private failed = false;
   private writeBlocked = false;
   private queueFull = false;
+  /** Congested server connections holding this client back (ServerConn.hold). */
+  private heldBy = 0;
 
   constructor(socket: Socket, pool: ServerPool) {
     this.socket = socket;
@@ -82,15 +85,15 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable {
         if (msg.noreply) {
           // Nothing will come back and nothing is owed to the client: do not hold up replies.
           msg.owner = null;
-          this.pool.forward(msg, this.affinity);
+          this.pool.forward(msg, this.affinity, this);
           return;
         }
         this.enqueue(msg);
-        this.pool.forward(msg, this.affinity);
+        this.pool.forward(msg, this.affinity, this);
         return;
       case ROUTE_FRAGMENT:
         this.enqueue(msg);
-        this.pool.forwardFragments(msg, this.affinity);
+        this.pool.forwardFragments(msg, this.affinity, this);
         return;
       case ROUTE_QUIT:
         msg.closeAfter = true;
@@ -166,8 +169,18 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable {
     this.resumeIfAllowed();
   }
 
+  hold(): void {
+    if (this.heldBy++ === 0) this.socket.pause();
+  }
+
+  release(): void {
+    if (--this.heldBy === 0) this.resumeIfAllowed();
+  }
+
   private resumeIfAllowed(): void {
-    if (!this.writeBlocked && !this.queueFull && !this.closing && !this.closed) this.socket.resume();
+    if (!this.writeBlocked && !this.queueFull && this.heldBy === 0 && !this.closing && !this.closed) {
+      this.socket.resume();
+    }
   }
 
   private onEnd(): void {

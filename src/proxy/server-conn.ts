@@ -9,6 +9,7 @@ import type { ReplyParser, ReplySink } from '../proto/codec.js';
 import { REPLY_ERROR, REPLY_TRANSIENT, type Msg } from '../proto/message.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { Fifo } from './fifo.js';
+import { MAX_SERVER_UNSENT_BYTES } from './limits.js';
 import type { Server } from './server.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
 
@@ -19,6 +20,17 @@ function transportCode(err: NodeJS.ErrnoException): string {
     return 'EHOSTDOWN';
   }
   return code === '' ? 'EIO' : code;
+}
+
+/**
+ * Whoever sends requests to server connections (a client) and can stop reading its own input
+ * while one of them is congested.
+ */
+export interface Feeder {
+  /** A connection it feeds is congested: stop reading. Called once per congested connection. */
+  hold(): void;
+  /** That connection has drained (or closed). */
+  release(): void;
 }
 
 export class ServerConn implements ReplySink, Flushable {
@@ -38,6 +50,10 @@ export class ServerConn implements ReplySink, Flushable {
   flushQueued = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly timeout: number;
+  /** More than MAX_SERVER_UNSENT_BYTES wait in the socket: wait for its 'drain'. */
+  private writeBlocked = false;
+  /** Feeders held back until this connection drains; null when none. */
+  private held: Set<Feeder> | null = null;
 
   constructor(server: Server) {
     this.server = server;
@@ -52,6 +68,7 @@ export class ServerConn implements ReplySink, Flushable {
     pool.counters.current++;
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('data', (chunk: Buffer) => this.parser.feed(chunk, this));
+    this.socket.on('drain', () => this.onDrain());
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.close(transportCode(err)));
     this.socket.on('end', () => this.close(''));
     this.socket.on('close', () => this.close(''));
@@ -101,6 +118,39 @@ export class ServerConn implements ReplySink, Flushable {
     this.unflushedNoreply = 0;
     this.unflushedNoreplyBytes = 0;
     this.out.writeTo(this.socket);
+    // What the kernel did not take stays in the socket; past the limit, hold the feeders
+    // until 'drain' (which the socket emits, as a write returned false to get here).
+    if (this.socket.writableLength >= MAX_SERVER_UNSENT_BYTES) this.writeBlocked = true;
+    else if (this.held !== null) this.releaseHeld();
+  }
+
+  /**
+   * Too many request bytes wait for this server (it is slow, stopped or still connecting):
+   * senders must pause. Without this a stalled server lets every client fill Walnut's memory
+   * (and memcached `noreply` requests are bounded by nothing else).
+   */
+  get congested(): boolean {
+    return this.writeBlocked || this.out.bytes >= MAX_SERVER_UNSENT_BYTES;
+  }
+
+  /** Hold `feeder` back until this connection drains or closes. */
+  hold(feeder: Feeder): void {
+    const held = (this.held ??= new Set());
+    if (held.has(feeder)) return;
+    held.add(feeder);
+    feeder.hold();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    for (const feeder of held) feeder.release();
+  }
+
+  private onDrain(): void {
+    this.writeBlocked = false;
+    if (!this.congested) this.releaseHeld();
   }
 
   onReply(reply: Buffer, flags: number): void {
@@ -127,6 +177,13 @@ export class ServerConn implements ReplySink, Flushable {
           `${internalName(msg.data)} failed on ${this.server.pool.config.name} | ${this.server.config.name}: ${firstLine(reply)}`,
         );
       }
+      return;
+    }
+    const owner = msg.parent !== null ? msg.parent.owner : msg.owner;
+    if (owner === null) {
+      // The client has gone: the reply is swallowed, and like twemproxy (rsp_filter) neither
+      // counted as a response nor taken as a sign of the server's health.
+      msg.done = true;
       return;
     }
     stats.responses++;
@@ -178,6 +235,7 @@ export class ServerConn implements ReplySink, Flushable {
     stats.in_queue -= this.unflushedNoreply;
     stats.in_queue_bytes -= this.unflushedNoreplyBytes;
     this.unflushedReplies = this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
+    this.releaseHeld();
     if (log.level >= LOG_INFO) {
       log.info(`close s ${this.server.config.pname}: ${code === '' ? 'eof' : code}`);
     }

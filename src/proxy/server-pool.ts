@@ -13,6 +13,7 @@ import type { PoolSnapshot } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
 import { log, LOG_WARN } from '../util/log.js';
 import type { ClientConn } from './client-conn.js';
+import type { Feeder } from './server-conn.js';
 import { Server } from './server.js';
 
 /** Connection objects of the whole process, for total_connections / curr_connections. */
@@ -54,20 +55,23 @@ export class ServerPool implements KeyRouter {
     return this.placement.serverIndexFor(buf, start, end);
   }
 
-  /** Route a whole request to its server; `affinity` picks the client's connection slot. */
-  forward(msg: Msg, affinity: number): void {
+  /**
+   * Route a whole request to its server; `affinity` picks the client's connection slot, and
+   * `feeder` (the client) is held back if that connection is congested.
+   */
+  forward(msg: Msg, affinity: number, feeder: Feeder | null): void {
     const index = this.serverIndexFor(msg.keyBuf, msg.keyStart, msg.keyEnd);
     if (index < 0) this.failNow(msg, 'ECONNREFUSED');
-    else this.servers[index]!.send(msg, affinity);
+    else this.servers[index]!.send(msg, affinity, feeder);
   }
 
   /** Split a multi-key request per server and send the fragments. */
-  forwardFragments(msg: Msg, affinity: number): void {
+  forwardFragments(msg: Msg, affinity: number, feeder: Feeder | null): void {
     const fragments = this.codec.fragment(msg, this);
     this.stats.fragments += fragments.length;
     for (const fragment of fragments) {
       if (fragment.serverIndex < 0) this.failNow(fragment, 'ECONNREFUSED');
-      else this.servers[fragment.serverIndex]!.send(fragment, affinity);
+      else this.servers[fragment.serverIndex]!.send(fragment, affinity, feeder);
     }
   }
 
@@ -79,14 +83,21 @@ export class ServerPool implements KeyRouter {
     msg.done = true;
     const parent = msg.parent;
     if (parent === null) {
+      // forward_error counts error replies a client receives: not those of a client that has
+      // gone, nor of noreply requests (twemproxy counts in rsp_send_next).
+      if (msg.owner === null) return;
       if (msg.errorCode !== null) {
         msg.reply = this.codec.errorReply(strerror(msg.errorCode));
         this.stats.forward_error++;
       }
-      if (msg.owner !== null) msg.owner.onMsgDone(msg);
+      msg.owner.onMsgDone(msg);
       return;
     }
     if (--parent.pending !== 0) return;
+    if (parent.owner === null) {
+      parent.done = true;
+      return;
+    }
     this.codec.coalesce(parent);
     parent.done = true;
     const fragments = parent.fragments;
@@ -98,7 +109,7 @@ export class ServerPool implements KeyRouter {
         }
       }
     }
-    if (parent.owner !== null) parent.owner.onMsgDone(parent);
+    parent.owner.onMsgDone(parent);
   }
 
   /** A new client's connection-slot affinity. */

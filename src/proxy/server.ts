@@ -6,7 +6,7 @@
 import type { ServerConfig } from '../config/config.js';
 import type { Msg } from '../proto/message.js';
 import { newServerStats, type ServerStats } from '../stats/metrics.js';
-import { ServerConn } from './server-conn.js';
+import { ServerConn, type Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
 
 export class Server {
@@ -38,8 +38,11 @@ export class Server {
     return this.nextRetry === 0;
   }
 
-  /** Queue a request on the connection of the sending client's slot (opened if needed). */
-  send(msg: Msg, affinity: number): void {
+  /**
+   * Queue a request on the connection of the sending client's slot (opened if needed); the
+   * sender is held back while that connection is congested.
+   */
+  send(msg: Msg, affinity: number, feeder: Feeder | null): void {
     msg.serverIndex = this.index;
     const slot = affinity % this.slots.length;
     let conn = this.slots[slot]!;
@@ -48,6 +51,7 @@ export class Server {
       this.slots[slot] = conn;
     }
     conn.enqueue(msg);
+    if (feeder !== null && conn.congested) conn.hold(feeder);
   }
 
   /** Open one connection now (preconnect: one per server, as twemproxy). */
