@@ -159,9 +159,10 @@ function probe(
   request: string | null,
   done: (received: string) => boolean,
   timeoutMs = 1_000,
+  host = '127.0.0.1',
 ): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = typeof target === 'number' ? connect(target, '127.0.0.1') : connect(target);
+    const socket = typeof target === 'number' ? connect(target, host) : connect(target);
     let received = '';
     let settled = false;
     const finish = (ok: boolean): void => {
@@ -351,15 +352,17 @@ async function withPort<T>(fixed: number | undefined, start: (port: number) => P
 // Backends
 
 /**
- * Starts redis-server on 127.0.0.1 without persistence, its working directory a fresh temp dir.
- * Resolves once PING answers +PONG (after AUTH when a password is set).
+ * Starts redis-server on 127.0.0.1 (or `host`, another loopback address such as 127.0.0.2)
+ * without persistence, its working directory a fresh temp dir. Resolves once PING answers
+ * +PONG (after AUTH when a password is set).
  */
 export async function startRedis(
-  opts: { port?: number; password?: string; args?: string[]; unixSocket?: string } = {},
+  opts: { port?: number; password?: string; args?: string[]; unixSocket?: string; host?: string } = {},
 ): Promise<Running> {
+  const host = opts.host ?? '127.0.0.1';
   return withPort(opts.port, async (port) => {
     const tempDir = await mkdtemp(join(tmpdir(), 'walnut-redis-'));
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const args = ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no'];
     args.push('--daemonize', 'no', '--dir', tempDir);
     if (opts.password !== undefined) args.push('--requirepass', opts.password);
     if (opts.unixSocket !== undefined) args.push('--unixsocket', opts.unixSocket, '--unixsocketperm', '777');
@@ -373,7 +376,7 @@ export async function startRedis(
         tempDir,
         logPath: join(tempDir, 'redis.log'),
         port,
-        ready: () => probe(port, `${auth}PING\r\n`, (r) => r.includes('+PONG\r\n')),
+        ready: () => probe(port, `${auth}PING\r\n`, (r) => r.includes('+PONG\r\n'), 1_000, host),
       },
       (child, pid) => new ManagedProcess(child, pid, port, tempDir),
     );

@@ -10,7 +10,9 @@
  * through the primary).
  */
 import cluster, { type Worker } from 'node:cluster';
+import { unlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { loadConfigWith } from '../config/load.js';
 import { sumSnapshots } from '../stats/sum.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { log, LOG_WARN } from '../util/log.js';
@@ -42,6 +44,7 @@ export class WorkerPool implements StatsSource {
 
   /** Fork `count` workers and wait until each is listening; rejects with the first failure. */
   static async start(count: number, settings: WorkerSettings): Promise<WorkerPool> {
+    await removeStaleSockets(settings.confFile);
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
     const pool = new WorkerPool(settings);
@@ -150,5 +153,19 @@ export class WorkerPool implements StatsSource {
     }, graceMs + 2000);
     await Promise.all(exits);
     clearTimeout(killer);
+  }
+}
+
+/**
+ * Remove whatever is left at the pools' unix socket paths, as a single process does before it
+ * binds (spec 2.3). The primary does it once, before forking: the workers' listen() calls all
+ * share the one socket the primary binds, so a worker removing the path would unlink the file
+ * the others are already serving (and a restarted worker would do it at any time).
+ */
+async function removeStaleSockets(confFile: string): Promise<void> {
+  // Only the paths are needed: no name resolution (the caller has validated the file already).
+  const config = await loadConfigWith(confFile, (host) => Promise.resolve(host));
+  for (const pool of config.pools) {
+    if (pool.listen.path !== null) await unlink(pool.listen.path).catch(() => undefined);
   }
 }

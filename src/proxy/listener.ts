@@ -2,6 +2,7 @@
  * A pool's listening socket (TCP `host:port`, or a unix socket with its permission bits):
  * accepts clients and applies the pool's client limit. Mirrors twemproxy's nc_proxy.c.
  */
+import cluster from 'node:cluster';
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
@@ -28,8 +29,10 @@ export class Listener {
   async listen(): Promise<void> {
     const listen = this.pool.config.listen;
     const server = this.server;
-    if (listen.path !== null) {
-      // twemproxy removes a stale socket file before binding (spec 2.3).
+    if (listen.path !== null && !cluster.isWorker) {
+      // twemproxy removes a stale socket file before binding (spec 2.3). Not in a --workers
+      // worker: the primary binds the socket once for all of them and has removed a stale file
+      // itself (WorkerPool.start), so here the file is the live socket the other workers serve.
       await unlink(listen.path).catch(() => undefined);
     }
     await new Promise<void>((resolve, reject) => {

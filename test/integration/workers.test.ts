@@ -2,7 +2,7 @@
 // a worker that dies is replaced, and SIGTERM stops them all (exit 0, pid file removed).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -93,5 +93,75 @@ describe('--workers 2', () => {
     assert.equal(await walnut.exited, 0);
     assert.equal(existsSync(pidFile), false);
     for (const pid of workers) assert.throws(() => process.kill(pid, 0), 'worker is gone');
+  });
+});
+
+/** One connection over the unix socket: SET, GET it back, and which worker answered INFO. */
+async function roundTripOverSocket(path: string, key: string): Promise<number> {
+  const c = new Redis({ path, enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => undefined); // failures reject the commands below
+  try {
+    await c.connect();
+    assert.equal(await c.set(key, key), 'OK');
+    assert.equal(await c.get(key), key);
+    return Number(/process_id:(\d+)/.exec(await c.info())?.[1]);
+  } finally {
+    c.disconnect();
+  }
+}
+
+describe('--workers 2 on a unix socket listener', () => {
+  let backend: Running;
+  let walnut: RunningProxy;
+  const dir = mkdtempSync(join(tmpdir(), 'walnut-workers-unix-'));
+  const sock = join(dir, 'walnut.sock');
+
+  before(async () => {
+    backend = await startRedis();
+    // A file left at the path by an earlier run: the primary removes it before forking.
+    writeFileSync(sock, 'stale');
+    const yaml = `u:\n  listen: ${sock} 0660\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+    walnut = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock], args: ['--workers', '2'] });
+  });
+
+  after(async () => {
+    await walnut?.stop();
+    await backend?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('many connections over the socket succeed, served by both workers', async () => {
+    assert.equal(statSync(sock).isSocket(), true);
+    assert.equal(statSync(sock).mode & 0o777, 0o660);
+    const workers = workerPids(walnut.pid);
+    assert.equal(workers.length, 2);
+    const seen = new Set<number>();
+    // Sequential connections spread over some time: each worker has started, listened and
+    // (before the fix) unlinked the path by now, so every one of these must still connect.
+    for (let i = 0; i < 150; i++) {
+      seen.add(await roundTripOverSocket(sock, `unix:${i}`));
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual([...seen].sort(), [...workers].sort());
+  });
+
+  test('a replaced worker does not take the socket away from the others', async () => {
+    const [victim] = workerPids(walnut.pid);
+    assert.ok(victim !== undefined);
+    process.kill(victim, 'SIGKILL');
+    let workers: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      workers = workerPids(walnut.pid);
+      if (workers.length === 2 && !workers.includes(victim)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(workers.length, 2);
+    // The new worker is ready once the primary counts it (it has called listen by then); give
+    // it a moment more, then every connection must still reach a live worker through the path.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(statSync(sock).isSocket(), true);
+    const seen = new Set<number>();
+    for (let i = 0; i < 100; i++) seen.add(await roundTripOverSocket(sock, `unix:after:${i}`));
+    for (const pid of seen) assert.ok(workers.includes(pid), `served by ${pid}, workers ${workers.join(',')}`);
   });
 });
