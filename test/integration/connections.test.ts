@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type NetConnectOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -452,15 +452,18 @@ describe('server host names are resolved again on every new connection', () => {
   let walnut: RunningProxy | undefined;
   let skipReason: string | null = null;
 
+  // The file is only ever appended to, overwritten in place with text of the same length, and
+  // truncated back to its original bytes: other processes reading it meanwhile always find
+  // the original lines (localhost) intact.
   const setHosts = (address: string): void => {
     const base = original!.endsWith('\n') || original === '' ? original! : `${original!}\n`;
-    writeFileSync(hostsPath, `${base}${address} ${name}\n`);
+    writeFileSync(hostsPath, `${base}${address} ${name}\n`, { flag: 'r+' });
   };
 
   before(async () => {
     try {
       original = readFileSync(hostsPath, 'utf8');
-      setHosts('127.0.0.2');
+      appendFileSync(hostsPath, `${original.endsWith('\n') || original === '' ? '' : '\n'}127.0.0.2 ${name}\n`);
     } catch (err) {
       original = null;
       skipReason = `${hostsPath} is not writable (${(err as Error).message}): cannot point a name at another backend`;
@@ -480,7 +483,7 @@ describe('server host names are resolved again on every new connection', () => {
   });
 
   after(async () => {
-    if (original !== null) writeFileSync(hostsPath, original);
+    if (original !== null) truncateSync(hostsPath, Buffer.byteLength(original));
     await walnut?.stop();
     await a?.stop();
     await b?.stop();
