@@ -3,17 +3,21 @@
  * under pipelining, and Array#shift is O(n) on them; this is O(1) for push and shift.
  * Plays the role of twemproxy's TAILQ-based msg queues (nc_queue.h).
  */
+const NO_ITEMS: never[] = [];
+
 export class Fifo<T> {
-  private items: (T | undefined)[];
+  /** Empty until the first push: thousands of idle clients should not each hold a ring. */
+  private items: (T | undefined)[] = NO_ITEMS;
   private head = 0;
   private count = 0;
-  private mask: number;
+  private mask = 0;
+  private readonly initialCapacity: number;
 
+  /** `initialCapacity` is rounded up to a power of two; the ring is allocated on first push. */
   constructor(initialCapacity = 8) {
-    let capacity = 8;
+    let capacity = 1;
     while (capacity < initialCapacity) capacity <<= 1;
-    this.items = new Array<T | undefined>(capacity);
-    this.mask = capacity - 1;
+    this.initialCapacity = capacity;
   }
 
   get length(): number {
@@ -54,7 +58,7 @@ export class Fifo<T> {
 
   private grow(): void {
     const old = this.items;
-    const capacity = old.length * 2;
+    const capacity = old.length === 0 ? this.initialCapacity : old.length * 2;
     const items = new Array<T | undefined>(capacity);
     for (let i = 0; i < this.count; i++) items[i] = old[(this.head + i) & this.mask];
     this.items = items;

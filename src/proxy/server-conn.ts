@@ -64,6 +64,9 @@ export class ServerConn implements ReplySink, Flushable {
     this.socket =
       cfg.path !== null ? connect({ path: cfg.path }) : connect({ host: cfg.host, port: cfg.port });
     this.socket.setNoDelay(true);
+    // twemproxy sets keepalive on client sockets only; a dead server behind a silent network
+    // is found sooner with it on both sides.
+    if (pool.config.tcpkeepalive && cfg.path === null) this.socket.setKeepAlive(true);
     pool.counters.total++;
     pool.counters.current++;
     this.socket.on('connect', () => this.onConnect());

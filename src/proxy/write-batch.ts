@@ -43,7 +43,7 @@ const COPY_LIMIT = 4096;
 
 /** Buffers waiting to be written to one socket. */
 export class OutBuffer {
-  private bufs: Buffer[] = [];
+  private readonly bufs: Buffer[] = [];
   bytes = 0;
 
   get empty(): boolean {
@@ -68,27 +68,38 @@ export class OutBuffer {
     if (n === 1) {
       ok = socket.write(bufs[0]!);
     } else if (n > 1) {
-      socket.cork();
-      let runStart = 0;
-      let runBytes = 0;
-      for (let i = 0; i < n; i++) {
-        const b = bufs[i]!;
-        if (b.length <= COPY_LIMIT) {
-          runBytes += b.length;
-          continue;
+      if (this.bytes <= COPY_LIMIT * n && allSmall(bufs)) {
+        // The common case (many small replies or requests): one copy, one write, no cork.
+        ok = writeRun(socket, bufs, 0, n, this.bytes);
+      } else {
+        socket.cork();
+        let runStart = 0;
+        let runBytes = 0;
+        for (let i = 0; i < n; i++) {
+          const b = bufs[i]!;
+          if (b.length <= COPY_LIMIT) {
+            runBytes += b.length;
+            continue;
+          }
+          if (i > runStart) ok = writeRun(socket, bufs, runStart, i, runBytes);
+          ok = socket.write(b);
+          runStart = i + 1;
+          runBytes = 0;
         }
-        if (i > runStart) ok = writeRun(socket, bufs, runStart, i, runBytes);
-        ok = socket.write(b);
-        runStart = i + 1;
-        runBytes = 0;
+        if (n > runStart) ok = writeRun(socket, bufs, runStart, n, runBytes);
+        socket.uncork();
       }
-      if (n > runStart) ok = writeRun(socket, bufs, runStart, n, runBytes);
-      socket.uncork();
     }
-    this.bufs = [];
+    // The socket keeps the Buffers, not the array: reuse it.
+    bufs.length = 0;
     this.bytes = 0;
     return ok;
   }
+}
+
+function allSmall(bufs: readonly Buffer[]): boolean {
+  for (let i = 0; i < bufs.length; i++) if (bufs[i]!.length > COPY_LIMIT) return false;
+  return true;
 }
 
 function writeRun(socket: Socket, bufs: Buffer[], from: number, to: number, bytes: number): boolean {

@@ -273,11 +273,6 @@ describe('connection options', () => {
 
     test(
       'true: Walnut\'s server connections have a keepalive timer',
-      {
-        todo:
-          'src/proxy/server-conn.ts never calls setKeepAlive (twemproxy does not either, spec 2.2); ' +
-          'fix: in the ServerConn constructor, `if (pool.config.tcpkeepalive) this.socket.setKeepAlive(true)`',
-      },
       () => {
         // Walnut's end of its connection to the backend: the peer port is the backend's.
         const lines = ssEstablished(`( dport = :${r['ka1']!.port} )`);

@@ -95,6 +95,7 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   }
   const servers = Int32Array.from(slotOf.keys()).sort();
   const nfrag = servers.length;
+  if (nfrag === 1) return singleFragment(msg, servers[0]!, stride);
   for (let i = 0; i < nfrag; i++) slotOf.set(servers[i]!, i);
 
   // Sizes: element count and byte size per fragment, then one buffer for all of them.
@@ -160,6 +161,29 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   }
   msg.pending = nfrag;
   return frags;
+}
+
+/**
+ * Every key lives on one server (a one-server pool, hash tags, or luck): the request goes
+ * there as the client sent it, without re-encoding, and coalesce passes the reply through.
+ */
+function singleFragment(msg: Msg, serverIndex: number, stride: number): Msg[] {
+  const keys = msg.keys!;
+  if (stride === 3) for (let k = 0; k < msg.nkeys; k++) keys[3 * k + 2] = 0;
+  const sub = new Msg();
+  sub.id = msg.id;
+  sub.data = msg.data;
+  sub.route = ROUTE_KEY;
+  sub.cmd = msg.cmd;
+  sub.serverIndex = serverIndex;
+  sub.parent = msg;
+  sub.owner = msg.owner;
+  sub.keyBuf = msg.data;
+  sub.keyStart = keys[0]!;
+  sub.keyEnd = keys[1]!;
+  msg.fragments!.push(sub);
+  msg.pending = 1;
+  return msg.fragments!;
 }
 
 /**
@@ -259,6 +283,13 @@ export function redisCoalesce(msg: Msg): void {
     msg.reply = R_INVALID_ARGUMENT;
     return;
   }
+  if (frags.length === 1) {
+    // One server answered for every key, in request order: its reply is the merged reply
+    // when it has the expected shape.
+    const r = frags[0]!.reply;
+    msg.reply = r !== null && singleReplyFits(msg, cmd.kind, r) ? r : R_INVALID_ARGUMENT;
+    return;
+  }
   if (cmd.kind === KIND_MSET) {
     for (const f of frags) {
       const r = f.reply;
@@ -284,6 +315,13 @@ export function redisCoalesce(msg: Msg): void {
     sum += v;
   }
   msg.reply = Buffer.from(`:${sum}\r\n`, 'latin1');
+}
+
+/** Whether the reply of a single fragment is what the merge would have produced. */
+function singleReplyFits(msg: Msg, kind: number, r: Buffer): boolean {
+  if (kind === KIND_MSET) return r[0] === PLUS;
+  if (msg.cmd === CMD_MGET) return r[0] === STAR && readLength(r, 0) === msg.nkeys;
+  return !Number.isNaN(integerReply(r));
 }
 
 /** The merged MGET array, or null when a sub-reply is not an array of the expected length. */

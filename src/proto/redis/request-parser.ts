@@ -88,6 +88,8 @@ export const MAX_ARGS = 0x7fffffff;
 export const INLINE_MAX = 64 * 1024;
 /** Scratch arrays are shrunk back after a request with more arguments than this. */
 const SCRATCH_KEEP = 4096;
+/** Offsets arrays of a parser that has parsed nothing yet (idle clients allocate none). */
+const NO_OFFSETS = new Int32Array(0);
 
 /** twemproxy routes keyless forwarded commands as if they were requests for this key. */
 const PLACEHOLDER_KEY = Buffer.from('placeholder', 'latin1');
@@ -128,8 +130,8 @@ export class RedisRequestParser implements RequestParser {
   private readonly pieces: Buffer[] = [];
   private piecesLen = 0;
   /** Offsets of each argument inside the request's bytes: [argStart[i], argEnd[i]). */
-  private argStart = new Int32Array(16);
-  private argEnd = new Int32Array(16);
+  private argStart = NO_OFFSETS;
+  private argEnd = NO_OFFSETS;
 
   private readonly password: Buffer | null;
   private authenticated = false;
@@ -321,7 +323,7 @@ export class RedisRequestParser implements RequestParser {
   }
 
   private growScratch(): void {
-    const n = this.argStart.length * 2;
+    const n = Math.max(16, this.argStart.length * 2);
     const s = new Int32Array(n);
     const e = new Int32Array(n);
     s.set(this.argStart);
@@ -476,8 +478,8 @@ export class RedisRequestParser implements RequestParser {
       }
     }
     if (argc > SCRATCH_KEEP && this.argStart.length > SCRATCH_KEEP) {
-      this.argStart = new Int32Array(16);
-      this.argEnd = new Int32Array(16);
+      this.argStart = NO_OFFSETS;
+      this.argEnd = NO_OFFSETS;
     }
     sink.onRequest(msg);
   }
