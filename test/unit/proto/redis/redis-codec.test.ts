@@ -138,6 +138,44 @@ describe('redis fragment', () => {
   });
 });
 
+describe('redis: every key on one server', () => {
+  test('the request is sent as the client wrote it (no copy) and keys point into it', () => {
+    for (const request of [req('MGET', 'a1', 'a2', 'a1'), req('Del', 'a', 'ab'), req('MSET', 'a', '1', 'ab', '2')]) {
+      const { msg, frags } = split(request);
+      assert.equal(frags.length, 1);
+      const f = frags[0]!;
+      assert.equal(f.data, msg.data, 'the same Buffer, not a re-encoding');
+      assert.equal(f.serverIndex, 0);
+      assert.equal(f.parent, msg);
+      assert.equal(msg.pending, 1);
+      assert.equal(f.data.toString('latin1', f.keyStart, f.keyEnd), 'a' + (request.includes('a1') ? '1' : ''));
+    }
+  });
+
+  test('its reply passes through when it has the merged shape, else -ERR Invalid argument', () => {
+    const cases: [Buffer, string, string][] = [
+      [req('MGET', 'a1', 'a2', 'a1'), '*3\r\n$1\r\nx\r\n$-1\r\n$1\r\nx\r\n', '*3\r\n$1\r\nx\r\n$-1\r\n$1\r\nx\r\n'],
+      [req('MGET', 'a1', 'a2'), '*1\r\n$1\r\nx\r\n', '-ERR Invalid argument\r\n'],
+      [req('MGET', 'a1', 'a2'), '-NOPERM no\r\n', '-ERR Invalid argument\r\n'],
+      [req('DEL', 'a1', 'a2'), ':2\r\n', ':2\r\n'],
+      [req('EXISTS', 'a1', 'a2'), '+OK\r\n', '-ERR Invalid argument\r\n'],
+      [req('MSET', 'a', '1', 'ab', '2'), '+OK\r\n', '+OK\r\n'],
+      [req('MSET', 'a', '1', 'ab', '2'), '-READONLY no\r\n', '-ERR Invalid argument\r\n'],
+    ];
+    for (const [request, reply, want] of cases) {
+      const { msg, frags } = split(request);
+      answer(frags, [reply]);
+      assert.equal(coalesced(msg), want, `${request.toString('latin1')} ← ${reply}`);
+    }
+  });
+
+  test('a transport failure of the one server gives its error reply', () => {
+    const { msg, frags } = split(req('MGET', 'a', 'ab'));
+    answer(frags, [{ error: 'ECONNRESET' }]);
+    assert.equal(coalesced(msg), '-ERR Connection reset by peer\r\n');
+  });
+});
+
 describe('redis coalesce', () => {
   test('MGET merges in request order with duplicates and missing values', () => {
     const { msg, frags } = split(req('MGET', 'c1', 'a1', 'c2', 'a1', 'b1', 'a2'));
