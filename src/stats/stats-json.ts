@@ -37,6 +37,30 @@ function value(kind: MetricKind, n: number): string {
 }
 
 /**
+ * Every gauge of the snapshot that is below zero, as `path=value` (`curr_connections=-1`,
+ * `alpha.client_connections=-1`, `alpha.r1.in_queue=-2`). The JSON prints these as 0; a negative
+ * gauge is an accounting error in the proxy, which the stats server reports in the log rather
+ * than hiding it.
+ */
+export function negativeGauges(snapshot: StatsSnapshot): string[] {
+  const out: string[] = [];
+  if (snapshot.currConnections < 0) out.push(`curr_connections=${snapshot.currConnections}`);
+  for (const pool of snapshot.pools) {
+    for (const [name, kind] of POOL_METRICS) {
+      const v = pool.stats[name];
+      if (kind === 'gauge' && v < 0) out.push(`${pool.name}.${name}=${v}`);
+    }
+    for (const server of pool.servers) {
+      for (const [name, kind] of SERVER_METRICS) {
+        const v = server.stats[name];
+        if (kind === 'gauge' && v < 0) out.push(`${pool.name}.${server.name}.${name}=${v}`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Serialises a snapshot as twemproxy does: one line ending in `\n`, `, ` between members,
  * `": {` before a nested object and `},` (no space) after one, pools and servers in snapshot
  * order, metrics in table order.

@@ -4,8 +4,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { strerror } from '../util/errno.js';
-import type { StatsSource } from './snapshot.js';
-import { statsJson, TWEMPROXY_VERSION } from './stats-json.js';
+import { log, LOG_WARN } from '../util/log.js';
+import type { StatsSnapshot, StatsSource } from './snapshot.js';
+import { negativeGauges, statsJson, TWEMPROXY_VERSION } from './stats-json.js';
 
 export interface StatsServer {
   /** The bound port (useful when 0 was asked for). */
@@ -28,6 +29,17 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
   const startedAt = Date.now();
   const sourceName = hostname();
   const sockets = new Set<Socket>();
+  /** Gauges already reported negative: each is logged once, not on every stats read. */
+  const reported = new Set<string>();
+
+  const checkGauges = (snapshot: StatsSnapshot): void => {
+    for (const entry of negativeGauges(snapshot)) {
+      const path = entry.slice(0, entry.lastIndexOf('='));
+      if (reported.has(path)) continue;
+      reported.add(path);
+      if (log.level >= LOG_WARN) log.warn(`stats: gauge ${entry} is negative (an accounting error), reported as 0`);
+    }
+  };
 
   const onConnection = (socket: Socket): void => {
     sockets.add(socket);
@@ -39,6 +51,7 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
     socket.resume();
     Promise.resolve(source.snapshot()).then(
       (snapshot) => {
+        checkGauges(snapshot);
         const now = Date.now();
         const text = statsJson(snapshot, {
           source: sourceName,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newPoolStats, newServerStats, type PoolStats, type ServerStats } from '../../../src/stats/metrics.js';
 import type { StatsSnapshot } from '../../../src/stats/snapshot.js';
-import { statsJson, TWEMPROXY_VERSION } from '../../../src/stats/stats-json.js';
+import { negativeGauges, statsJson, TWEMPROXY_VERSION } from '../../../src/stats/stats-json.js';
 
 const INFO = { source: 'vm', version: '0.5.0', uptime: 12, timestamp: 1795595856 };
 
@@ -101,6 +101,32 @@ test('negative gauges print as 0; counters and timestamps are printed as they ar
   assert.equal(p['client_eof'], 5);
   const s = p['s'] as Record<string, number>;
   assert.deepEqual([s['server_connections'], s['in_queue'], s['out_queue_bytes'], s['requests']], [0, 0, 0, 2]);
+});
+
+test('negativeGauges names every gauge below zero, and only gauges', () => {
+  const snapshot: StatsSnapshot = {
+    totalConnections: -5,
+    currConnections: -1,
+    pools: [
+      {
+        name: 'p',
+        // client_eof is a counter: never a gauge report, whatever its value.
+        stats: pool({ client_connections: -2, client_eof: -7 }),
+        servers: [
+          { name: 'ok', stats: server({ server_connections: 0, in_queue: 1 }) },
+          { name: 'a=b', stats: server({ server_connections: -1, in_queue: -3, out_queue_bytes: -4, requests: -2, server_ejected_at: -1 }) },
+        ],
+      },
+    ],
+  };
+  assert.deepEqual(negativeGauges(snapshot), [
+    'curr_connections=-1',
+    'p.client_connections=-2',
+    'p.a=b.server_connections=-1',
+    'p.a=b.in_queue=-3',
+    'p.a=b.out_queue_bytes=-4',
+  ]);
+  assert.deepEqual(negativeGauges({ totalConnections: 0, currConnections: 0, pools: [] }), []);
 });
 
 test('names needing it are JSON-escaped; ordinary names (unix paths, unicode) are written raw', () => {

@@ -1,13 +1,16 @@
 // The stats listener over a real socket: document per connection, live values, input ignored,
 // bind failure message, close.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { newPoolStats, newServerStats } from '../../../src/stats/metrics.js';
 import type { StatsSnapshot } from '../../../src/stats/snapshot.js';
 import { statsJson } from '../../../src/stats/stats-json.js';
 import { startStatsServer } from '../../../src/stats/stats-server.js';
+import { log } from '../../../src/util/log.js';
 
 /** A source whose numbers the test changes between reads. */
 function makeSource(): { requests: number; snapshot(): StatsSnapshot } {
@@ -102,4 +105,44 @@ test('close stops listening', async () => {
   await assert.rejects(readAll(stats.port), { code: 'ECONNREFUSED' });
   // close is idempotent
   await stats.close();
+});
+
+test('a negative gauge is served as 0 and logged once as an accounting error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'walnut-stats-log-'));
+  const logPath = join(dir, 'walnut.log');
+  let connections = -1;
+  const source = {
+    snapshot(): StatsSnapshot {
+      return {
+        totalConnections: 1,
+        currConnections: 1,
+        pools: [
+          {
+            name: 'alpha',
+            stats: newPoolStats(),
+            servers: [{ name: 's1', stats: { ...newServerStats(), server_connections: connections } }],
+          },
+        ],
+      };
+    },
+  };
+  log.open(logPath);
+  const stats = await startStatsServer(source, '127.0.0.1', 0);
+  try {
+    const doc = JSON.parse(await readAll(stats.port)) as Record<string, Record<string, Record<string, number>>>;
+    assert.equal(doc['alpha']!['s1']!['server_connections'], 0);
+    await readAll(stats.port);
+    const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => l.includes('negative'));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /stats: gauge alpha\.s1\.server_connections=-1 is negative/);
+    // Back to normal: nothing more is logged.
+    connections = 2;
+    const later = JSON.parse(await readAll(stats.port)) as Record<string, Record<string, Record<string, number>>>;
+    assert.equal(later['alpha']!['s1']!['server_connections'], 2);
+    assert.equal(readFileSync(logPath, 'utf8').split('\n').filter((l) => l.includes('negative')).length, 1);
+  } finally {
+    await stats.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
