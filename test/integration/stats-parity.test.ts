@@ -3,7 +3,7 @@
 // deterministic traffic, and their stats documents are compared field by field (spec section 8).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
@@ -25,6 +25,8 @@ import { encodeCommand, RawClient } from './support/raw-client.js';
 
 /** -i for both proxies: nutcracker's aggregated stats then catch up within a few intervals. */
 const INTERVAL_MS = 50;
+/** The memcache pool's `timeout:`. */
+const MC_TIMEOUT_MS = 300;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // The metric kinds of spec 8.3, written out here rather than taken from src/stats/metrics.ts so
@@ -121,6 +123,24 @@ async function settled(proxy: RunningProxy, ready: (doc: Doc) => boolean = () =>
   throw new Error(`stats of ${proxy.configPath} never settled; last: ${previous}`);
 }
 
+/**
+ * SIGSTOP and wait until every thread of the process is stopped: the signal is delivered
+ * asynchronously, and a thread still running could answer one more request.
+ */
+async function pauseFully(server: Running): Promise<void> {
+  server.pause();
+  const taskDir = `/proc/${server.pid}/task`;
+  for (let i = 0; i < 500; i++) {
+    const states = readdirSync(taskDir).map((t) => {
+      const stat = readFileSync(`${taskDir}/${t}/stat`, 'latin1');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    });
+    if (states.every((st) => st === 'T')) return;
+    await sleep(2);
+  }
+  throw new Error(`pid ${server.pid} did not stop`);
+}
+
 /** Everything the stats port at host:port sends before it closes. */
 function statsText(port: number, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -198,6 +218,7 @@ function configYaml(redisPort: number, mcPort: number, r: Side['redis'], m: Side
     // A four-letter name sorts before "alpha" (shorter names first, spec 2.6).
     'beta:',
     `  listen: 127.0.0.1:${mcPort}`,
+    `  timeout: ${MC_TIMEOUT_MS}`,
     '  auto_eject_hosts: true',
     '  server_failure_limit: 2',
     '  server_retry_timeout: 60000',
@@ -480,7 +501,7 @@ describe('stats JSON: Walnut and nutcracker after the same traffic', () => {
     const r2Keys = KEYS.filter((k) => whereR.get(k) === 'r2').slice(0, 3);
     const waiting = r2Keys.map((k) => encodeCommand(['GET', k]).length);
     for (const s of sides) {
-      s.redis.r2.pause();
+      await pauseFully(s.redis.r2);
       const c = rc.get(s)!;
       c.send(Buffer.concat(r2Keys.map((k) => encodeCommand(['GET', k]))));
     }
@@ -529,8 +550,24 @@ describe('stats JSON: Walnut and nutcracker after the same traffic', () => {
     const r2Keys = KEYS.filter((k) => whereR.get(k) === 'r2');
     const mcKeys = KEYS.slice(1, 6);
     assert.equal(spread(mcKeys, whereM), 2, 'the multi-get reaches both memcached servers');
-    const killedAt = Date.now();
+    /** Error replies made up by the proxy, per pool, as the clients saw them. */
+    const proxyErrors = new Map<Side, { alpha: number; beta: number }>();
+    for (const s of sides) proxyErrors.set(s, { alpha: 0, beta: 0 });
 
+    // m1 stops answering: a get outlives the pool timeout, its connection is closed
+    // (server_timedout, a first failure); once m1 answers again the failure count is reset.
+    const m1Key = KEYS.slice(0, 6).find((k) => whereM.get(k) === 'm1')!;
+    await Promise.all(
+      sides.map(async (s) => {
+        await pauseFully(s.mc.m1);
+        const reply = await mcCmd(s, `get ${m1Key}\r\n`);
+        s.mc.m1.resume();
+        if (reply.startsWith('SERVER_ERROR ')) proxyErrors.get(s)!.beta++;
+        await mcCmd(s, `get ${m1Key}\r\n`);
+      }),
+    );
+
+    const killedAt = Date.now();
     // r3 (unix socket) and m2 die: each proxy sees its idle connection close (server_eof).
     for (const s of sides) {
       s.redis.r3.kill('SIGKILL');
@@ -555,13 +592,10 @@ describe('stats JSON: Walnut and nutcracker after the same traffic', () => {
     ];
     fragmentsAlpha += spread(delKeys, whereR) + spread(failedMget, whereR);
     fragmentsBeta += spread(mcKeys, whereM);
-    /** Error replies made up by the proxy, per pool, as the clients saw them. */
-    const proxyErrors = new Map<Side, { alpha: number; beta: number }>();
 
     await Promise.all(
       sides.map(async (s) => {
-        const errors = { alpha: 0, beta: 0 };
-        proxyErrors.set(s, errors);
+        const errors = proxyErrors.get(s)!;
         for (const k of KEYS) if ((await redisCmd(s, 'GET', k)).startsWith('-ERR ')) errors.alpha++;
         // A DEL with a failed fragment: one error reply, one forward_error; the client stays.
         if ((await redisCmd(s, 'DEL', ...delKeys)).startsWith('-ERR ')) errors.alpha++;
@@ -608,8 +642,10 @@ describe('stats JSON: Walnut and nutcracker after the same traffic', () => {
     // Meaning, on each side.
     for (const [s, f] of [[walnut, fw], [nutcracker, fn]] as const) {
       const errors = proxyErrors.get(s)!;
-      assert.equal(errors.alpha, r3Keys.length + 2, `${s.name}: every request touching r3 failed`);
-      assert.equal(errors.beta, 1);
+      assert.equal(errors.alpha, r3Keys.length + 2, `${s.name}: every request touching r3 failed: ${JSON.stringify(s.transcript.slice(-20))}`);
+      assert.equal(errors.beta, 2, `${s.name}: the timed-out get and the multi-get reaching m2: ${JSON.stringify(s.transcript.slice(-12))}`);
+      assert.equal(f['beta.m1.server_timedout'], 1, `${s.name}: one connection to m1 closed by the timeout`);
+      assert.equal(f['beta.m1.server_err'], 0);
       assert.equal(f['alpha.forward_error'], errors.alpha, `${s.name}: forward_error = error replies sent`);
       assert.equal(f['beta.forward_error'], errors.beta, `${s.name}: forward_error = error replies sent`);
       assert.equal(f['alpha.r3.server_eof'], 1, `${s.name}: r3 closed its connection once`);
