@@ -212,6 +212,37 @@ export class RedisRequestParser implements RequestParser {
         }
 
         case S_DOLLAR: {
+          // Fast path: whole `$<len>\r\n<data>\r\n` elements inside this chunk, in one tight
+          // loop. Anything else (an element split across reads, malformed bytes) goes through
+          // the byte-by-byte states below, which also word the errors.
+          let argc = this.argc;
+          const nargs = this.nargs;
+          while (argc < nargs && chunk[pos] === DOLLAR) {
+            let p = pos + 1;
+            let n = 0;
+            const digitsEnd = Math.min(len, p + 10);
+            for (; p < digitsEnd; p++) {
+              const d = chunk[p]!;
+              if (d < CH_0 || d > CH_9) break;
+              n = n * 10 + (d - CH_0);
+            }
+            if (p === pos + 1 || n > MAX_BULK_LEN || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) break;
+            const dataStart = p + 2;
+            const dataEnd = dataStart + n;
+            if (dataEnd + 1 >= len || chunk[dataEnd] !== CR || chunk[dataEnd + 1] !== LF) break;
+            if (argc === this.argStart.length) this.growScratch();
+            this.argStart[argc] = base + dataStart;
+            this.argEnd[argc] = base + dataEnd;
+            argc++;
+            pos = dataEnd + 2;
+          }
+          this.argc = argc;
+          if (argc === nargs) {
+            state = S_START;
+            this.finish(this.take(chunk, reqStart, pos), argc, sink);
+            break;
+          }
+          if (pos === len) break;
           const b = chunk[pos++]!;
           if (b !== DOLLAR) return this.fail(`expected '$', got '${showByte(b)}'`, sink);
           state = S_LEN;
