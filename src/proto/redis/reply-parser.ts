@@ -53,6 +53,26 @@ function isTransient(data: Buffer): boolean {
   return word !== null && word.compare(data, 1, end) === 0;
 }
 
+/**
+ * End of the `$<n>\r\n<payload>\r\n` starting at `pos` when it is complete and well formed
+ * inside `chunk`, else -1 (the byte-by-byte states then take it, and word any error).
+ */
+function wholeBulkEnd(chunk: Buffer, pos: number): number {
+  const len = chunk.length;
+  let p = pos + 1;
+  let n = 0;
+  const digitsEnd = Math.min(len, p + 10);
+  for (; p < digitsEnd; p++) {
+    const d = chunk[p]!;
+    if (d < CH_0 || d > CH_9) break;
+    n = n * 10 + (d - CH_0);
+  }
+  if (p === pos + 1 || n > MAX_REPLY_LEN || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
+  const end = p + 2 + n;
+  if (end + 1 >= len || chunk[end] !== CR || chunk[end + 1] !== LF) return -1;
+  return end + 2;
+}
+
 export class RedisReplyParser implements ReplyParser {
   private state = S_TYPE;
   /** Type byte of the length being read ($ or *). */
@@ -90,7 +110,20 @@ export class RedisReplyParser implements ReplyParser {
             replyStart = pos;
             open = true;
           }
-          const b = chunk[pos++]!;
+          const b = chunk[pos]!;
+          if (b === DOLLAR) {
+            // Fast path: a bulk wholly inside this chunk (GET replies, LRANGE / MGET elements).
+            const end = wholeBulkEnd(chunk, pos);
+            if (end > 0) {
+              pos = end;
+              if (this.elementDone()) {
+                open = false;
+                this.emit(chunk, replyStart, pos, sink);
+              }
+              break;
+            }
+          }
+          pos++;
           if (b === PLUS || b === MINUS || b === COLON) {
             state = S_LINE;
             this.prevCR = false;
