@@ -7,14 +7,17 @@
  * - the merged multi-get reply lists values in request order (a cursor per server that only
  *   takes a VALUE block whose key is the requested key), where twemproxy could emit a value at
  *   the position of an earlier missing key of the same server;
- * - a failed multi-get answers SERVER_ERROR but does not close the client connection.
+ * - a failed multi-get answers SERVER_ERROR but does not close the client connection;
+ * - gat/gats (which twemproxy does not support) may take several sub-requests per server, each
+ *   at most MC_LINE_CAP long; the parser also sends one-key retrieval lines longer than that
+ *   here, so that they are rebuilt compact.
  */
 import { Msg, REPLY_ERROR, ROUTE_KEY } from '../message.js';
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { strerror } from '../../util/errno.js';
 import { MC_GAT, MC_GATS, MC_GETS } from './commands.js';
 import { MemcacheReplyParser } from './reply-parser.js';
-import { MemcacheRequestParser } from './request-parser.js';
+import { MC_LINE_CAP, MemcacheRequestParser } from './request-parser.js';
 import { MC_R_END, MC_R_INVALID_ARGUMENT, mcServerError } from './replies.js';
 
 const LF = 10;
@@ -22,6 +25,8 @@ const CR = 13;
 const SP = 32;
 const CH_0 = 48;
 const CH_9 = 57;
+const CH_PLUS = 43;
+const CH_MINUS = 45;
 
 const P_GET = Buffer.from('get ', 'latin1');
 const P_GETS = Buffer.from('gets ', 'latin1');
@@ -68,9 +73,30 @@ function exptimeBounds(data: Buffer): [number, number] {
 }
 
 /**
+ * The start of a gat/gats sub-request: `gat <exptime> `, the exptime without its leading zeros
+ * (the parser accepts any number of them) so that the start stays short and a sub-request with
+ * one key of any length fits in MC_LINE_CAP.
+ */
+function gatHead(prefix: Buffer, data: Buffer): Buffer {
+  const [s, e] = exptimeBounds(data);
+  const sign = data[s] === CH_PLUS || data[s] === CH_MINUS ? 1 : 0;
+  let d = s + sign;
+  while (d < e - 1 && data[d] === CH_0) d++;
+  const head = Buffer.allocUnsafe(prefix.length + sign + (e - d) + 1);
+  let p = copyBytes(prefix, 0, prefix.length, head, 0);
+  if (sign === 1) head[p++] = data[s]!;
+  p += copyBytes(data, d, e, head, p);
+  head[p] = SP;
+  return head;
+}
+
+/**
  * Split a multi-key get/gets/gat/gats: one `get k1 k2 \r\n` (trailing space as twemproxy writes
  * it) per server, in ascending server index order, keys in request order, duplicates kept.
- * Records each key's fragment slot in msg.keys (third entry per key) for coalesce.
+ * gat/gats sub-requests are cut further, in key order, so that none is longer than MC_LINE_CAP
+ * (CR LF included): memcached closes the connection on a longer gat line that arrives in more
+ * than one read (only get/gets lines may grow), which would fail every request on that server
+ * connection. Records each key's fragment slot in msg.keys (third entry per key) for coalesce.
  */
 export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
   const keys = msg.keys;
@@ -79,38 +105,56 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
   if (keys === null || nkeys === 0) return [];
 
   // Server of every key, and the distinct servers.
-  const keyServer = new Int32Array(nkeys);
-  const slotOf = new Map<number, number>();
+  const keyRank = new Int32Array(nkeys);
+  const rankOf = new Map<number, number>();
   const servers: number[] = [];
   for (let k = 0; k < nkeys; k++) {
     const s = router.serverIndexFor(data, keys[3 * k]!, keys[3 * k + 1]!);
-    keyServer[k] = s;
-    if (!slotOf.has(s)) {
-      slotOf.set(s, servers.length);
+    keyRank[k] = s;
+    if (!rankOf.has(s)) {
+      rankOf.set(s, servers.length);
       servers.push(s);
     }
   }
   servers.sort(ascending);
-  const nfrag = servers.length;
-  for (let i = 0; i < nfrag; i++) slotOf.set(servers[i]!, i);
+  const nservers = servers.length;
+  for (let i = 0; i < nservers; i++) rankOf.set(servers[i]!, i);
+  for (let k = 0; k < nkeys; k++) keyRank[k] = rankOf.get(keyRank[k]!)!;
 
-  let prefix: Buffer;
-  let expStart = 0;
-  let expEnd = 0;
-  if (msg.cmd === MC_GAT || msg.cmd === MC_GATS) {
-    prefix = msg.cmd === MC_GAT ? P_GAT : P_GATS;
-    [expStart, expEnd] = exptimeBounds(data);
-  } else {
-    prefix = msg.cmd === MC_GETS ? P_GETS : P_GET;
+  const gat = msg.cmd === MC_GAT || msg.cmd === MC_GATS;
+  const head = gat ? gatHead(msg.cmd === MC_GAT ? P_GAT : P_GATS, data) : msg.cmd === MC_GETS ? P_GETS : P_GET;
+  const headLen = head.length;
+  const limit = gat ? MC_LINE_CAP : Infinity;
+
+  // Each key's piece of its server's sub-request (first pass: pieces counted per server).
+  const piecesOf = new Int32Array(nservers);
+  const fill = new Int32Array(nservers);
+  for (let k = 0; k < nkeys; k++) {
+    const r = keyRank[k]!;
+    const klen = keys[3 * k + 1]! - keys[3 * k]! + 1;
+    if (piecesOf[r] === 0 || fill[r]! + klen > limit) {
+      piecesOf[r]!++;
+      fill[r] = headLen + 2 + klen;
+    } else {
+      fill[r]! += klen;
+    }
+    keys[3 * k + 2] = piecesOf[r]! - 1;
   }
-  const expLen = expEnd - expStart;
-  const head = prefix.length + (expLen > 0 ? expLen + 1 : 0);
+  // Slots in ascending server order, then piece order.
+  const base = new Int32Array(nservers);
+  let nfrag = 0;
+  for (let r = 0; r < nservers; r++) {
+    base[r] = nfrag;
+    nfrag += piecesOf[r]!;
+  }
+  const slotServer = new Int32Array(nfrag);
+  for (let r = 0; r < nservers; r++) slotServer.fill(servers[r]!, base[r]!, base[r]! + piecesOf[r]!);
 
   // Sizes, then one allocation per sub-request.
-  const sizes = new Int32Array(nfrag).fill(head + 2);
+  const sizes = new Int32Array(nfrag).fill(headLen + 2);
   const firstKeyLen = new Int32Array(nfrag).fill(-1);
   for (let k = 0; k < nkeys; k++) {
-    const slot = slotOf.get(keyServer[k]!)!;
+    const slot = base[keyRank[k]!]! + keys[3 * k + 2]!;
     keys[3 * k + 2] = slot;
     const klen = keys[3 * k + 1]! - keys[3 * k]!;
     sizes[slot]! += klen + 1;
@@ -120,13 +164,9 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
   const at = new Int32Array(nfrag);
   for (let i = 0; i < nfrag; i++) {
     const b = Buffer.allocUnsafe(sizes[i]!);
-    copyBytes(prefix, 0, prefix.length, b, 0);
-    if (expLen > 0) {
-      copyBytes(data, expStart, expEnd, b, prefix.length);
-      b[head - 1] = SP;
-    }
+    copyBytes(head, 0, headLen, b, 0);
     bufs[i] = b;
-    at[i] = head;
+    at[i] = headLen;
   }
   for (let k = 0; k < nkeys; k++) {
     const slot = keys[3 * k + 2]!;
@@ -146,9 +186,9 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
     sub.route = ROUTE_KEY;
     sub.cmd = msg.cmd;
     sub.keyBuf = b;
-    sub.keyStart = head;
-    sub.keyEnd = head + firstKeyLen[i]!;
-    sub.serverIndex = servers[i]!;
+    sub.keyStart = headLen;
+    sub.keyEnd = headLen + firstKeyLen[i]!;
+    sub.serverIndex = slotServer[i]!;
     sub.parent = msg;
     sub.owner = msg.owner;
     frags[i] = sub;

@@ -13,8 +13,15 @@
  *   incr|decr <key> <value> [noreply]
  *   touch <key> <exptime> [noreply]
  *   delete <key> [0] [noreply]                                         (`0` is memcached's legacy form)
- *   version                                                            routed by the key `placeholder`
+ *   version [<anything>]                                               routed by the key `placeholder`
  *   quit                                                               ROUTE_QUIT, no reply
+ *
+ * A retrieval line longer than MC_LINE_CAP is a ROUTE_FRAGMENT even with one key, so that the
+ * server gets the compact line the codec rebuilds, never the client's (see MC_LINE_CAP).
+ * `version` ignores whatever follows it, as memcached 1.6 does (`version foo` and
+ * `version noreply` are answered with VERSION; memccapable checks both); the server is sent a
+ * plain `version` then, which older servers (that answer ERROR to extra tokens) answer too.
+ * twemproxy closes the connection on such lines.
  *
  * Framing. Lines are cut at LF, exactly where memcached cuts them, so the proxy and the server
  * always agree on request boundaries. A line whose LF is not preceded by CR, or which holds a CR
@@ -27,8 +34,8 @@
  *   commands ...): `SERVER_ERROR walnut: '<cmd>' is not supported by the proxy`; both ROUTE_LOCAL.
  * - malformed known command: memcached's CLIENT_ERROR text (ROUTE_LOCAL). memcached answers a
  *   wrong token count with `ERROR`; we answer `CLIENT_ERROR bad command line format`, which names
- *   the real problem. Extra tokens are rejected (memcached ignores some of them; twemproxy too
- *   rejects them).
+ *   the real problem. Extra tokens are rejected, except after `version` (memcached ignores some
+ *   of them; twemproxy rejects them all).
  * - storage command with a bad header: when `<bytes>` is still a valid length the data block the
  *   client sent after it is skipped (bytes + 2), so user data is never run as commands. memcached
  *   1.6.18 does not skip it (it answers the data line with `ERROR`); skipping is the documented
@@ -41,9 +48,15 @@
  *   with `noreply` (e.g. `flush_all noreply`) cannot be answered without desynchronising the
  *   client and cannot be ignored silently either, so it gets its SERVER_ERROR and the connection
  *   is closed (ROUTE_QUIT), which is what twemproxy does for every unsupported command.
+ * - a get/gets/gat/gats line longer than MC_RETRIEVAL_LINE_CAP: `CLIENT_ERROR line too long`
+ *   (ROUTE_LOCAL) as soon as the cap is passed, then the rest of the line is discarded up to its
+ *   LF without being kept, and parsing resumes after it: a retrieval line has no data block, so
+ *   the stream is back in sync there.
  * - framing errors (sink.onFramingError, once, then all input is ignored): a request starting
- *   with byte 0x80 (binary protocol), and a line longer than its cap without LF (2048 bytes; 64 KiB
- *   for get/gets/gat/gats lines, which memcached also lets grow): `CLIENT_ERROR line too long`.
+ *   with byte 0x80 (binary protocol), and any other line longer than MC_LINE_CAP:
+ *   `CLIENT_ERROR line too long`. Such a line may be a storage command whose data block follows
+ *   and whose length is lost, so the stream cannot be resynchronised; memcached closes the
+ *   connection too.
  */
 import { Msg, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
 import type { RequestParser, RequestSink } from '../codec.js';
@@ -91,6 +104,7 @@ import {
 const S_LINE = 0; // reading a command line
 const S_DATA = 1; // reading (or skipping) a storage data block and its CR LF
 const S_DEAD = 2; // after quit or a framing error: input is ignored
+const S_SKIP = 3; // discarding the rest of an over-long retrieval line, up to its LF
 
 const LF = 10;
 const CR = 13;
@@ -103,10 +117,26 @@ const CH_S = 115; // 's'
 const CH_T = 116; // 't'
 const BINARY_REQUEST_MAGIC = 0x80;
 
-/** Longest command line (bytes before its LF, CR included) for all but retrieval commands. */
+/**
+ * Longest command line (bytes before its LF, CR included) for all but retrieval commands.
+ * memcached 1.6 closes the connection when more than 2048 bytes of a line other than get/gets
+ * have arrived without their LF (checked on 1.6.18: a `gat` or `delete` line of 3000 bytes sent
+ * as 2049 bytes and the rest is closed, as 2048 bytes and the rest is answered), so this is the
+ * longest line that can be forwarded as it came without risking the shared server connection.
+ * Storage command lines are forwarded as they came, and longer retrieval lines are rebuilt.
+ */
 export const MC_LINE_CAP = 2048;
-/** Longest get/gets/gat/gats line. */
-export const MC_RETRIEVAL_LINE_CAP = 65536;
+/**
+ * Longest get/gets/gat/gats line (bytes before its LF): 4 MiB. Neither memcached (it grows its
+ * read buffer for a get line without limit) nor twemproxy (no request size limit, spec 10) has
+ * one: both answered get lines of 110 KB (10,000 keys), 1.1 MB (100,000 keys) and 25 MB
+ * (100,000 keys of 250 bytes), and memcached's RSS reached 1.5 GB after lines of 11 and 25 MB.
+ * A proxy must bound what one connection makes it hold, so a line without LF stops growing
+ * here. 4 MiB takes 10,000 keys of the maximum length (a 2.5 MB line) or 100,000 keys of up to
+ * 40 bytes, more than clients put in one request in practice. The worst case, 2 million
+ * one-byte keys, cost Walnut 48 MB of RSS and 0.6 s of CPU (memcached took 12 s to answer it).
+ */
+export const MC_RETRIEVAL_LINE_CAP = 4 * 1024 * 1024;
 /**
  * A line's cap is decided from its first bytes only (so that it does not depend on how the
  * stream was split); memcached likewise gives up on lines with more than 100 leading spaces.
@@ -120,18 +150,26 @@ const TOK_KEEP = 4096;
 
 /** twemproxy routes `version` as if it were a request for this key. */
 const VERSION_KEY = Buffer.from('placeholder', 'latin1');
+/** What the server is sent for a `version` line with extra tokens (shared: never mutated). */
+const VERSION_LINE = Buffer.from('version\r\n', 'latin1');
 
-/** Cap for the line starting at `start` (only its first CAP_PREFIX bytes are looked at). */
-function lineCapOf(buf: Buffer, start: number, end: number): number {
+/**
+ * The retrieval command (MC_GET, MC_GETS, MC_GAT, MC_GATS) the line starting at `start` begins
+ * with, or MC_UNKNOWN; only its first CAP_PREFIX bytes are looked at.
+ */
+function retrievalCmdOf(buf: Buffer, start: number, end: number): number {
   const limit = Math.min(end, start + CAP_PREFIX);
   let i = start;
   while (i < limit && buf[i] === SP) i++;
-  if (i + 4 > limit || buf[i] !== CH_G) return MC_LINE_CAP;
+  if (i + 4 > limit || buf[i] !== CH_G) return MC_UNKNOWN;
   const b1 = buf[i + 1];
-  if ((b1 !== CH_E && b1 !== CH_A) || buf[i + 2] !== CH_T) return MC_LINE_CAP;
+  if ((b1 !== CH_E && b1 !== CH_A) || buf[i + 2] !== CH_T) return MC_UNKNOWN;
   let j = i + 3;
-  if (buf[j] === CH_S) j++;
-  return j < limit && buf[j] === SP ? MC_RETRIEVAL_LINE_CAP : MC_LINE_CAP;
+  const s = buf[j] === CH_S;
+  if (s) j++;
+  if (j >= limit || buf[j] !== SP) return MC_UNKNOWN;
+  if (b1 === CH_E) return s ? MC_GETS : MC_GET;
+  return s ? MC_GATS : MC_GAT;
 }
 
 /** See the file comment for the grammar and the error rules. */
@@ -140,8 +178,8 @@ export class MemcacheRequestParser implements RequestParser {
   /** Pieces of an unfinished command line from earlier chunks (they contain no LF). */
   private lineParts: Buffer[] = [];
   private lineLen = 0;
-  /** Cap of the unfinished line once it has been needed (0: not computed yet). */
-  private lineCap = 0;
+  /** Retrieval command the unfinished line starts with, once needed (-1: not looked at yet). */
+  private lineKind = -1;
   /** Earlier-chunk pieces of the storage request being gathered. */
   private pieces: Buffer[] = [];
   private piecesLen = 0;
@@ -175,6 +213,7 @@ export class MemcacheRequestParser implements RequestParser {
       const state = this.state;
       if (state === S_LINE) pos = this.parseLine(chunk, pos, sink);
       else if (state === S_DATA) pos = this.parseData(chunk, pos, sink);
+      else if (state === S_SKIP) pos = this.skipLine(chunk, pos);
       else return;
     }
     // A data block continues in the next chunk: keep what this chunk held of the request.
@@ -194,13 +233,19 @@ export class MemcacheRequestParser implements RequestParser {
       if (lf === -1) {
         this.lineParts.push(pos === 0 ? chunk : chunk.subarray(pos));
         this.lineLen = len - pos;
-        if (this.lineLen > MC_LINE_CAP && this.lineLen > this.pendingLineCap()) {
-          return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+        if (this.lineLen > MC_LINE_CAP) {
+          const next = this.checkPendingLine(false, len, len, sink);
+          if (next !== -1) return next;
         }
         return len;
       }
-      if (lf - pos > MC_LINE_CAP && lf - pos > lineCapOf(chunk, pos, lf)) {
-        return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+      if (lf - pos > MC_LINE_CAP) {
+        const kind = retrievalCmdOf(chunk, pos, lf);
+        if (kind === MC_UNKNOWN) return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+        if (lf - pos > MC_RETRIEVAL_LINE_CAP) {
+          this.local(kind, MC_R_LINE_TOO_LONG, sink);
+          return lf + 1;
+        }
       }
       this.segStart = pos;
       this.parseCommand(chunk, pos, lf, sink);
@@ -211,20 +256,24 @@ export class MemcacheRequestParser implements RequestParser {
     if (lf === -1) {
       this.lineParts.push(chunk);
       this.lineLen += len;
-      if (this.lineLen > MC_LINE_CAP && this.lineLen > this.pendingLineCap()) {
-        return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+      if (this.lineLen > MC_LINE_CAP) {
+        const next = this.checkPendingLine(false, len, len, sink);
+        if (next !== -1) return next;
       }
       return len;
     }
     const lineLength = this.lineLen + lf; // bytes before the LF
     this.lineParts.push(chunk.subarray(0, lf + 1));
-    if (lineLength > MC_LINE_CAP && lineLength > this.pendingLineCap()) {
-      return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+    if (lineLength > MC_LINE_CAP) {
+      // Measured before the LF, as in the one-chunk case above.
+      this.lineLen = lineLength;
+      const next = this.checkPendingLine(true, lf + 1, len, sink);
+      if (next !== -1) return next;
     }
     const line = Buffer.concat(this.lineParts, lineLength + 1);
     this.lineParts = [];
     this.lineLen = 0;
-    this.lineCap = 0;
+    this.lineKind = -1;
     this.segStart = lf + 1;
     this.parseCommand(line, 0, lineLength, sink);
     if (this.keep !== null) {
@@ -235,9 +284,15 @@ export class MemcacheRequestParser implements RequestParser {
     return lf + 1;
   }
 
-  /** Cap of the line held in lineParts (called only once it is longer than MC_LINE_CAP). */
-  private pendingLineCap(): number {
-    if (this.lineCap === 0) {
+  /**
+   * The line held in lineParts has lineLen bytes before its LF, more than MC_LINE_CAP. A
+   * non-retrieval line: framing error. A retrieval line over MC_RETRIEVAL_LINE_CAP: its
+   * CLIENT_ERROR, then parsing goes on at `afterLine` if its LF has been seen (`complete`), or
+   * after the LF still to come. Returns where parsing goes on, or -1 when the line is within its
+   * cap and the caller carries on with it.
+   */
+  private checkPendingLine(complete: boolean, afterLine: number, len: number, sink: RequestSink): number {
+    if (this.lineKind === -1) {
       const parts = this.lineParts;
       let prefix = parts[0]!;
       if (prefix.length < CAP_PREFIX && parts.length > 1) {
@@ -245,9 +300,27 @@ export class MemcacheRequestParser implements RequestParser {
         for (let i = 0; i < parts.length; i++) total += parts[i]!.length;
         prefix = Buffer.concat(parts, Math.min(total, CAP_PREFIX));
       }
-      this.lineCap = lineCapOf(prefix, 0, prefix.length);
+      this.lineKind = retrievalCmdOf(prefix, 0, prefix.length);
     }
-    return this.lineCap;
+    const kind = this.lineKind;
+    if (kind === MC_UNKNOWN) return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
+    if (this.lineLen <= MC_RETRIEVAL_LINE_CAP) return -1;
+    // Nothing of the line is kept from here on, so an endless one holds no memory.
+    this.lineParts = [];
+    this.lineLen = 0;
+    this.lineKind = -1;
+    this.local(kind, MC_R_LINE_TOO_LONG, sink);
+    if (complete) return afterLine;
+    this.state = S_SKIP;
+    return len;
+  }
+
+  /** Discard bytes up to and including the LF that ends the over-long line (state S_SKIP). */
+  private skipLine(chunk: Buffer, pos: number): number {
+    const lf = chunk.indexOf(LF, pos);
+    if (lf === -1) return chunk.length;
+    this.state = S_LINE;
+    return lf + 1;
   }
 
   /** Split line [start, end) at spaces into this.tok; returns the token count. */
@@ -319,11 +392,16 @@ export class MemcacheRequestParser implements RequestParser {
         this.delete(buf, start, lf, n, bad, sink);
         return;
       case MC_VERSION:
-        if (bad || n !== 1) {
+        if (bad) {
           this.local(cmd, MC_R_BAD_FORMAT, sink);
           return;
         }
-        this.emitKeyed(buf, start, lf, cmd, false, VERSION_KEY, 0, VERSION_KEY.length, sink);
+        if (n === 1) {
+          this.emitKeyed(buf, start, lf, cmd, false, VERSION_KEY, 0, VERSION_KEY.length, sink);
+        } else {
+          // Extra tokens (even `noreply`) are ignored, as memcached 1.6 does: see the file comment.
+          this.emitKeyed(VERSION_LINE, 0, VERSION_LINE.length - 1, cmd, false, VERSION_KEY, 0, VERSION_KEY.length, sink);
+        }
         return;
       case MC_QUIT: {
         if (bad || n !== 1) {
@@ -378,7 +456,8 @@ export class MemcacheRequestParser implements RequestParser {
     msg.keyStart = tok[2 * first]! - start;
     msg.keyEnd = tok[2 * first + 1]! - start;
     const nkeys = n - first;
-    if (nkeys > 1) {
+    // A long line is rebuilt by the codec even for one key (see MC_LINE_CAP).
+    if (nkeys > 1 || lf - start > MC_LINE_CAP) {
       // Layout: [keyStart, keyEnd, fragment slot] per key; fragment() fills the slot.
       const keys = new Int32Array(3 * nkeys);
       for (let k = 0; k < nkeys; k++) {
@@ -576,6 +655,7 @@ export class MemcacheRequestParser implements RequestParser {
     this.state = S_DEAD;
     this.lineParts = [];
     this.lineLen = 0;
+    this.lineKind = -1;
     this.pieces = [];
     this.piecesLen = 0;
     this.keep = null;

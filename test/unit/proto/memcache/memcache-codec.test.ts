@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import type { KeyRouter } from '../../../../src/proto/codec.js';
 import type { Msg, MsgOwner } from '../../../../src/proto/message.js';
 import { REPLY_ERROR, ROUTE_FRAGMENT, ROUTE_KEY } from '../../../../src/proto/message.js';
-import { MC_GAT, MC_GET, MC_GETS } from '../../../../src/proto/memcache/commands.js';
+import { MC_GAT, MC_GATS, MC_GET, MC_GETS } from '../../../../src/proto/memcache/commands.js';
 import { createMemcacheCodec } from '../../../../src/proto/memcache/memcache-codec.js';
+import { MC_LINE_CAP } from '../../../../src/proto/memcache/request-parser.js';
 import { latin1, parseReplies, parseRequests, prng } from './memcache-harness.js';
 
 const codec = createMemcacheCodec();
@@ -41,7 +42,7 @@ function answer(sub: Msg, store: Map<string, string>, withCas = false): Buffer {
   const line = sub.data.toString('latin1');
   assert.ok(line.endsWith(' \r\n'), 'sub-request ends with a space then CR LF');
   const tokens = line.slice(0, -2).split(' ').filter((t) => t !== '');
-  const keys = tokens.slice(sub.cmd === MC_GAT ? 2 : 1);
+  const keys = tokens.slice(sub.cmd === MC_GAT || sub.cmd === MC_GATS ? 2 : 1);
   let out = '';
   for (const k of keys) {
     const v = store.get(k);
@@ -119,6 +120,70 @@ describe('memcache codec: fragment', () => {
         [2, 'get a \r\n'],
       ],
     );
+  });
+
+  it('gat/gats exptime without its leading zeros, sign kept', () => {
+    const cases: Array<[string, string]> = [
+      ['gat 0000060 a b\r\n', 'gat 60 a b \r\n'],
+      ['gats -000 a b\r\n', 'gats -0 a b \r\n'],
+      ['gat +05 a b\r\n', 'gat +5 a b \r\n'],
+      ['gat 0 a b\r\n', 'gat 0 a b \r\n'],
+      [`gat ${'0'.repeat(3000)}7 a b\r\n`, 'gat 7 a b \r\n'],
+    ];
+    for (const [line, sub] of cases) {
+      const frags = codec.fragment(parseMulti(line), new TableRouter({}, 1));
+      assert.deepEqual(frags.map((f) => f.data.toString('latin1')), [sub], line.slice(0, 20));
+      assert.equal(frags[0]!.keyBuf.toString('latin1', frags[0]!.keyStart, frags[0]!.keyEnd), 'a');
+    }
+  });
+
+  it('a one-key line over 2048 bytes (ROUTE_FRAGMENT) is rebuilt compact', () => {
+    const msg = parseMulti(`${' '.repeat(110)}get ${' '.repeat(3000)}key \r\n`);
+    assert.equal(msg.nkeys, 1);
+    const frags = codec.fragment(msg, new TableRouter({ key: 4 }));
+    assert.deepEqual(frags.map((f) => [f.serverIndex, f.data.toString('latin1')]), [[4, 'get key \r\n']]);
+  });
+
+  it('gat/gats sub-requests are cut at 2048 bytes in key order, get/gets ones are not', () => {
+    const rnd = prng(7);
+    const keys = Array.from({ length: 600 }, (_, i) => `key:${i}:${'x'.repeat(Math.floor(rnd() * 60))}`);
+    const router: KeyRouter = { serverIndexFor: (b, s) => (b[s + 4]! + b[s + 5]!) % 3 };
+    const serverOf = (k: string): number => router.serverIndexFor(latin1(k), 0, k.length);
+    for (const [cmd, head] of [['gat 100', 'gat 100 '], ['gats 00100', 'gats 100 '], ['get', 'get '], ['gets', 'gets ']] as const) {
+      const msg = parseMulti(`${cmd} ${keys.join(' ')}\r\n`);
+      const frags = codec.fragment(msg, router);
+      const cut = cmd.startsWith('gat');
+      // Pieces of one server in a row, servers ascending, each key once and in request order.
+      const order = frags.map((f) => f.serverIndex);
+      assert.deepEqual(order, [...order].sort((a, b) => a - b), cmd);
+      for (const server of [0, 1, 2]) {
+        const mine = frags.filter((f) => f.serverIndex === server);
+        const sent = mine.flatMap((f) => {
+          const line = f.data.toString('latin1');
+          assert.ok(line.startsWith(head) && line.endsWith(' \r\n'), line.slice(0, 30));
+          if (cut) assert.ok(f.data.length <= MC_LINE_CAP, `${cmd}: sub-request of ${f.data.length} bytes`);
+          assert.equal(f.keyBuf.toString('latin1', f.keyStart, f.keyEnd), line.slice(head.length).split(' ')[0]);
+          return line.slice(head.length, -3).split(' ');
+        });
+        assert.deepEqual(sent, keys.filter((k) => serverOf(k) === server), `${cmd} server ${server}`);
+        if (cut) {
+          assert.ok(mine.length > 1, `${cmd}: server ${server} needed several pieces`);
+          // Greedy: a piece is only closed when the next key did not fit.
+          for (let i = 0; i + 1 < mine.length; i++) {
+            const next = mine[i + 1]!.data.toString('latin1').slice(head.length).split(' ')[0]!;
+            assert.ok(mine[i]!.data.length + next.length + 1 > MC_LINE_CAP);
+          }
+        } else {
+          assert.equal(mine.length, 1, cmd);
+        }
+      }
+      assert.equal(msg.pending, frags.length);
+      // Coalesce through the pieces: values in request order.
+      const store = new Map(keys.filter((_, i) => i % 3 !== 1).map((k) => [k, `v:${k}`]));
+      for (const f of frags) f.reply = answer(f, store);
+      codec.coalesce(msg);
+      assert.equal(msg.reply!.toString('latin1'), expectedMerge(keys, store), cmd);
+    }
   });
 
   it('fragments binary keys byte for byte', () => {

@@ -26,6 +26,7 @@ import {
 } from '../../../../src/proto/memcache/commands.js';
 import type { ReqEvent } from './memcache-harness.js';
 import { parseRequests, splitAt } from './memcache-harness.js';
+import { MC_RETRIEVAL_LINE_CAP } from '../../../../src/proto/memcache/request-parser.js';
 
 interface Gen {
   text: string; // latin1
@@ -60,8 +61,8 @@ const dataArb: fc.Arbitrary<string> = fc
 
 const exptimeArb = fc.integer({ min: -100000, max: 100000000 }).map(String);
 
-function fwd(cmd: number, text: string, key: string, noreply: boolean): Gen {
-  return { text, event: { kind: 'req', route: ROUTE_KEY, cmd, data: text, key, keys: null, noreply, reply: null } };
+function fwd(cmd: number, text: string, key: string, noreply: boolean, data = text): Gen {
+  return { text, event: { kind: 'req', route: ROUTE_KEY, cmd, data, key, keys: null, noreply, reply: null } };
 }
 
 const retrievalArb: fc.Arbitrary<Gen> = fc
@@ -126,6 +127,8 @@ const keyedArb: fc.Arbitrary<Gen> = fc
       case MC_DELETE:
         return fwd(cmd, `delete ${key}${nr}${trailing}\r\n`, key, noreply);
       default:
+        // memcached 1.6 ignores tokens after `version`; the server is then sent a plain one.
+        if (noreply) return fwd(cmd, `version ${key}${nr}${trailing}\r\n`, 'placeholder', false, 'version\r\n');
         return fwd(cmd, `version${trailing}\r\n`, 'placeholder', false);
     }
   });
@@ -160,6 +163,41 @@ describe('memcache request parser: properties', () => {
         assert.deepEqual(parseRequests(splitAt(stream, points)).events, reqs.map((r) => r.event));
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('a retrieval line over MC_RETRIEVAL_LINE_CAP among valid requests: its CLIENT_ERROR, the rest as modelled, any chunking', () => {
+    const overLongArb = fc
+      .record({
+        name: fc.constantFrom('get', 'gets', 'gat 0', 'gats 10'),
+        lead: fc.constantFrom('', ' ', '   '),
+        over: fc.integer({ min: 1, max: 70000 }),
+        // Without LF in the cap: the line is still being sent when the error is due.
+        bareLf: fc.boolean(),
+      })
+      .map(({ name, lead, over, bareLf }): Gen => {
+        const body = `${lead}${name} ${'k'.repeat(MC_RETRIEVAL_LINE_CAP + over - lead.length - name.length - 1)}`;
+        const cmd = [MC_GET, MC_GETS, MC_GAT, MC_GATS][['get', 'gets', 'gat 0', 'gats 10'].indexOf(name)]!;
+        return {
+          text: `${body}${bareLf ? '' : '\r'}\n`,
+          event: { kind: 'req', route: ROUTE_LOCAL, cmd, data: '', key: '', keys: null, noreply: false, reply: 'CLIENT_ERROR line too long\r\n' },
+        };
+      });
+    fc.assert(
+      fc.property(
+        fc.array(requestArb, { maxLength: 4 }),
+        overLongArb,
+        fc.array(requestArb, { minLength: 1, maxLength: 4 }),
+        cutsArb,
+        (before, long, after, cuts) => {
+          const reqs = [...before, long, ...after];
+          const stream = Buffer.from(reqs.map((r) => r.text).join(''), 'latin1');
+          const got = parseRequests(cut(stream, cuts));
+          assert.deepEqual(got.events, reqs.map((r) => r.event));
+          assert.equal(got.pending, 0);
+        },
+      ),
+      { numRuns: 25 },
     );
   });
 

@@ -27,7 +27,7 @@ import {
   MC_UNSUPPORTED,
   MC_VERSION,
 } from '../../../../src/proto/memcache/commands.js';
-import { MemcacheRequestParser } from '../../../../src/proto/memcache/request-parser.js';
+import { MC_RETRIEVAL_LINE_CAP, MemcacheRequestParser } from '../../../../src/proto/memcache/request-parser.js';
 import type { ReqEvent } from './memcache-harness.js';
 import { RequestRecorder, chunkings, latin1, parseRequests } from './memcache-harness.js';
 
@@ -68,6 +68,28 @@ interface Case {
 const K250 = 'k'.repeat(250);
 const K251 = 'k'.repeat(251);
 const BIN = 'a\r\nb\nc\r\0\xff\r\n';
+
+/**
+ * A retrieval line (`<head> k... k...\r\n`) whose length before its LF is exactly `length`:
+ * keys of 200 bytes, the last one shorter.
+ */
+function retrievalLine(head: string, length: number): string {
+  const parts: string[] = [head];
+  let len = head.length + 1; // the CR
+  while (len + 1 + 200 + 2 <= length) {
+    parts.push(`${'k'.repeat(196)}${String(parts.length % 10000).padStart(4, '0')}`);
+    len += 201;
+  }
+  parts.push('z'.repeat(length - len - 1));
+  const line = `${parts.join(' ')}\r\n`;
+  assert.equal(line.length - 1, length);
+  return line;
+}
+
+/** The keys of a retrieval line whose first `skip` tokens after the command are not keys. */
+function keysOf(line: string, skip: number): string[] {
+  return line.slice(0, -2).split(' ').filter((t) => t !== '').slice(skip);
+}
 
 const cases: Case[] = [
   // ---- retrieval
@@ -282,7 +304,18 @@ const cases: Case[] = [
   // ---- version / quit
   { name: 'version', input: 'version\r\n', events: [fwd(MC_VERSION, 'version\r\n', 'placeholder')] },
   { name: 'version trailing spaces', input: 'version  \r\n', events: [fwd(MC_VERSION, 'version  \r\n', 'placeholder')] },
-  { name: 'version extra', input: 'version extra\r\n', events: [local(MC_VERSION, BAD_FORMAT)] },
+  // memcached 1.6 ignores what follows `version` (memccapable sends `version foo bar` and
+  // `version noreply`); the server is sent a plain `version`.
+  { name: 'version extra', input: 'version extra\r\n', events: [fwd(MC_VERSION, 'version\r\n', 'placeholder')] },
+  {
+    name: 'version with several extra tokens',
+    input: ' version  foo bar \r\nget a\r\n',
+    events: [fwd(MC_VERSION, 'version\r\n', 'placeholder'), fwd(MC_GET, 'get a\r\n', 'a')],
+  },
+  { name: 'version noreply still gets its reply', input: 'version noreply\r\n', events: [fwd(MC_VERSION, 'version\r\n', 'placeholder')] },
+  { name: 'version with a bare LF', input: 'version foo\nget a\r\n', events: [local(MC_VERSION, BAD_FORMAT), fwd(MC_GET, 'get a\r\n', 'a')] },
+  { name: 'version with a CR inside', input: 'version fo\ro\r\n', events: [local(MC_VERSION, BAD_FORMAT)] },
+  { name: 'versions is not version', input: 'versions\r\n', events: [local(MC_UNKNOWN, ERROR)] },
   { name: 'quit ignores what follows', input: 'quit\r\nget a\r\n', events: [quit()] },
   { name: 'quit extra', input: 'quit extra\r\nget a\r\n', events: [local(MC_QUIT, BAD_FORMAT), fwd(MC_GET, 'get a\r\n', 'a')] },
 
@@ -337,19 +370,69 @@ const cases: Case[] = [
   { name: 'line of 2048 bytes before LF is accepted', input: `${'x'.repeat(2047)}\r\n`, events: [local(MC_UNKNOWN, ERROR)] },
   { name: 'line of 2049 bytes before LF', input: `${'x'.repeat(2048)}\r\nget a\r\n`, events: [framing(LINE_TOO_LONG)] },
   { name: 'endless line', input: `set ${'x'.repeat(3000)}`, events: [framing(LINE_TOO_LONG)] },
+  { name: 'version line over 2048 bytes', input: `version${' '.repeat(3000)}x\r\n`, events: [framing(LINE_TOO_LONG)] },
   {
-    name: 'long get lines may reach 64 KiB',
+    name: 'more than 124 leading spaces: not a retrieval line for the cap',
+    input: `${' '.repeat(125)}get ${'k '.repeat(1000)}\r\n`,
+    events: [framing(LINE_TOO_LONG)],
+  },
+  {
+    name: 'a get line over 2048 bytes',
     input: `get ${'k '.repeat(1500)}\r\n`,
     events: [frag(MC_GET, `get ${'k '.repeat(1500)}\r\n`, new Array<string>(1500).fill('k'))],
   },
   { name: 'a long get line with a long key', input: `get ${'a'.repeat(3000)}\r\n`, events: [local(MC_GET, BAD_FORMAT)] },
-  { name: 'get line over 64 KiB', input: `get ${'k '.repeat(33000)}\r\n`, events: [framing(LINE_TOO_LONG)] },
   {
-    name: 'gat line up to 64 KiB (65536 bytes before LF)',
-    input: `gat 1 ${'k '.repeat(32763)}kkk\r\n`,
-    events: [frag(MC_GAT, `gat 1 ${'k '.repeat(32763)}kkk\r\n`, [...new Array<string>(32763).fill('k'), 'kkk'])],
+    name: 'a one-key get line of 2048 bytes before LF is forwarded as it came',
+    input: `get ${' '.repeat(2040)}key\r\n`,
+    events: [fwd(MC_GET, `get ${' '.repeat(2040)}key\r\n`, 'key')],
   },
-  { name: 'gat line of 65537 bytes before LF', input: `gat 1 ${'k '.repeat(32763)}kkkk\r\n`, events: [framing(LINE_TOO_LONG)] },
+  {
+    name: 'a longer one-key get line is rebuilt (ROUTE_FRAGMENT)',
+    input: `  gets ${' '.repeat(3000)}key   \r\n`,
+    events: [frag(MC_GETS, `  gets ${' '.repeat(3000)}key   \r\n`, ['key'])],
+  },
+  {
+    name: 'a get line of 66,000 bytes (over the old 64 KiB cap)',
+    input: `get ${'k '.repeat(33000)}\r\n`,
+    events: [frag(MC_GET, `get ${'k '.repeat(33000)}\r\n`, new Array<string>(33000).fill('k'))],
+  },
+  {
+    name: 'a gat line of 65537 bytes before LF',
+    input: `gat 1 ${'k '.repeat(32763)}kkkk\r\n`,
+    events: [frag(MC_GAT, `gat 1 ${'k '.repeat(32763)}kkkk\r\n`, [...new Array<string>(32763).fill('k'), 'kkkk'])],
+  },
+  (() => {
+    const line = retrievalLine('get', MC_RETRIEVAL_LINE_CAP);
+    return { name: 'a get line of exactly MC_RETRIEVAL_LINE_CAP bytes before LF', input: line, events: [frag(MC_GET, line, keysOf(line, 1))] };
+  })(),
+  {
+    name: 'a get line one byte over the cap: CLIENT_ERROR, and the next request is parsed',
+    input: `${retrievalLine('get', MC_RETRIEVAL_LINE_CAP + 1)}get a\r\n`,
+    events: [local(MC_GET, LINE_TOO_LONG), fwd(MC_GET, 'get a\r\n', 'a')],
+  },
+  {
+    name: 'gats over the cap, with leading spaces and a bare LF',
+    input: `  ${retrievalLine('gats 0', MC_RETRIEVAL_LINE_CAP + 5000).slice(0, -2)}\nversion\r\n`,
+    events: [local(MC_GATS, LINE_TOO_LONG), fwd(MC_VERSION, 'version\r\n', 'placeholder')],
+  },
+  {
+    name: 'gat and gets over the cap, back to back',
+    input: `${retrievalLine('gat 10', MC_RETRIEVAL_LINE_CAP + 1)}${retrievalLine('gets', MC_RETRIEVAL_LINE_CAP + 70000)}gat 1 b\r\n`,
+    events: [local(MC_GAT, LINE_TOO_LONG), local(MC_GETS, LINE_TOO_LONG), fwd(MC_GAT, 'gat 1 b\r\n', 'b')],
+  },
+  {
+    // The error comes as soon as the cap is passed; the rest is discarded, nothing is held.
+    name: 'an endless get line over the cap: CLIENT_ERROR, nothing pending',
+    input: `get ${'k'.repeat(MC_RETRIEVAL_LINE_CAP + 10)}`,
+    events: [local(MC_GET, LINE_TOO_LONG)],
+  },
+  {
+    name: 'an endless get line within the cap is pending',
+    input: `get ${'k '.repeat(5000)}`,
+    events: [],
+    pending: 4 + 10000,
+  },
   { name: 'nothing after a framing error', input: `${'y'.repeat(2100)}\r\nget a\r\n`, events: [framing(LINE_TOO_LONG)] },
 ];
 
@@ -358,7 +441,7 @@ describe('memcache request parser: table', () => {
   for (const c of cases) {
     const input = latin1(c.input);
     // Long inputs byte by byte would be slow and add nothing over the random splits.
-    const runs = input.length > 5000 ? chunkings(input, seed++, 3).filter((r) => r.name !== 'byte by byte') : chunkings(input, seed++);
+    const runs = input.length > 5000 ? chunkings(input, seed++, 3, false) : chunkings(input, seed++);
     it(c.name, () => {
       for (const run of runs) {
         const got = parseRequests(run.chunks);
@@ -440,7 +523,7 @@ describe('memcache request parser: twemproxy test_all.c cases', () => {
     ['set key 0 5 10 noreply\r\nvalue12345\r\r', []], // bad chunk, suppressed by noreply
     ['set key 0 600 5\r\nvaluee\r\n', [BAD_DATA, ERROR]],
     ['touch missingarg\r\n', [BAD_FORMAT]],
-    ['version extra\r\n', [BAD_FORMAT]],
+    // (`version extra` is rejected by twemproxy; Walnut answers it as memcached 1.6 does.)
   ];
   for (const [input, replies] of failure) {
     it(`rejects ${JSON.stringify(input.slice(0, 40))}`, () => {
@@ -505,6 +588,41 @@ describe('memcache request parser: buffers', () => {
     const m = msgs[0]!;
     assert.equal(m.data.toString('latin1'), 'set key 0 0 2\r\nab\r\n');
     assert.equal(m.keyBuf.toString('latin1', m.keyStart, m.keyEnd), 'key');
+  });
+
+  it('an endless get line holds at most MC_RETRIEVAL_LINE_CAP bytes, is answered once, and parsing resumes after its LF', () => {
+    const parser = new MemcacheRequestParser();
+    const sink = new RequestRecorder();
+    parser.feed(latin1('get a\r\nget '), sink);
+    const piece = latin1('k0123456 '.repeat(7282)); // 65,538 bytes, not a multiple of anything
+    let maxPending = 0;
+    let fed = 4;
+    while (fed < 3 * MC_RETRIEVAL_LINE_CAP) {
+      parser.feed(Buffer.from(piece), sink);
+      fed += piece.length;
+      maxPending = Math.max(maxPending, parser.pendingBytes);
+    }
+    assert.ok(maxPending <= MC_RETRIEVAL_LINE_CAP && maxPending > MC_RETRIEVAL_LINE_CAP - piece.length, `pendingBytes reached ${maxPending}`);
+    assert.equal(parser.pendingBytes, 0);
+    assert.deepEqual(sink.events, [fwd(MC_GET, 'get a\r\n', 'a'), local(MC_GET, LINE_TOO_LONG)]);
+    parser.feed(latin1('k\r'), sink);
+    parser.feed(latin1('\nget b\r\n'), sink);
+    assert.deepEqual(sink.events.slice(2), [fwd(MC_GET, 'get b\r\n', 'b')]);
+    assert.equal(parser.pendingBytes, 0);
+  });
+
+  it('a get line just under the cap in 64 KiB chunks: one copy, all keys', () => {
+    const line = retrievalLine('get', MC_RETRIEVAL_LINE_CAP);
+    const buf = latin1(line);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < buf.length; i += 65536) chunks.push(Buffer.from(buf.subarray(i, i + 65536)));
+    const { msgs, pending } = parseRequests(chunks);
+    assert.equal(msgs.length, 1);
+    const m = msgs[0]!;
+    assert.equal(m.route, ROUTE_FRAGMENT);
+    assert.ok(m.data.equals(buf));
+    assert.equal(m.nkeys, keysOf(line, 1).length);
+    assert.equal(pending, 0);
   });
 
   it('reports the framing error once and then ignores input', () => {
