@@ -166,9 +166,8 @@ export function bulkValue(i: number): string {
 }
 
 /**
- * Bulk key i: "b0000".."b9999". Short on purpose: a 10,000-key memcached `get` line is then
- * 60,005 bytes, under Walnut's 64 KiB cap on retrieval lines (MC_RETRIEVAL_LINE_CAP), which
- * longer names exceed (twemproxy and memcached have no such cap).
+ * Bulk key i: "b0000".."b9999": a 10,000-key memcached `get` line is 60,005 bytes (Walnut's
+ * cap on retrieval lines, MC_RETRIEVAL_LINE_CAP, is 4 MiB; twemproxy and memcached have none).
  */
 export function bulkKey(i: number): string {
   return `b${String(i).padStart(4, '0')}`;

@@ -53,8 +53,9 @@ export interface Codec {
   /** One parser per server connection. */
   newReplyParser(): ReplyParser;
   /**
-   * Split a ROUTE_FRAGMENT msg: one sub-request per server involved, in ascending server index
-   * order, each with `data`, `serverIndex` and `parent` set. Keys whose server index is -1 go
+   * Split a ROUTE_FRAGMENT msg: sub-requests in ascending server index order (usually one per
+   * server; memcache gat/gats are cut at 2048-byte lines, so possibly several), each with
+   * `data`, `serverIndex` and `parent` set. Keys whose server index is -1 go
    * to a fragment with serverIndex -1 (the core fails it with ECONNREFUSED).
    */
   fragment(msg: Msg, router: KeyRouter): Msg[];
