@@ -1,12 +1,15 @@
 /**
  * Micro-benchmark of the memcache codec (src/proto/memcache/): request and reply parse
  * throughput per message size, fed in 64 KiB chunks as a socket would, plus multi-get
- * fragment + coalesce. Plain node, no dependencies, not part of the tests.
+ * fragment + coalesce, and the stages of the e2e bench's 10,000-key multi-get over two servers
+ * (fnv1a_64 + ketama, as bench/e2e/setup.ts configures them) timed one by one. Plain node, no
+ * dependencies, not part of the tests.
  *
- *   npx tsc -p tsconfig.json --outDir .build/memcache && node .build/memcache/bench/memcache-parser.bench.js
+ *   npx tsc -p tsconfig.json && node dist/bench/memcache-parser.bench.js
  */
-import type { ReplySink, RequestSink } from '../src/proto/codec.js';
+import type { KeyRouter, ReplySink, RequestSink } from '../src/proto/codec.js';
 import type { Msg } from '../src/proto/message.js';
+import { Placement } from '../src/hash/placement.js';
 import { createMemcacheCodec } from '../src/proto/memcache/memcache-codec.js';
 import { MemcacheReplyParser } from '../src/proto/memcache/reply-parser.js';
 import { MemcacheRequestParser } from '../src/proto/memcache/request-parser.js';
@@ -132,6 +135,97 @@ function fragmentBench(nkeys: number, servers: number): Result {
   });
 }
 
+
+/** Best wall time in µs of `fn` over `runs` runs (after a warm-up), by process.hrtime. */
+function bestUs(fn: () => void, runs = 60): number {
+  for (let i = 0; i < 10; i++) fn();
+  let best = Infinity;
+  for (let r = 0; r < runs; r++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    const t = Number(process.hrtime.bigint() - t0) / 1000;
+    if (t < best) best = t;
+  }
+  return best;
+}
+
+/** The e2e bulk keys and values (bench/e2e/setup.ts bulkKey / bulkValue). */
+const bulkKey = (i: number): string => `b${String(i).padStart(4, '0')}`;
+const bulkValue = (i: number): string => `bulk-value-${i}-`.padEnd(32, '.');
+
+/**
+ * The 10,000-key get of the e2e bulk test, stage by stage: parse the line, fragment over the
+ * pool's servers, frame each server's reply from 64 KiB reads, coalesce. `servers` 1 is the
+ * all-keys-on-one-server case (the unsplit pass-through when the codec has one).
+ */
+function bulkStages(servers: number): Array<[string, number]> {
+  const nkeys = 10_000;
+  const codec = createMemcacheCodec();
+  const line = Buffer.from(`get ${Array.from({ length: nkeys }, (_, i) => bulkKey(i)).join(' ')}\r\n`, 'latin1');
+  const router: KeyRouter = new Placement(
+    { hash: 'fnv1a_64', distribution: 'ketama', hashTag: null },
+    Array.from({ length: servers }, (_, i) => ({ name: `m${i + 1}`, weight: 1, index: i })),
+  );
+  const parseOne = (): Msg => {
+    let got: Msg | null = null;
+    new MemcacheRequestParser().feed(line, {
+      onRequest: (m) => (got = m),
+      onFramingError: () => undefined,
+    });
+    if (got === null) throw new Error('no request parsed');
+    return got;
+  };
+  const msg = parseOne();
+  let frags = codec.fragment(msg, router);
+  // What each server sends back: every key a hit, in its sub-request's order, read in 64 KiB chunks.
+  const value = new Map<string, string>();
+  for (let i = 0; i < nkeys; i++) value.set(bulkKey(i), bulkValue(i));
+  const serverChunks = frags.map((f) => {
+    const s = f.data.toString('latin1');
+    const ks = s.slice(s.indexOf(' ') + 1, s.length - 2).split(' ').filter((k) => k !== '');
+    const raw = Buffer.from(ks.map((k) => `VALUE ${k} 0 32\r\n${value.get(k)!}\r\n`).join('') + 'END\r\n', 'latin1');
+    return chunk(raw);
+  });
+  const replies: Buffer[] = [];
+  const frame = (): void => {
+    replies.length = 0;
+    for (const chunks of serverChunks) {
+      const p = new MemcacheReplyParser();
+      const sink: ReplySink = { onReply: (r) => replies.push(r), onReplyFramingError: (e) => { throw new Error(e); } };
+      for (const c of chunks) p.feed(c, sink);
+    }
+    if (replies.length !== frags.length) throw new Error(`framed ${replies.length} replies`);
+  };
+  const coalesce = (): void => {
+    for (let i = 0; i < frags.length; i++) frags[i]!.reply = replies[i]!;
+    codec.coalesce(msg);
+  };
+  frame();
+  coalesce();
+  const expected = Buffer.from(
+    Array.from({ length: nkeys }, (_, i) => `VALUE ${bulkKey(i)} 0 32\r\n${bulkValue(i)}\r\n`).join('') + 'END\r\n',
+    'latin1',
+  );
+  if (!msg.reply!.equals(expected)) throw new Error(`${servers} servers: merged reply differs`);
+  const tag = `get 10k keys / ${servers} server${servers > 1 ? 's' : ''}`;
+  return [
+    [`${tag}: parse line (60 KB)`, bestUs(() => void parseOne())],
+    [`${tag}: fragment (${frags.length} sub-requests)`, bestUs(() => void (frags = codec.fragment(msg, router)))],
+    [`${tag}: frame replies (64 KiB reads)`, bestUs(frame)],
+    [`${tag}: coalesce`, bestUs(coalesce)],
+    [
+      `${tag}: all stages`,
+      bestUs(() => {
+        const m = parseOne();
+        frags = codec.fragment(m, router);
+        frame();
+        for (let i = 0; i < frags.length; i++) frags[i]!.reply = replies[i]!;
+        codec.coalesce(m);
+      }),
+    ],
+  ];
+}
+
 const results: Result[] = [
   requestBench('get 1 key (~16 B)', 'get key:123456\r\n'),
   requestBench('get 10 keys', `get ${Array.from({ length: 10 }, (_, i) => `key:12345${i}`).join(' ')}\r\n`),
@@ -145,10 +239,16 @@ const results: Result[] = [
   replyBench('VALUE 100 B', valueOf(100)),
   replyBench('VALUE 1 KiB', valueOf(1024)),
   replyBench('VALUE 1 MiB (64 KiB chunks)', valueOf(1024 * 1024), 16 * 1024 * 1024),
+  replyBench('VALUE 32 B x 100 (one get)', Buffer.concat([
+    ...Array.from({ length: 100 }, (_, i) => Buffer.from(`VALUE key:${i} 0 32\r\n${'v'.repeat(32)}\r\n`, 'latin1')),
+    Buffer.from('END\r\n', 'latin1'),
+  ])),
   fragmentBench(10, 4),
   fragmentBench(100, 4),
   fragmentBench(1000, 8),
 ];
+
+const stages = [...bulkStages(2), ...bulkStages(1)];
 
 console.log(`node ${process.version}, ${CHUNK / 1024} KiB chunks, best of 5 rounds`);
 for (const r of results) {
@@ -156,3 +256,5 @@ for (const r of results) {
     `${r.name.padEnd(48)} ${r.mbps.toFixed(0).padStart(7)} MiB/s ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(13)} msg/s`,
   );
 }
+console.log('\nStages of the e2e 10,000-key multi-get (best of 60 runs):');
+for (const [name, us] of stages) console.log(`${name.padEnd(56)} ${us.toFixed(0).padStart(7)} µs`);

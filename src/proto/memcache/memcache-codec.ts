@@ -10,12 +10,15 @@
  * - a failed multi-get answers SERVER_ERROR but does not close the client connection;
  * - gat/gats (which twemproxy does not support) may take several sub-requests per server, each
  *   at most MC_LINE_CAP long; the parser also sends one-key retrieval lines longer than that
- *   here, so that they are rebuilt compact.
+ *   here, so that they are rebuilt compact when memcached would not take them as they are;
+ * - a multi-get whose keys all live on one server is sent as the client wrote it and that
+ *   server's reply passes through (no re-encoding, no copy) when it is what the merge would
+ *   have produced.
  */
 import { Msg, REPLY_ERROR, ROUTE_KEY } from '../message.js';
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { strerror } from '../../util/errno.js';
-import { MC_GAT, MC_GATS, MC_GETS } from './commands.js';
+import { MC_GAT, MC_GATS, MC_GET, MC_GETS } from './commands.js';
 import { MemcacheReplyParser } from './reply-parser.js';
 import { MC_LINE_CAP, MemcacheRequestParser } from './request-parser.js';
 import { MC_R_END, MC_R_INVALID_ARGUMENT, mcServerError } from './replies.js';
@@ -27,21 +30,25 @@ const CH_0 = 48;
 const CH_9 = 57;
 const CH_PLUS = 43;
 const CH_MINUS = 45;
+const CH_A = 65;
+const CH_D = 68;
+const CH_E = 69;
+const CH_L = 76;
+const CH_N = 78;
+const CH_U = 85;
+const CH_V = 86;
 
 const P_GET = Buffer.from('get ', 'latin1');
 const P_GETS = Buffer.from('gets ', 'latin1');
 const P_GAT = Buffer.from('gat ', 'latin1');
 const P_GATS = Buffer.from('gats ', 'latin1');
-const W_VALUE_SP = Buffer.from('VALUE ', 'latin1');
-
-const ascending = (a: number, b: number): number => a - b;
 
 /**
  * Below this many bytes a JS loop beats Buffer#copy / Buffer#compare, whose argument checks
- * cost ~60-100 ns per call (measured with bench/memcache-parser.bench.ts on Node 20); keys and
- * small values are usually this short.
+ * cost ~45 ns per call while a JS loop moves about a byte per ns (measured on Node 20); keys
+ * are usually this short.
  */
-const SHORT = 64;
+const SHORT = 40;
 
 /** Copy src[start, end) into dst at `at`; returns the number of bytes copied. */
 function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): number {
@@ -58,6 +65,21 @@ function sameBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be:
   if (n >= SHORT) return a.compare(b, bs, be, as, ae) === 0;
   for (let i = 0; i < n; i++) if (a[as + i] !== b[bs + i]) return false;
   return true;
+}
+
+/**
+ * Scratch arrays of fragment and coalesce, which run to completion one at a time: a typed array
+ * of more than 64 bytes has its own backing store, whose allocation costs about 1 µs on Node 20
+ * (more than framing a dozen keys). Kept while at most SCRATCH_KEEP entries long.
+ */
+const SCRATCH_KEEP = 65536;
+let keyScratch = new Int32Array(1024);
+let runScratch = new Int32Array(3 * 1024);
+
+/** keyScratch, at least n entries long (contents undefined). */
+function keyScratchOf(n: number): Int32Array {
+  if (keyScratch.length < n) keyScratch = new Int32Array(Math.max(n, 2 * keyScratch.length));
+  return keyScratch;
 }
 
 /** Bounds [start, end) of the exptime token of a gat/gats request line (the second token). */
@@ -97,6 +119,8 @@ function gatHead(prefix: Buffer, data: Buffer): Buffer {
  * (CR LF included): memcached closes the connection on a longer gat line that arrives in more
  * than one read (only get/gets lines may grow), which would fail every request on that server
  * connection. Records each key's fragment slot in msg.keys (third entry per key) for coalesce.
+ * When every key lives on one server the client's line goes there unchanged if memcached takes
+ * it as it is (see sendsUnsplit).
  */
 export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
   const keys = msg.keys;
@@ -104,84 +128,88 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
   const data = msg.data;
   if (keys === null || nkeys === 0) return [];
 
-  // Server of every key, and the distinct servers.
-  const keyRank = new Int32Array(nkeys);
-  const rankOf = new Map<number, number>();
-  const servers: number[] = [];
-  for (let k = 0; k < nkeys; k++) {
+  // Server of every key, and the range of server indices (a pool's few servers), so that a
+  // server's rank is an array lookup rather than a Map.
+  const keyRank = keyScratchOf(nkeys);
+  const first = router.serverIndexFor(data, keys[0]!, keys[1]!);
+  keyRank[0] = first;
+  let lo = first;
+  let hi = first;
+  for (let k = 1; k < nkeys; k++) {
     const s = router.serverIndexFor(data, keys[3 * k]!, keys[3 * k + 1]!);
     keyRank[k] = s;
-    if (!rankOf.has(s)) {
-      rankOf.set(s, servers.length);
-      servers.push(s);
-    }
+    if (s < lo) lo = s;
+    else if (s > hi) hi = s;
   }
-  servers.sort(ascending);
-  const nservers = servers.length;
-  for (let i = 0; i < nservers; i++) rankOf.set(servers[i]!, i);
-  for (let k = 0; k < nkeys; k++) keyRank[k] = rankOf.get(keyRank[k]!)!;
+  if (lo === hi && sendsUnsplit(msg)) {
+    if (keyScratch.length > SCRATCH_KEEP) keyScratch = new Int32Array(1024);
+    return unsplitFragment(msg, first);
+  }
+  const rankOf = new Int32Array(hi - lo + 1);
+  for (let k = 0; k < nkeys; k++) rankOf[keyRank[k]! - lo] = 1;
+  let nservers = 0;
+  for (let i = 0; i < rankOf.length; i++) if (rankOf[i] === 1) rankOf[i] = ++nservers;
+  const servers = new Int32Array(nservers);
+  for (let i = 0; i < rankOf.length; i++) if (rankOf[i]! > 0) servers[rankOf[i]! - 1] = lo + i;
 
   const gat = msg.cmd === MC_GAT || msg.cmd === MC_GATS;
   const head = gat ? gatHead(msg.cmd === MC_GAT ? P_GAT : P_GATS, data) : msg.cmd === MC_GETS ? P_GETS : P_GET;
   const headLen = head.length;
-  const limit = gat ? MC_LINE_CAP : Infinity;
 
-  // Each key's piece of its server's sub-request (first pass: pieces counted per server).
-  const piecesOf = new Int32Array(nservers);
-  const fill = new Int32Array(nservers);
-  for (let k = 0; k < nkeys; k++) {
-    const r = keyRank[k]!;
-    const klen = keys[3 * k + 1]! - keys[3 * k]! + 1;
-    if (piecesOf[r] === 0 || fill[r]! + klen > limit) {
-      piecesOf[r]!++;
-      fill[r] = headLen + 2 + klen;
-    } else {
-      fill[r]! += klen;
+  // Each key's fragment slot (in keys[3k+2]), and each sub-request's length (in at[slot]).
+  let nfrag = nservers;
+  let slotServer: Int32Array = servers;
+  let at: Int32Array;
+  let firstKeyLen: Int32Array;
+  if (gat) {
+    for (let k = 0; k < nkeys; k++) keyRank[k] = rankOf[keyRank[k]! - lo]! - 1;
+    slotServer = gatSlots(keys, nkeys, keyRank, servers, headLen);
+    nfrag = slotServer.length;
+    at = new Int32Array(nfrag).fill(headLen + 2);
+    firstKeyLen = new Int32Array(nfrag).fill(-1);
+    for (let k = 0; k < nkeys; k++) {
+      const slot = keys[3 * k + 2]!;
+      const klen = keys[3 * k + 1]! - keys[3 * k]!;
+      at[slot]! += klen + 1;
+      if (firstKeyLen[slot] === -1) firstKeyLen[slot] = klen;
     }
-    keys[3 * k + 2] = piecesOf[r]! - 1;
+  } else {
+    // One sub-request per server: the slot is the server's rank.
+    at = new Int32Array(nfrag).fill(headLen + 2);
+    firstKeyLen = new Int32Array(nfrag).fill(-1);
+    for (let k = 0; k < nkeys; k++) {
+      const slot = rankOf[keyRank[k]! - lo]! - 1;
+      keys[3 * k + 2] = slot;
+      const klen = keys[3 * k + 1]! - keys[3 * k]!;
+      at[slot]! += klen + 1;
+      if (firstKeyLen[slot] === -1) firstKeyLen[slot] = klen;
+    }
   }
-  // Slots in ascending server order, then piece order.
-  const base = new Int32Array(nservers);
-  let nfrag = 0;
-  for (let r = 0; r < nservers; r++) {
-    base[r] = nfrag;
-    nfrag += piecesOf[r]!;
-  }
-  const slotServer = new Int32Array(nfrag);
-  for (let r = 0; r < nservers; r++) slotServer.fill(servers[r]!, base[r]!, base[r]! + piecesOf[r]!);
 
-  // Sizes, then one allocation per sub-request.
-  const sizes = new Int32Array(nfrag).fill(headLen + 2);
-  const firstKeyLen = new Int32Array(nfrag).fill(-1);
-  for (let k = 0; k < nkeys; k++) {
-    const slot = base[keyRank[k]!]! + keys[3 * k + 2]!;
-    keys[3 * k + 2] = slot;
-    const klen = keys[3 * k + 1]! - keys[3 * k]!;
-    sizes[slot]! += klen + 1;
-    if (firstKeyLen[slot] === -1) firstKeyLen[slot] = klen;
-  }
-  const bufs: Buffer[] = new Array<Buffer>(nfrag);
-  const at = new Int32Array(nfrag);
+  const starts = new Int32Array(nfrag + 1);
   for (let i = 0; i < nfrag; i++) {
-    const b = Buffer.allocUnsafe(sizes[i]!);
-    copyBytes(head, 0, headLen, b, 0);
-    bufs[i] = b;
-    at[i] = headLen;
+    starts[i + 1] = starts[i]! + at[i]!;
+    at[i] = starts[i]! + headLen;
   }
+  const out = Buffer.allocUnsafe(starts[nfrag]!);
+  for (let i = 0; i < nfrag; i++) copyBytes(head, 0, headLen, out, starts[i]!);
   for (let k = 0; k < nkeys; k++) {
     const slot = keys[3 * k + 2]!;
-    const b = bufs[slot]!;
-    const p = copyBytes(data, keys[3 * k]!, keys[3 * k + 1]!, b, at[slot]!) + at[slot]!;
-    b[p] = SP;
+    let p = at[slot]!;
+    const ke = keys[3 * k + 1]!;
+    for (let i = keys[3 * k]!; i < ke; i++) out[p++] = data[i]!;
+    out[p] = SP;
     at[slot] = p + 1;
   }
 
   const frags: Msg[] = new Array<Msg>(nfrag);
   for (let i = 0; i < nfrag; i++) {
-    const b = bufs[i]!;
-    b[at[i]!] = CR;
-    b[at[i]! + 1] = LF;
+    const p = at[i]!;
+    out[p] = CR;
+    out[p + 1] = LF;
+    const b = out.subarray(starts[i]!, starts[i + 1]!);
     const sub = new Msg();
+    sub.id = msg.id;
     sub.data = b;
     sub.route = ROUTE_KEY;
     sub.cmd = msg.cmd;
@@ -195,62 +223,304 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
   }
   msg.fragments = frags;
   msg.pending = nfrag;
+  if (keyScratch.length > SCRATCH_KEEP) keyScratch = new Int32Array(1024);
   return frags;
 }
 
 /**
- * The VALUE blocks of a retrieval sub-reply as [blockStart, blockEnd, keyStart, keyEnd] per
- * block, or null when the reply is not VALUE…END / END.
+ * gat/gats: cut each server's keys, in key order, into sub-requests of at most MC_LINE_CAP
+ * bytes. Sets each key's slot (keys[3k+2]; the pieces of a server follow one another, servers
+ * in rank order) from its server rank (keyRank); returns the server index of every slot.
  */
-function indexValueBlocks(r: Buffer): number[] | null {
-  const out: number[] = [];
+function gatSlots(keys: Int32Array, nkeys: number, keyRank: Int32Array, servers: Int32Array, headLen: number): Int32Array {
+  const nservers = servers.length;
+  const piecesOf = new Int32Array(nservers);
+  const fill = new Int32Array(nservers);
+  for (let k = 0; k < nkeys; k++) {
+    const r = keyRank[k]!;
+    const klen = keys[3 * k + 1]! - keys[3 * k]! + 1;
+    if (piecesOf[r] === 0 || fill[r]! + klen > MC_LINE_CAP) {
+      piecesOf[r]!++;
+      fill[r] = headLen + 2 + klen;
+    } else {
+      fill[r]! += klen;
+    }
+    keys[3 * k + 2] = piecesOf[r]! - 1;
+  }
+  const base = new Int32Array(nservers);
+  let nfrag = 0;
+  for (let r = 0; r < nservers; r++) {
+    base[r] = nfrag;
+    nfrag += piecesOf[r]!;
+  }
+  const slotServer = new Int32Array(nfrag);
+  for (let r = 0; r < nservers; r++) slotServer.fill(servers[r]!, base[r]!, base[r]! + piecesOf[r]!);
+  for (let k = 0; k < nkeys; k++) keys[3 * k + 2] = base[keyRank[k]!]! + keys[3 * k + 2]!;
+  return slotServer;
+}
+
+/**
+ * Can the client's retrieval line go to the server as it came? memcached takes any line of at
+ * most MC_LINE_CAP bytes, and a longer one only when it starts with `get ` or `gets ` after
+ * at most 100 spaces (it closes the connection otherwise); a line that starts right at the
+ * command name is taken whatever its length. Other long lines (leading spaces, gat/gats) are
+ * rebuilt compact and cut.
+ */
+function sendsUnsplit(msg: Msg): boolean {
+  const data = msg.data;
+  if (data.length <= MC_LINE_CAP) return true;
+  if (msg.cmd === MC_GET) return sameBytes(data, 0, P_GET.length, P_GET, 0, P_GET.length);
+  if (msg.cmd === MC_GETS) return sameBytes(data, 0, P_GETS.length, P_GETS, 0, P_GETS.length);
+  return false;
+}
+
+/**
+ * Every key lives on one server (a one-server pool, hash tags, or luck): the request goes there
+ * as the client sent it, without re-encoding, and coalesce passes the reply through when it is
+ * what the merge would have produced.
+ */
+function unsplitFragment(msg: Msg, serverIndex: number): Msg[] {
+  const keys = msg.keys!;
+  for (let k = 0; k < msg.nkeys; k++) keys[3 * k + 2] = 0;
+  const sub = new Msg();
+  sub.id = msg.id;
+  sub.data = msg.data;
+  sub.route = ROUTE_KEY;
+  sub.cmd = msg.cmd;
+  sub.keyBuf = msg.data;
+  sub.keyStart = keys[0]!;
+  sub.keyEnd = keys[1]!;
+  sub.serverIndex = serverIndex;
+  sub.parent = msg;
+  sub.owner = msg.owner;
+  const frags = [sub];
+  msg.fragments = frags;
+  msg.pending = 1;
+  return frags;
+}
+
+/** valueBlock's answer when the bytes left are exactly `END\r\n`. */
+const AT_END = -2;
+/**
+ * The end of the VALUE block that starts at r[pos] (after its data's CR LF); AT_END when
+ * r[pos..] is `END\r\n`; -1 when neither. Its key is r[pos + 6, first SP after it). The reply
+ * parser has framed `r` already, so this only finds boundaries, but it trusts nothing. The usual
+ * `VALUE <key> <flags> <bytes>[ <cas>]\r\n` header is read in one pass; any other shape goes to
+ * valueBlockSlow, which has the last word.
+ */
+function valueBlock(r: Buffer, pos: number): number {
   const len = r.length;
-  let pos = 0;
-  for (;;) {
-    if (len - pos === 5 && sameBytes(r, pos, len, MC_R_END, 0, 5)) return out;
-    if (len - pos < 6 || !sameBytes(r, pos, pos + 6, W_VALUE_SP, 0, 6)) return null;
-    const lf = r.indexOf(LF, pos);
-    if (lf < 0 || r[lf - 1] !== CR) return null;
-    const lineEnd = lf - 1;
-    let i = pos + 6;
-    const ks = i;
-    while (i < lineEnd && r[i] !== SP) i++;
-    const ke = i;
-    if (ke === ks) return null;
-    // flags
-    while (i < lineEnd && r[i] === SP) i++;
-    while (i < lineEnd && r[i] !== SP) i++;
-    while (i < lineEnd && r[i] === SP) i++;
-    // bytes
-    let bytes = 0;
-    const bs = i;
-    while (i < lineEnd && r[i] !== SP) {
-      const d = r[i]!;
-      if (d < CH_0 || d > CH_9) return null;
-      bytes = bytes * 10 + (d - CH_0);
-      if (bytes > len) return null;
+  if (len - pos === 5) return isEnd(r, pos) ? AT_END : -1;
+  if (len - pos < 6 || !isValueSp(r, pos)) return -1;
+  let i = pos + 6;
+  while (i < len) {
+    const c = r[i]!;
+    if (c === SP) break;
+    if (c === CR || c === LF) return valueBlockSlow(r, pos);
+    i++;
+  }
+  if (i === pos + 6 || i === len) return valueBlockSlow(r, pos);
+  return valueBlockFrom(r, pos, i);
+}
+
+/** Does r[pos..] start with `VALUE `? (The caller has checked that 6 bytes are there.) */
+function isValueSp(r: Buffer, pos: number): boolean {
+  return r[pos] === CH_V && r[pos + 1] === CH_A && r[pos + 2] === CH_L && r[pos + 3] === CH_U && r[pos + 4] === CH_E && r[pos + 5] === SP;
+}
+
+/**
+ * Is the block at r[pos] (a VALUE block or END, not yet checked) for the key data[ks, ks+klen)?
+ * That is: `VALUE `, the key's bytes, a space. Requested keys hold no space, CR or LF (the
+ * request parser splits at spaces and rejects CR), so a match is exactly the block's key token.
+ */
+function isBlockFor(r: Buffer, pos: number, data: Buffer, ks: number, klen: number): boolean {
+  const rk = pos + 6;
+  if (klen === 0 || rk + klen >= r.length || !isValueSp(r, pos) || r[rk + klen] !== SP) return false;
+  for (let i = 0; i < klen; i++) if (r[rk + i] !== data[ks + i]) return false;
+  return true;
+}
+
+/**
+ * valueBlock for a block whose key token ends at the space r[ke]: reads
+ * `<flags> <bytes>[ <cas>]\r\n` in one pass; any other shape goes to valueBlockSlow, which has
+ * the last word.
+ */
+function valueBlockFrom(r: Buffer, pos: number, ke: number): number {
+  const len = r.length;
+  // flags: digits, one space
+  let i = ke + 1;
+  const fs = i;
+  while (i < len && r[i]! >= CH_0 && r[i]! <= CH_9) i++;
+  if (i === fs || i === len || r[i] !== SP) return valueBlockSlow(r, pos);
+  i++;
+  // bytes, then CR LF (or a space, cas and CR LF: the rest of the line is not looked at)
+  const bs = i;
+  let bytes = 0;
+  while (i < len) {
+    const d = r[i]!;
+    if (d < CH_0 || d > CH_9) break;
+    bytes = bytes * 10 + (d - CH_0);
+    i++;
+  }
+  if (i === bs || i - bs > 10 || i + 1 >= len) return valueBlockSlow(r, pos);
+  if (r[i] === SP) {
+    while (i < len && r[i] !== LF) {
+      if (r[i] === CR && r[i + 1] !== LF) return valueBlockSlow(r, pos);
       i++;
     }
-    if (i === bs) return null;
-    const end = lf + 1 + bytes + 2;
-    if (end > len || r[end - 2] !== CR || r[end - 1] !== LF) return null;
-    out.push(pos, end, ks, ke);
-    pos = end;
+    i--;
   }
+  if (r[i] !== CR || r[i + 1] !== LF) return valueBlockSlow(r, pos);
+  const end = i + 2 + bytes + 2;
+  if (end > len || r[end - 2] !== CR || r[end - 1] !== LF) return -1;
+  return end;
+}
+
+/** Is r[pos..] exactly `END\r\n`? */
+function isEnd(r: Buffer, pos: number): boolean {
+  return r.length - pos === 5 && r[pos] === CH_E && r[pos + 1] === CH_N && r[pos + 2] === CH_D && r[pos + 3] === CR && r[pos + 4] === LF;
+}
+
+/** valueBlock for any header shape: the line is found by its LF, then read token by token. */
+function valueBlockSlow(r: Buffer, pos: number): number {
+  const len = r.length;
+  const lf = r.indexOf(LF, pos);
+  if (lf < 0 || r[lf - 1] !== CR) return -1;
+  const lineEnd = lf - 1;
+  let i = pos + 6;
+  const ks = i;
+  while (i < lineEnd && r[i] !== SP) i++;
+  const ke = i;
+  if (ke === ks) return -1;
+  // flags
+  while (i < lineEnd && r[i] === SP) i++;
+  while (i < lineEnd && r[i] !== SP) i++;
+  while (i < lineEnd && r[i] === SP) i++;
+  // bytes
+  let bytes = 0;
+  const bs = i;
+  while (i < lineEnd && r[i] !== SP) {
+    const d = r[i]!;
+    if (d < CH_0 || d > CH_9) return -1;
+    bytes = bytes * 10 + (d - CH_0);
+    if (bytes > len) return -1;
+    i++;
+  }
+  if (i === bs) return -1;
+  const end = lf + 1 + bytes + 2;
+  if (end > len || r[end - 2] !== CR || r[end - 1] !== LF) return -1;
+  return end;
+}
+
+function invalid(msg: Msg): void {
+  msg.reply = MC_R_INVALID_ARGUMENT;
+  msg.replyFlags = REPLY_ERROR;
+}
+
+/**
+ * What coalesce takes from the sub-replies: runs [slot, start, end] of consecutive blocks of one
+ * sub-reply, in output order, and per sub-reply the bytes taken and where its cursor stopped.
+ */
+class Picks {
+  runs = runScratch;
+  nruns = 0;
+  total = 0;
+  readonly cursor: Int32Array;
+  readonly taken: Float64Array;
+  constructor(nfrag: number) {
+    this.cursor = new Int32Array(nfrag);
+    this.taken = new Float64Array(nfrag);
+  }
+}
+
+/**
+ * memcached answers hits in request order and omits misses, so one cursor per sub-reply finds
+ * each key's block: take the block under the cursor only if it is for this very key. False
+ * when a block taken is not a well-formed VALUE block.
+ */
+function pickBlocks(msg: Msg, keys: Int32Array, replies: readonly Buffer[], p: Picks): boolean {
+  const data = msg.data;
+  const nkeys = msg.nkeys;
+  const nfrag = replies.length;
+  const cursor = p.cursor;
+  const taken = p.taken;
+  let runs = p.runs;
+  let nruns = 0;
+  let total = 0;
+  for (let k = 0; k < nkeys; k++) {
+    const slot = keys[3 * k + 2]!;
+    if (slot < 0 || slot >= nfrag) continue;
+    const r = replies[slot]!;
+    const pos = cursor[slot]!;
+    const ks = keys[3 * k]!;
+    const klen = keys[3 * k + 1]! - ks;
+    // Not this key's block (or END, or not a block at all: restIsValid looks at it later).
+    if (!isBlockFor(r, pos, data, ks, klen)) continue;
+    const end = valueBlockFrom(r, pos, pos + 6 + klen);
+    if (end === -1) return false;
+    cursor[slot] = end;
+    taken[slot]! += end - pos;
+    total += end - pos;
+    if (nruns > 0 && runs[3 * nruns - 3] === slot && runs[3 * nruns - 1] === pos) {
+      runs[3 * nruns - 1] = end;
+      continue;
+    }
+    if (3 * nruns === runs.length) {
+      const bigger = new Int32Array(runs.length * 2);
+      bigger.set(runs);
+      runs = bigger;
+    }
+    runs[3 * nruns] = slot;
+    runs[3 * nruns + 1] = pos;
+    runs[3 * nruns + 2] = end;
+    nruns++;
+  }
+  p.runs = runs;
+  if (runs.length <= SCRATCH_KEEP) runScratch = runs;
+  p.nruns = nruns;
+  p.total = total;
+  return true;
+}
+
+/** Is the rest of every sub-reply, from its cursor on (blocks no key took), VALUE blocks then END? */
+function restIsValid(replies: readonly Buffer[], cursor: Int32Array): boolean {
+  for (let i = 0; i < replies.length; i++) {
+    const r = replies[i]!;
+    let pos = cursor[i]!;
+    for (;;) {
+      const end = valueBlock(r, pos);
+      if (end === AT_END) break;
+      if (end === -1) return false;
+      pos = end;
+    }
+  }
+  return true;
+}
+
+/** The merged reply: the picked runs, then END, in one buffer sized once. */
+function mergedReply(replies: readonly Buffer[], p: Picks): Buffer {
+  const out = Buffer.allocUnsafe(p.total + MC_R_END.length);
+  const runs = p.runs;
+  let at = 0;
+  for (let j = 0; j < p.nruns; j++) {
+    at += copyBytes(replies[runs[3 * j]!]!, runs[3 * j + 1]!, runs[3 * j + 2]!, out, at);
+  }
+  copyBytes(MC_R_END, 0, MC_R_END.length, out, at);
+  return out;
 }
 
 /**
  * Merge the fragments' replies of a multi-get into msg.reply. Transport failure of any fragment
  * wins (the first in server order); then any sub-reply that is not VALUE…END gives
  * `SERVER_ERROR Invalid argument` (twemproxy's text); otherwise the values in request order.
+ * A sub-reply that is the whole merged reply (one server answered every hit) is passed through.
  */
 export function mcCoalesce(msg: Msg): void {
   const frags = msg.fragments;
   const keys = msg.keys;
   msg.replyFlags = 0;
   if (frags === null || frags.length === 0 || keys === null) {
-    msg.reply = MC_R_INVALID_ARGUMENT;
-    msg.replyFlags = REPLY_ERROR;
+    invalid(msg);
     return;
   }
   const nfrag = frags.length;
@@ -262,51 +532,30 @@ export function mcCoalesce(msg: Msg): void {
       return;
     }
   }
-  const blocks: number[][] = new Array<number[]>(nfrag);
   const replies: Buffer[] = new Array<Buffer>(nfrag);
   for (let i = 0; i < nfrag; i++) {
     const f = frags[i]!;
     const r = f.reply;
-    const idx = r === null || (f.replyFlags & REPLY_ERROR) !== 0 ? null : indexValueBlocks(r);
-    if (r === null || idx === null) {
-      msg.reply = MC_R_INVALID_ARGUMENT;
-      msg.replyFlags = REPLY_ERROR;
+    if (r === null || (f.replyFlags & REPLY_ERROR) !== 0) {
+      invalid(msg);
       return;
     }
-    blocks[i] = idx;
     replies[i] = r;
   }
-
-  // memcached answers hits in request order and omits misses, so one cursor per server finds
-  // each key's block: take the next block only if it is for this very key.
-  const data = msg.data;
-  const nkeys = msg.nkeys;
-  const cursor = new Int32Array(nfrag);
-  const pick = new Int32Array(nkeys).fill(-1);
-  let total = MC_R_END.length;
-  for (let k = 0; k < nkeys; k++) {
-    const slot = keys[3 * k + 2]!;
-    if (slot < 0 || slot >= nfrag) continue;
-    const idx = blocks[slot]!;
-    const b = cursor[slot]!;
-    if (4 * b >= idx.length) continue;
-    const r = replies[slot]!;
-    if (!sameBytes(r, idx[4 * b + 2]!, idx[4 * b + 3]!, data, keys[3 * k]!, keys[3 * k + 1]!)) continue;
-    pick[k] = b;
-    cursor[slot] = b + 1;
-    total += idx[4 * b + 1]! - idx[4 * b]!;
+  const picks = new Picks(nfrag);
+  if (!pickBlocks(msg, keys, replies, picks) || !restIsValid(replies, picks.cursor)) {
+    invalid(msg);
+    return;
   }
-  const out = Buffer.allocUnsafe(total);
-  let p = 0;
-  for (let k = 0; k < nkeys; k++) {
-    const b = pick[k]!;
-    if (b < 0) continue;
-    const slot = keys[3 * k + 2]!;
-    const idx = blocks[slot]!;
-    p += copyBytes(replies[slot]!, idx[4 * b]!, idx[4 * b + 1]!, out, p);
+  const total = picks.total;
+  for (let i = 0; i < nfrag; i++) {
+    // Every hit came from this sub-reply and it holds nothing else: it is the merged reply.
+    if (picks.taken[i] === total && replies[i]!.length === total + MC_R_END.length) {
+      msg.reply = replies[i]!;
+      return;
+    }
   }
-  copyBytes(MC_R_END, 0, MC_R_END.length, out, p);
-  msg.reply = out;
+  msg.reply = mergedReply(replies, picks);
 }
 
 class MemcacheCodec implements Codec {

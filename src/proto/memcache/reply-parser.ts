@@ -42,6 +42,10 @@ const CH_O = 79;
 const CH_S = 83;
 const CH_T = 84;
 const CH_V = 86;
+const CH_A = 65;
+const CH_L = 76;
+const CH_U = 85;
+const CH_R = 82;
 
 /** Longest reply line accepted without its LF (a VALUE header is at most ~320 bytes). */
 export const MC_REPLY_LINE_CAP = 8192;
@@ -100,6 +104,89 @@ function isNumberLine(buf: Buffer, start: number, end: number): boolean {
   return i === end;
 }
 
+/**
+ * Fast path: the end (after its data's CR LF) of a plain `VALUE <key> <flags> <bytes>[ <cas>]`
+ * block lying wholly inside buf from pos, or -1. Only the common shape is taken (single
+ * spaces, flags and bytes of at most 9 digits, cas of at most 19, no CR in the key), which is
+ * well-formed by construction; anything else, or a block that continues in the next chunk, is
+ * left to the line-by-line path, which words the errors.
+ */
+function wholeValueEnd(buf: Buffer, pos: number): number {
+  const len = buf.length;
+  if (
+    pos + 6 > len || buf[pos] !== CH_V || buf[pos + 1] !== CH_A || buf[pos + 2] !== CH_L ||
+    buf[pos + 3] !== CH_U || buf[pos + 4] !== CH_E || buf[pos + 5] !== SP
+  ) {
+    return -1;
+  }
+  let i = pos + 6;
+  const ks = i;
+  const keyLimit = Math.min(len, ks + MC_KEY_MAX + 1);
+  while (i < keyLimit) {
+    const c = buf[i]!;
+    if (c === SP) break;
+    if (c === CR || c === LF) return -1;
+    i++;
+  }
+  if (i === ks || i === keyLimit) return -1;
+  i = digitsThenSpace(buf, i + 1, 9, len);
+  if (i < 0) return -1;
+  // <bytes>, then CR LF or a space and <cas>.
+  const bs = i;
+  let bytes = 0;
+  const bytesLimit = Math.min(len, bs + 9);
+  while (i < bytesLimit) {
+    const d = buf[i]!;
+    if (d < CH_0 || d > CH_9) break;
+    bytes = bytes * 10 + (d - CH_0);
+    i++;
+  }
+  if (i === bs || i + 1 >= len) return -1;
+  if (buf[i] === SP) {
+    const cs = i + 1;
+    const casLimit = Math.min(len, cs + 19);
+    i = cs;
+    while (i < casLimit) {
+      const d = buf[i]!;
+      if (d < CH_0 || d > CH_9) break;
+      i++;
+    }
+    if (i === cs || i + 1 >= len) return -1;
+  }
+  if (buf[i] !== CR || buf[i + 1] !== LF) return -1;
+  const end = i + 2 + bytes;
+  if (end + 2 > len || buf[end] !== CR || buf[end + 1] !== LF) return -1;
+  return end + 2;
+}
+
+/** After 1 to `max` digits from buf[pos] and one space, the position after the space; else -1. */
+function digitsThenSpace(buf: Buffer, pos: number, max: number, len: number): number {
+  const limit = Math.min(len, pos + max);
+  let i = pos;
+  while (i < limit) {
+    const d = buf[i]!;
+    if (d < CH_0 || d > CH_9) break;
+    i++;
+  }
+  return i > pos && i < len && buf[i] === SP ? i + 1 : -1;
+}
+
+/** Is buf[pos..] `END\r\n`? */
+function isEndAt(buf: Buffer, pos: number): boolean {
+  return (
+    pos + 5 <= buf.length && buf[pos] === CH_E && buf[pos + 1] === CH_N && buf[pos + 2] === CH_D &&
+    buf[pos + 3] === CR && buf[pos + 4] === LF
+  );
+}
+
+/** Is buf[pos..] `STORED\r\n`? */
+function isStoredAt(buf: Buffer, pos: number): boolean {
+  return (
+    pos + 8 <= buf.length && buf[pos + 1] === CH_T && buf[pos + 2] === CH_O && buf[pos + 3] === CH_R &&
+    buf[pos + 4] === CH_E && buf[pos + 5] === CH_D && buf[pos + 6] === CR && buf[pos + 7] === LF
+  );
+}
+
 /** Printable excerpt of a bad line for the framing error reason. */
 function excerpt(buf: Buffer, start: number, end: number): string {
   return JSON.stringify(buf.toString('latin1', start, Math.min(end, start + 40)));
@@ -155,6 +242,15 @@ export class MemcacheReplyParser implements ReplyParser {
       if (!((c >= CH_UPPER_A && c <= CH_UPPER_Z) || (c >= CH_0 && c <= CH_9))) {
         return this.framingError(`unexpected reply byte 0x${c.toString(16).padStart(2, '0')}`, len, sink);
       }
+      if (c === CH_V || c === CH_E) {
+        const next = this.wholeValues(chunk, pos, sink);
+        if (next !== pos) return next;
+      } else if (c === CH_S && this.state === R_START && isStoredAt(chunk, pos)) {
+        // The reply to every set: a Buffer#indexOf call costs more than the whole check.
+        this.segStart = pos;
+        this.complete(pos + 8, 0, sink);
+        return pos + 8;
+      }
       const lf = chunk.indexOf(LF, pos);
       if (lf === -1) {
         if (len - pos > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
@@ -190,6 +286,30 @@ export class MemcacheReplyParser implements ReplyParser {
     this.piecesLen += line.length;
     this.segStart = lf + 1;
     return this.parseLineAt(line, 0, lineLength, lf + 1, sink);
+  }
+
+  /**
+   * Fast path at the start of a line: the VALUE blocks lying wholly in this chunk, then the END
+   * closing them if it is there too, in one loop. Returns where it stopped (pos when it took
+   * nothing); the line-by-line path goes on from there.
+   */
+  private wholeValues(chunk: Buffer, pos: number, sink: ReplySink): number {
+    const start = pos;
+    for (;;) {
+      const end = wholeValueEnd(chunk, pos);
+      if (end < 0) break;
+      pos = end;
+    }
+    if (pos > start && this.state === R_START) {
+      this.segStart = start;
+      this.state = R_NEXT;
+    }
+    if (isEndAt(chunk, pos)) {
+      if (this.state === R_START) this.segStart = pos;
+      this.complete(pos + 5, 0, sink);
+      return pos + 5;
+    }
+    return pos;
   }
 
   /**

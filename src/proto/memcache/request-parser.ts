@@ -17,7 +17,8 @@
  *   quit                                                               ROUTE_QUIT, no reply
  *
  * A retrieval line longer than MC_LINE_CAP is a ROUTE_FRAGMENT even with one key, so that the
- * server gets the compact line the codec rebuilds, never the client's (see MC_LINE_CAP).
+ * codec decides whether the server can take the client's line as it is or gets a compact
+ * rebuilt one (see MC_LINE_CAP and the codec's sendsUnsplit).
  * `version` ignores whatever follows it, as memcached 1.6 does (`version foo` and
  * `version noreply` are answered with VERSION; memccapable checks both); the server is sent a
  * plain `version` then, which older servers (that answer ERROR to extra tokens) answer too.
@@ -110,7 +111,11 @@ const LF = 10;
 const CR = 13;
 const SP = 32;
 const CH_0 = 48;
+const CH_9 = 57;
 const CH_A = 97; // 'a'
+const CH_C = 99; // 'c'
+const CH_P = 112; // 'p'
+const CH_R = 114; // 'r'
 const CH_E = 101; // 'e'
 const CH_G = 103; // 'g'
 const CH_S = 115; // 's'
@@ -123,7 +128,8 @@ const BINARY_REQUEST_MAGIC = 0x80;
  * have arrived without their LF (checked on 1.6.18: a `gat` or `delete` line of 3000 bytes sent
  * as 2049 bytes and the rest is closed, as 2048 bytes and the rest is answered), so this is the
  * longest line that can be forwarded as it came without risking the shared server connection.
- * Storage command lines are forwarded as they came, and longer retrieval lines are rebuilt.
+ * Storage command lines are forwarded as they came; longer retrieval lines go through the codec,
+ * which rebuilds them unless they start right at `get ` / `gets `.
  */
 export const MC_LINE_CAP = 2048;
 /**
@@ -147,6 +153,36 @@ const CAP_PREFIX = 128;
 const TOK_INITIAL = 64;
 /** Larger token arrays (grown by a multi-get of over 2,048 keys) are dropped after use. */
 const TOK_KEEP = 4096;
+
+/**
+ * Shared stand-ins for a parser's scratch until it first needs its own, so that an idle client
+ * holds none. NO_PARTS is frozen: it is replaced, never pushed to.
+ */
+const NO_TOKENS = new Int32Array(0);
+const NO_PARTS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
+
+/**
+ * Key offset arrays of multi-gets are views into shared slabs: a typed array of more than 64
+ * bytes gets its own backing store, which costs about 1 µs on Node 20, as much as parsing a
+ * 10-key get. A slab lives as long as a request using it; arrays above KEY_SLAB_MAX entries
+ * are allocated alone.
+ */
+const KEY_SLAB_INTS = 8192;
+const KEY_SLAB_MAX = 1024;
+let keySlab = NO_TOKENS.buffer;
+let keySlabUsed = 0;
+
+/** A zeroed Int32Array of n entries (not shared with any other live request). */
+function keyOffsets(n: number): Int32Array {
+  if (n > KEY_SLAB_MAX) return new Int32Array(n);
+  if (keySlabUsed + n > keySlab.byteLength >> 2) {
+    keySlab = new ArrayBuffer(KEY_SLAB_INTS * 4);
+    keySlabUsed = 0;
+  }
+  const a = new Int32Array(keySlab, keySlabUsed * 4, n);
+  keySlabUsed += n;
+  return a;
+}
 
 /** twemproxy routes `version` as if it were a request for this key. */
 const VERSION_KEY = Buffer.from('placeholder', 'latin1');
@@ -172,16 +208,28 @@ function retrievalCmdOf(buf: Buffer, start: number, end: number): number {
   return s ? MC_GATS : MC_GAT;
 }
 
+/** The position after 1 to `max` digits from buf[i] (before `end`), or -1. */
+function digitsEnd(buf: Buffer, i: number, max: number, end: number): number {
+  const limit = Math.min(end, i + max);
+  const s = i;
+  while (i < limit) {
+    const d = buf[i]!;
+    if (d < CH_0 || d > CH_9) break;
+    i++;
+  }
+  return i > s ? i : -1;
+}
+
 /** See the file comment for the grammar and the error rules. */
 export class MemcacheRequestParser implements RequestParser {
   private state = S_LINE;
   /** Pieces of an unfinished command line from earlier chunks (they contain no LF). */
-  private lineParts: Buffer[] = [];
+  private lineParts = NO_PARTS;
   private lineLen = 0;
   /** Retrieval command the unfinished line starts with, once needed (-1: not looked at yet). */
   private lineKind = -1;
   /** Earlier-chunk pieces of the storage request being gathered. */
-  private pieces: Buffer[] = [];
+  private pieces = NO_PARTS;
   private piecesLen = 0;
   /** Start, in the chunk being parsed, of the current request's bytes not yet in `pieces`. */
   private segStart = 0;
@@ -195,7 +243,7 @@ export class MemcacheRequestParser implements RequestParser {
   /** Length of the command line (with CR LF) of the storage request in S_DATA. */
   private headerLen = 0;
   /** Token offsets [start0, end0, start1, end1, ...] of the current line (reused, grows). */
-  private tok = new Int32Array(TOK_INITIAL);
+  private tok = NO_TOKENS;
   /** Set by tokenize: the line held a CR before its line end. */
   private crSeen = false;
 
@@ -219,9 +267,19 @@ export class MemcacheRequestParser implements RequestParser {
     // A data block continues in the next chunk: keep what this chunk held of the request.
     if (this.state === S_DATA && this.keep !== null && this.segStart < len) {
       const part = this.segStart === 0 ? chunk : chunk.subarray(this.segStart);
-      this.pieces.push(part);
+      this.addPiece(part);
       this.piecesLen += part.length;
     }
+  }
+
+  private addLinePart(part: Buffer): void {
+    if (this.lineParts === NO_PARTS) this.lineParts = [];
+    this.lineParts.push(part);
+  }
+
+  private addPiece(part: Buffer): void {
+    if (this.pieces === NO_PARTS) this.pieces = [];
+    this.pieces.push(part);
   }
 
   private parseLine(chunk: Buffer, pos: number, sink: RequestSink): number {
@@ -231,7 +289,7 @@ export class MemcacheRequestParser implements RequestParser {
       if (chunk[pos] === BINARY_REQUEST_MAGIC) return this.framingError(MC_R_BINARY, len, sink);
       const lf = chunk.indexOf(LF, pos);
       if (lf === -1) {
-        this.lineParts.push(pos === 0 ? chunk : chunk.subarray(pos));
+        this.addLinePart(pos === 0 ? chunk : chunk.subarray(pos));
         this.lineLen = len - pos;
         if (this.lineLen > MC_LINE_CAP) {
           const next = this.checkPendingLine(false, len, len, sink);
@@ -248,13 +306,18 @@ export class MemcacheRequestParser implements RequestParser {
         }
       }
       this.segStart = pos;
+      const c0 = chunk[pos];
+      if (c0 === CH_S || c0 === CH_A || c0 === CH_R || c0 === CH_P || c0 === CH_C) {
+        const next = this.fastStorage(chunk, pos, lf, sink);
+        if (next > 0) return next;
+      }
       this.parseCommand(chunk, pos, lf, sink);
       return lf + 1;
     }
     // The line started in an earlier chunk, so pos is 0 here.
     const lf = chunk.indexOf(LF, pos);
     if (lf === -1) {
-      this.lineParts.push(chunk);
+      this.addLinePart(chunk);
       this.lineLen += len;
       if (this.lineLen > MC_LINE_CAP) {
         const next = this.checkPendingLine(false, len, len, sink);
@@ -263,7 +326,7 @@ export class MemcacheRequestParser implements RequestParser {
       return len;
     }
     const lineLength = this.lineLen + lf; // bytes before the LF
-    this.lineParts.push(chunk.subarray(0, lf + 1));
+    this.addLinePart(chunk.subarray(0, lf + 1));
     if (lineLength > MC_LINE_CAP) {
       // Measured before the LF, as in the one-chunk case above.
       this.lineLen = lineLength;
@@ -271,14 +334,14 @@ export class MemcacheRequestParser implements RequestParser {
       if (next !== -1) return next;
     }
     const line = Buffer.concat(this.lineParts, lineLength + 1);
-    this.lineParts = [];
+    this.lineParts = NO_PARTS;
     this.lineLen = 0;
     this.lineKind = -1;
     this.segStart = lf + 1;
     this.parseCommand(line, 0, lineLength, sink);
     if (this.keep !== null) {
       // A storage request whose line spanned chunks: the line is its first piece.
-      this.pieces.push(line);
+      this.addPiece(line);
       this.piecesLen += line.length;
     }
     return lf + 1;
@@ -306,7 +369,7 @@ export class MemcacheRequestParser implements RequestParser {
     if (kind === MC_UNKNOWN) return this.framingError(MC_R_LINE_TOO_LONG, len, sink);
     if (this.lineLen <= MC_RETRIEVAL_LINE_CAP) return -1;
     // Nothing of the line is kept from here on, so an endless one holds no memory.
-    this.lineParts = [];
+    this.lineParts = NO_PARTS;
     this.lineLen = 0;
     this.lineKind = -1;
     this.local(kind, MC_R_LINE_TOO_LONG, sink);
@@ -340,7 +403,9 @@ export class MemcacheRequestParser implements RequestParser {
         i++;
       }
       if (2 * n + 2 > tok.length) {
-        const bigger = new Int32Array(tok.length * 2);
+        // Room for every token the rest of the line can hold (each takes 2 bytes or more), so
+        // that a long multi-get grows the array once.
+        const bigger = new Int32Array(tok.length === 0 ? TOK_INITIAL : Math.max(2 * tok.length, 2 * n + end - s + 2));
         bigger.set(tok);
         this.tok = tok = bigger;
       }
@@ -354,6 +419,7 @@ export class MemcacheRequestParser implements RequestParser {
 
   /** Handle the complete command line buf[start .. lf] (lf is the index of its LF). */
   private parseCommand(buf: Buffer, start: number, lf: number, sink: RequestSink): void {
+    if (buf[start] === CH_G && this.fastGet(buf, start, lf, sink)) return;
     let end = lf;
     let bad = false;
     if (end > start && buf[end - 1] === CR) end--;
@@ -424,6 +490,130 @@ export class MemcacheRequestParser implements RequestParser {
     }
   }
 
+  /**
+   * Fast path for the commonest lines, `get`/`gets` right at the line start with well-formed
+   * keys: the key offsets go straight into msg.keys' layout in one pass over the line. Returns
+   * false, having emitted nothing, on anything else (leading spaces, a CR inside, a long key,
+   * no key ...): the general path then parses the line and words the error.
+   */
+  private fastGet(buf: Buffer, start: number, lf: number, sink: RequestSink): boolean {
+    const end = lf - 1;
+    if (end - start < 5 || buf[end] !== CR || buf[start + 1] !== CH_E || buf[start + 2] !== CH_T) return false;
+    let i = start + 3;
+    let cmd = MC_GET;
+    if (buf[i] === CH_S) {
+      cmd = MC_GETS;
+      i++;
+    }
+    if (buf[i] !== SP) return false;
+    // [keyStart, keyEnd, -1] per key, relative to the line start, as msg.keys holds them.
+    let tok = this.tok;
+    let n = 0;
+    for (;;) {
+      while (i < end && buf[i] === SP) i++;
+      if (i >= end) break;
+      const s = i;
+      while (i < end) {
+        const c = buf[i]!;
+        if (c === SP) break;
+        if (c === CR) return false;
+        i++;
+      }
+      if (i - s > MC_KEY_MAX) return false;
+      if (n + 3 > tok.length) {
+        // Room for every key the rest of the line can hold (each takes 2 bytes or more).
+        const bigger = new Int32Array(tok.length === 0 ? TOK_INITIAL : Math.max(2 * tok.length, n + 3 * ((end - s + 2) >> 1) + 3));
+        bigger.set(tok);
+        this.tok = tok = bigger;
+      }
+      tok[n] = s - start;
+      tok[n + 1] = i - start;
+      tok[n + 2] = -1;
+      n += 3;
+    }
+    if (n === 0) return false;
+    const msg = new Msg();
+    msg.cmd = cmd;
+    const data = start === 0 && lf + 1 === buf.length ? buf : buf.subarray(start, lf + 1);
+    msg.data = data;
+    msg.keyBuf = data;
+    msg.keyStart = tok[0]!;
+    msg.keyEnd = tok[1]!;
+    // A long line is rebuilt by the codec even for one key (see MC_LINE_CAP).
+    if (n > 3 || lf - start > MC_LINE_CAP) {
+      const keys = keyOffsets(n);
+      if (n <= 48) for (let j = 0; j < n; j++) keys[j] = tok[j]!;
+      else keys.set(tok.subarray(0, n));
+      msg.keys = keys;
+      msg.nkeys = n / 3;
+      msg.route = ROUTE_FRAGMENT;
+      // Do not keep a huge token array per connection after one very long get line.
+      if (tok.length > TOK_KEEP) this.tok = NO_TOKENS;
+    }
+    sink.onRequest(msg);
+    return true;
+  }
+
+  /**
+   * Fast path for a storage request whose command line starts at chunk[start] (LF at lf) in the
+   * common shape, `<cmd> <key> <flags> <exptime> <bytes>[ <cas>][ noreply]` with single spaces
+   * and plain digits (at most 9, cas at most 19, so each is valid by construction), and whose
+   * data block and its CR LF lie in this chunk: emits the request and returns the position
+   * after it. Returns -1, having done nothing, otherwise (the general path takes the line).
+   */
+  private fastStorage(chunk: Buffer, start: number, lf: number, sink: RequestSink): number {
+    const end = lf - 1;
+    if (end <= start || chunk[end] !== CR) return -1;
+    let i = start;
+    const nameEnd = Math.min(end, start + 8);
+    while (i < nameEnd && chunk[i] !== SP) i++;
+    const cmd = mcLookupCommand(chunk, start, i);
+    if (cmd !== MC_SET && cmd !== MC_ADD && cmd !== MC_REPLACE && cmd !== MC_APPEND && cmd !== MC_PREPEND && cmd !== MC_CAS) {
+      return -1;
+    }
+    const ks = ++i;
+    const keyLimit = Math.min(end, ks + MC_KEY_MAX + 1);
+    while (i < keyLimit) {
+      const c = chunk[i]!;
+      if (c === SP) break;
+      if (c === CR) return -1;
+      i++;
+    }
+    const ke = i;
+    if (ke === ks || i === keyLimit) return -1;
+    i = digitsEnd(chunk, i + 1, 9, end); // flags
+    if (i < 0 || chunk[i] !== SP) return -1;
+    i = digitsEnd(chunk, i + 1, 9, end); // exptime
+    if (i < 0 || chunk[i] !== SP) return -1;
+    const bs = i + 1;
+    i = digitsEnd(chunk, bs, 9, end); // bytes
+    if (i < 0) return -1;
+    let bytes = 0;
+    for (let j = bs; j < i; j++) bytes = bytes * 10 + (chunk[j]! - CH_0);
+    if (cmd === MC_CAS) {
+      if (chunk[i] !== SP) return -1;
+      i = digitsEnd(chunk, i + 1, 19, end);
+      if (i < 0) return -1;
+    }
+    let noreply = false;
+    if (i < end) {
+      if (chunk[i] !== SP || end - i - 1 !== 7 || !mcIsNoreply(chunk, i + 1, end)) return -1;
+      noreply = true;
+    }
+    const dataEnd = lf + 1 + bytes + 2;
+    if (dataEnd > chunk.length || chunk[dataEnd - 2] !== CR || chunk[dataEnd - 1] !== LF) return -1;
+    const msg = new Msg();
+    msg.cmd = cmd;
+    msg.noreply = noreply;
+    const data = start === 0 && dataEnd === chunk.length ? chunk : chunk.subarray(start, dataEnd);
+    msg.data = data;
+    msg.keyBuf = data;
+    msg.keyStart = ks - start;
+    msg.keyEnd = ke - start;
+    sink.onRequest(msg);
+    return dataEnd;
+  }
+
   /** Is the last token `noreply`, and not in the key position? */
   private lastIsNoreply(buf: Buffer, n: number): boolean {
     return n >= 3 && mcIsNoreply(buf, this.tok[2 * n - 2]!, this.tok[2 * n - 1]!);
@@ -459,7 +649,7 @@ export class MemcacheRequestParser implements RequestParser {
     // A long line is rebuilt by the codec even for one key (see MC_LINE_CAP).
     if (nkeys > 1 || lf - start > MC_LINE_CAP) {
       // Layout: [keyStart, keyEnd, fragment slot] per key; fragment() fills the slot.
-      const keys = new Int32Array(3 * nkeys);
+      const keys = keyOffsets(3 * nkeys);
       for (let k = 0; k < nkeys; k++) {
         keys[3 * k] = tok[2 * (first + k)]! - start;
         keys[3 * k + 1] = tok[2 * (first + k) + 1]! - start;
@@ -469,7 +659,7 @@ export class MemcacheRequestParser implements RequestParser {
       msg.nkeys = nkeys;
       msg.route = ROUTE_FRAGMENT;
       // Do not keep a huge token array per connection after one very long get line.
-      if (this.tok.length > TOK_KEEP) this.tok = new Int32Array(TOK_INITIAL);
+      if (this.tok.length > TOK_KEEP) this.tok = NO_TOKENS;
     }
     sink.onRequest(msg);
   }
@@ -624,7 +814,7 @@ export class MemcacheRequestParser implements RequestParser {
     if (msg === null) return end;
     this.keep = null;
     if (!this.dataOk) {
-      this.pieces = [];
+      this.pieces = NO_PARTS;
       this.piecesLen = 0;
       if (!msg.noreply) {
         msg.route = ROUTE_LOCAL;
@@ -639,10 +829,10 @@ export class MemcacheRequestParser implements RequestParser {
     if (this.piecesLen === 0) {
       data = chunk.subarray(this.segStart, end);
     } else {
-      if (end > this.segStart) this.pieces.push(chunk.subarray(this.segStart, end));
+      if (end > this.segStart) this.addPiece(chunk.subarray(this.segStart, end));
       // One copy of the whole request, however many chunks it came in.
       data = Buffer.concat(this.pieces, this.piecesLen + end - this.segStart);
-      this.pieces = [];
+      this.pieces = NO_PARTS;
       this.piecesLen = 0;
     }
     msg.data = data;
@@ -653,10 +843,10 @@ export class MemcacheRequestParser implements RequestParser {
 
   private toDead(): void {
     this.state = S_DEAD;
-    this.lineParts = [];
+    this.lineParts = NO_PARTS;
     this.lineLen = 0;
     this.lineKind = -1;
-    this.pieces = [];
+    this.pieces = NO_PARTS;
     this.piecesLen = 0;
     this.keep = null;
   }

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { KeyRouter } from '../../../../src/proto/codec.js';
 import type { Msg, MsgOwner } from '../../../../src/proto/message.js';
 import { REPLY_ERROR, ROUTE_FRAGMENT, ROUTE_KEY } from '../../../../src/proto/message.js';
@@ -103,10 +104,10 @@ describe('memcache codec: fragment', () => {
     const frags = codec.fragment(gat, new TableRouter({ kk: 0, q: 1 }));
     assert.deepEqual(frags.map((f) => f.data.toString('latin1')), ['gat -30 kk \r\n', 'gat -30 q \r\n']);
     assert.equal(frags[0]!.keyBuf.toString('latin1', frags[0]!.keyStart, frags[0]!.keyEnd), 'kk');
-    const gats = parseMulti('gats 5 a b\r\n');
+    const gats = parseMulti('gats 05 a b\r\n');
     assert.deepEqual(
-      codec.fragment(gats, new TableRouter({ a: 0, b: 0 })).map((f) => f.data.toString('latin1')),
-      ['gats 5 a b \r\n'],
+      codec.fragment(gats, new TableRouter({ a: 0, b: 1 })).map((f) => f.data.toString('latin1')),
+      ['gats 5 a \r\n', 'gats 5 b \r\n'],
     );
   });
 
@@ -131,9 +132,15 @@ describe('memcache codec: fragment', () => {
       [`gat ${'0'.repeat(3000)}7 a b\r\n`, 'gat 7 a b \r\n'],
     ];
     for (const [line, sub] of cases) {
-      const frags = codec.fragment(parseMulti(line), new TableRouter({}, 1));
-      assert.deepEqual(frags.map((f) => f.data.toString('latin1')), [sub], line.slice(0, 20));
+      // Two servers, so that the line is rebuilt (one server may get the client's line as is).
+      const frags = codec.fragment(parseMulti(line), new TableRouter({ a: 0, b: 1 }));
+      assert.deepEqual(
+        frags.map((f) => f.data.toString('latin1')),
+        [sub.replace(' b ', ' '), sub.replace(' a ', ' ')],
+        line.slice(0, 20),
+      );
       assert.equal(frags[0]!.keyBuf.toString('latin1', frags[0]!.keyStart, frags[0]!.keyEnd), 'a');
+      assert.equal(frags[1]!.keyBuf.toString('latin1', frags[1]!.keyStart, frags[1]!.keyEnd), 'b');
     }
   });
 
@@ -322,6 +329,212 @@ describe('memcache codec: coalesce', () => {
     }
     codec.coalesce(msg);
     assert.equal(msg.reply!.toString('latin1'), expectedMerge(keys, store));
+  });
+});
+
+describe('memcache codec: every key on one server', () => {
+  it('the client\'s line is the sub-request, and the server\'s reply is the merged reply', () => {
+    const msg = parseMulti('gets a b c a\r\n');
+    const frags = codec.fragment(msg, new TableRouter({ a: 5, b: 5, c: 5 }));
+    assert.equal(frags.length, 1);
+    const f = frags[0]!;
+    assert.equal(f.data, msg.data, 'the same Buffer, not a copy');
+    assert.equal(f.serverIndex, 5);
+    assert.equal(f.parent, msg);
+    assert.equal(f.cmd, MC_GETS);
+    assert.equal(f.keyBuf.toString('latin1', f.keyStart, f.keyEnd), 'a');
+    assert.equal(msg.pending, 1);
+    assert.deepEqual(msg.fragments, frags);
+    // A miss (b) and a duplicate (a), as memcached answers them.
+    f.reply = latin1('VALUE a 1 1 9\r\nA\r\nVALUE c 0 2 8\r\nCC\r\nVALUE a 1 1 9\r\nA\r\nEND\r\n');
+    codec.coalesce(msg);
+    assert.equal(msg.reply, f.reply, 'passed through, not copied');
+    assert.equal(msg.replyFlags, 0);
+  });
+
+  it('which lines go unsplit: short ones, and long get/gets lines starting with the command', () => {
+    const one = new TableRouter({}, 1);
+    const keys = Array.from({ length: 400 }, (_, i) => `key:${i}`);
+    const cases: Array<[string, boolean]> = [
+      ['get a b\r\n', true],
+      ['  get   a b  \r\n', true],
+      ['gat 10 a b\r\n', true],
+      [`get ${keys.join(' ')}\r\n`, true],
+      [`gets ${keys.join(' ')}\r\n`, true],
+      // memcached closes on a long line with leading spaces, and on any long gat line.
+      [` get ${keys.join(' ')}\r\n`, false],
+      [`gat 10 ${keys.join(' ')}\r\n`, false],
+      [`gats 10 ${keys.join(' ')}\r\n`, false],
+    ];
+    for (const [line, unsplit] of cases) {
+      const msg = parseMulti(line);
+      const frags = codec.fragment(msg, one);
+      const name = `${line.slice(0, 12)}… (${line.length} bytes)`;
+      if (unsplit) {
+        assert.equal(frags.length, 1, name);
+        assert.equal(frags[0]!.data, msg.data, name);
+      } else {
+        assert.notEqual(frags[0]!.data, msg.data, name);
+        // Rebuilt: get lines start with the command (no spaces), gat lines are cut.
+        for (const f of frags) {
+          if (line.includes('gat')) assert.ok(f.data.length <= MC_LINE_CAP, name);
+          else assert.ok(f.data.toString('latin1').startsWith('get key:0 '), name);
+        }
+        const sent = frags.flatMap((f) => f.data.toString('latin1').trim().split(' ').slice(line.includes('gat') ? 2 : 1));
+        assert.deepEqual(sent, keys, name);
+      }
+      // Either way the values come back merged in request order.
+      const store = new Map(keys.filter((_, i) => i % 4 !== 0).map((k) => [k, `v-${k}`]));
+      store.set('a', 'A');
+      for (const f of frags) f.reply = unsplit ? answerLine(f, store) : answer(f, store);
+      codec.coalesce(msg);
+      const asked = msg.data.toString('latin1').trim().split(/ +/).slice(line.includes('gat') ? 2 : 1);
+      assert.equal(msg.reply!.toString('latin1'), expectedMerge(asked, store), name);
+    }
+  });
+
+  it('an unexpected reply still gets the merge\'s handling', () => {
+    const run = (reply: string, flags = 0): Msg => {
+      const msg = parseMulti('get a b\r\n');
+      const [f] = codec.fragment(msg, new TableRouter({ a: 0, b: 0 }));
+      f!.reply = latin1(reply);
+      f!.replyFlags = flags;
+      codec.coalesce(msg);
+      return msg;
+    };
+    for (const bad of ['SERVER_ERROR oops\r\n', 'STORED\r\n', 'VALUE a 0 5\r\nab\r\nEND\r\n', 'VALUE a 0 1\r\nx\r\n']) {
+      const msg = run(bad, bad.startsWith('SERVER') ? REPLY_ERROR : 0);
+      assert.equal(msg.reply!.toString('latin1'), 'SERVER_ERROR Invalid argument\r\n', bad);
+      assert.equal(msg.replyFlags, REPLY_ERROR);
+    }
+    // Blocks not asked for at their position are dropped, as in a merge over several servers.
+    assert.equal(run('VALUE b 0 1\r\n2\r\nVALUE a 0 1\r\n1\r\nEND\r\n').reply!.toString('latin1'), 'VALUE b 0 1\r\n2\r\nEND\r\n');
+    assert.equal(
+      run('VALUE a 0 1\r\n1\r\nVALUE b 0 1\r\n2\r\nVALUE c 0 1\r\n3\r\nEND\r\n').reply!.toString('latin1'),
+      'VALUE a 0 1\r\n1\r\nVALUE b 0 1\r\n2\r\nEND\r\n',
+    );
+    // A transport failure is the error reply.
+    const msg = parseMulti('get a b\r\n');
+    codec.fragment(msg, new TableRouter({ a: 0, b: 0 }))[0]!.errorCode = 'ECONNRESET';
+    codec.coalesce(msg);
+    assert.equal(msg.reply!.toString('latin1'), 'SERVER_ERROR Connection reset by peer\r\n');
+  });
+
+  it('several servers, every hit on one: that server\'s reply passes through', () => {
+    const msg = parseMulti('get a b c d\r\n');
+    const frags = codec.fragment(msg, new TableRouter({ a: 0, b: 1, c: 0, d: 1 }));
+    frags[0]!.reply = latin1('END\r\n');
+    frags[1]!.reply = latin1('VALUE b 0 1\r\n2\r\nVALUE d 0 1\r\n4\r\nEND\r\n');
+    codec.coalesce(msg);
+    assert.equal(msg.reply, frags[1]!.reply);
+  });
+});
+
+/** A fake memcached answering a client's own line (any spacing), hits in request order. */
+function answerLine(sub: Msg, store: Map<string, string>): Buffer {
+  const tokens = sub.data.toString('latin1').trim().split(/ +/);
+  let out = '';
+  for (const k of tokens.slice(sub.cmd === MC_GAT || sub.cmd === MC_GATS ? 2 : 1)) {
+    const v = store.get(k);
+    if (v !== undefined) out += `VALUE ${k} 7 ${Buffer.byteLength(v, 'latin1')}\r\n${v}\r\n`;
+  }
+  return latin1(`${out}END\r\n`);
+}
+
+/**
+ * Reference merge, written for clarity from the rules in mcCoalesce's comment: each sub-reply
+ * must be VALUE blocks (key = first token, data length = third) then END, else `Invalid
+ * argument`; each key takes the block under its sub-reply's cursor if the block is for it.
+ */
+function referenceMerge(keys: string[], slots: number[], replies: string[]): string {
+  const blocks: Array<Array<{ key: string; text: string }>> = [];
+  for (const r of replies) {
+    const list: Array<{ key: string; text: string }> = [];
+    let pos = 0;
+    for (;;) {
+      if (r.slice(pos) === 'END\r\n') break;
+      if (!r.startsWith('VALUE ', pos)) return 'SERVER_ERROR Invalid argument\r\n';
+      const lf = r.indexOf('\n', pos);
+      if (lf < 0 || r[lf - 1] !== '\r') return 'SERVER_ERROR Invalid argument\r\n';
+      const line = r.slice(pos + 6, lf - 1);
+      const key = line.split(' ')[0]!;
+      const rest = line.slice(key.length).replace(/^ +/, '').replace(/^[^ ]* */, '');
+      const bytes = rest.split(' ')[0]!;
+      if (key === '' || !/^[0-9]+$/.test(bytes) || Number(bytes) > r.length) return 'SERVER_ERROR Invalid argument\r\n';
+      const end = lf + 1 + Number(bytes) + 2;
+      if (end > r.length || r.slice(end - 2, end) !== '\r\n') return 'SERVER_ERROR Invalid argument\r\n';
+      list.push({ key, text: r.slice(pos, end) });
+      pos = end;
+    }
+    blocks.push(list);
+  }
+  const cursor = replies.map(() => 0);
+  let out = '';
+  keys.forEach((k, i) => {
+    const slot = slots[i]!;
+    const b = blocks[slot]![cursor[slot]!];
+    if (b !== undefined && b.key === k) {
+      out += b.text;
+      cursor[slot]!++;
+    }
+  });
+  return `${out}END\r\n`;
+}
+
+describe('memcache codec: coalesce against a reference merge', () => {
+  it('random replies (header shapes, foreign and broken blocks) merge as the reference says', () => {
+    const keyArb = fc.constantFrom('a', 'b', 'cc', 'key:1', 'key:10', 'k\xff');
+    const headerArb = fc.constantFrom('plain', 'cas', 'spaces', 'trailing', 'zeros', 'cas-cr');
+    const blockArb = fc.record({ key: keyArb, header: headerArb, data: fc.constantFrom('', 'x', '\r\nEND\r\n', 'VALUE a 0 1') });
+    const breakArb = fc.constantFrom('none', 'none', 'none', 'short', 'no-end', 'bad-len', 'foreign', 'lf');
+    fc.assert(
+      fc.property(
+        fc.array(keyArb, { minLength: 2, maxLength: 12 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.array(blockArb, { maxLength: 6 }), { minLength: 3, maxLength: 3 }),
+        fc.array(breakArb, { minLength: 3, maxLength: 3 }),
+        fc.integer({ min: 0, max: 1 }),
+        (keys, nservers, extra, breaks, answerMode) => {
+          const msg = parseMulti(`get ${keys.join(' ')}\r\n`);
+          const serverOf = (k: string): number => (k.charCodeAt(k.length - 1) * 7) % nservers;
+          const frags = codec.fragment(msg, { serverIndexFor: (b, s, e) => serverOf(b.toString('latin1', s, e)) });
+          const replies: string[] = frags.map((f, i) => {
+            // Either a faithful answer (hits in order, every other key a miss), or random blocks.
+            const asked = f.data.toString('latin1').trim().split(/ +/).slice(1);
+            const blocks = answerMode === 0 ? asked.filter((_, j) => j % 2 === 0).map((key) => ({ key, header: 'plain', data: `v:${key}` })) : extra[i]!;
+            let r = '';
+            for (const b of blocks) {
+              const n = Buffer.byteLength(b.data, 'latin1');
+              const head = {
+                plain: `VALUE ${b.key} 0 ${n}`,
+                cas: `VALUE ${b.key} 3 ${n} 12345`,
+                spaces: `VALUE ${b.key}  0  ${n}`,
+                trailing: `VALUE ${b.key} 0 ${n} `,
+                zeros: `VALUE ${b.key} 00 000${n}`,
+                'cas-cr': `VALUE ${b.key} 0 ${n} 1\r2`,
+              }[b.header]!;
+              r += `${head}\r\n${b.data}\r\n`;
+            }
+            r += 'END\r\n';
+            switch (breaks[i]) {
+              case 'short': return r.slice(0, -7) + 'END\r\n';
+              case 'no-end': return r.slice(0, -5);
+              case 'bad-len': return r.replace(/ 0 (\d)/, ' 0 9$1');
+              case 'foreign': return `VALUE zz 0 1\r\nz\r\n${r}`;
+              case 'lf': return r.replace('\r\n', '\n');
+              default: return r;
+            }
+          });
+          frags.forEach((f, i) => (f.reply = latin1(replies[i]!)));
+          codec.coalesce(msg);
+          const slots = keys.map((k) => frags.findIndex((f) => f.serverIndex === serverOf(k)));
+          const want = referenceMerge(keys, slots, replies);
+          assert.equal(msg.reply!.toString('latin1'), want);
+          assert.equal(msg.replyFlags, want.startsWith('SERVER_ERROR') ? REPLY_ERROR : 0);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });
 

@@ -97,6 +97,15 @@ const cases: Case[] = [
   { name: 'VALUE without length', input: 'VALUE k 0\r\n', events: ['error'] },
   { name: 'VALUE with a bad length', input: 'VALUE k 0 x\r\n', events: ['error'] },
   { name: 'VALUE with too many fields', input: 'VALUE k 0 1 2 3\r\nx\r\nEND\r\n', events: ['error'] },
+  // Next to the shapes the whole-block fast path takes (whole input) or leaves to the line path.
+  {
+    name: 'VALUE with 10-digit flags and length, a 250-byte key and a 20-digit cas',
+    input: `VALUE ${'k'.repeat(250)} 4294967295 0000000001 18446744073709551615\r\nx\r\nEND\r\n`,
+    events: [ok(`VALUE ${'k'.repeat(250)} 4294967295 0000000001 18446744073709551615\r\nx\r\nEND\r\n`)],
+  },
+  { name: 'VALUE with flags over 32 bits', input: 'VALUE k 4294967296 1\r\nx\r\nEND\r\n', events: ['error'] },
+  { name: 'VALUE with a cas over 64 bits', input: 'VALUE k 0 1 18446744073709551616\r\nx\r\nEND\r\n', events: ['error'] },
+  { name: 'VALUE with a CR in the key', input: 'VALUE k\r 0 1\r\nx\r\nEND\r\n', events: [ok('VALUE k\r 0 1\r\nx\r\nEND\r\n')] },
   { name: 'VALUE with a 251-byte key', input: `VALUE ${'k'.repeat(251)} 0 1\r\nx\r\nEND\r\n`, events: ['error'] },
   { name: 'reply after a good one, then garbage', input: 'STORED\r\n+OK\r\nSTORED\r\n', events: [ok('STORED\r\n'), 'error'] },
   { name: 'line over 8 KiB', input: `SERVER_ERROR ${'x'.repeat(9000)}`, events: ['error'] },
@@ -249,4 +258,39 @@ describe('memcache reply parser: properties', () => {
       { numRuns: 500 },
     );
   });
+
+  it('the whole-block fast path agrees with the line-by-line path on near-valid replies', () => {
+    // Fed whole, VALUE blocks and STORED lines inside the chunk take the fast path; fed byte by
+    // byte, never. Mutations aim at the fields the fast path reads.
+    const mutatedArb = fc
+      .tuple(
+        fc.array(replyArb, { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.tuple(
+            fc.double({ min: 0, max: 1, noNaN: true }),
+            fc.constantFrom('', ' ', '\r', '\n', '0', '9', '+', 'x', '\r\n', '12345678901', 'END\r\n', 'STORED\r\n'),
+            fc.integer({ min: 0, max: 2 }),
+          ),
+          { maxLength: 2 },
+        ),
+      )
+      .map(([replies, edits]) => {
+        let t = replies.map((r) => (r.kind === 'reply' ? r.reply : '')).join('');
+        for (const [at, insert, remove] of edits) {
+          const i = Math.floor(at * t.length);
+          t = t.slice(0, i) + insert + t.slice(i + remove);
+        }
+        return latin1(t);
+      });
+    fc.assert(
+      fc.property(mutatedArb, (stream) => {
+        const whole = parseReplies([stream]);
+        const bytewise = parseReplies(splitAt(stream, Array.from({ length: stream.length }, (_, i) => i)));
+        assert.deepEqual(whole.events, bytewise.events);
+        assert.equal(whole.pending, bytewise.pending);
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
+

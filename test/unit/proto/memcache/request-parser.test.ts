@@ -183,6 +183,32 @@ const cases: Case[] = [
     input: 'set a 0 0 3\r\nget\r\nget a\r\n',
     events: [fwd(MC_SET, 'set a 0 0 3\r\nget\r\n', 'a'), fwd(MC_GET, 'get a\r\n', 'a')],
   },
+  // Shapes next to what the storage fast path takes (run whole they reach it, byte by byte not).
+  {
+    name: 'set: a 250-byte key, noreply, 9-digit numbers',
+    input: `set ${K250} 999999999 999999999 1 noreply\r\nx\r\n`,
+    events: [fwd(MC_SET, `set ${K250} 999999999 999999999 1 noreply\r\nx\r\n`, K250, true)],
+  },
+  {
+    name: 'set: 10-digit flags and length with leading zeros, trailing spaces',
+    input: 'set k 4294967295 0 0000000001  \r\nx\r\n',
+    events: [fwd(MC_SET, 'set k 4294967295 0 0000000001  \r\nx\r\n', 'k')],
+  },
+  {
+    name: 'set: a last token that is not quite noreply',
+    input: 'set k 0 0 1 norepl\r\nx\r\nget k\r\n',
+    events: [local(MC_SET, BAD_FORMAT), fwd(MC_GET, 'get k\r\n', 'k')],
+  },
+  {
+    name: 'cas: a 20-digit unique over 64 bits',
+    input: 'cas k 0 0 1 18446744073709551616\r\nx\r\nget k\r\n',
+    events: [local(MC_CAS, BAD_FORMAT), fwd(MC_GET, 'get k\r\n', 'k')],
+  },
+  {
+    name: 'set: data one byte long, then a pipelined get',
+    input: 'set k 0 0 1\r\nxy\r\nget k\r\n',
+    events: [local(MC_SET, BAD_DATA), local(MC_UNKNOWN, ERROR), fwd(MC_GET, 'get k\r\n', 'k')],
+  },
   {
     name: 'set with a 251-byte key: error, data block skipped',
     input: `set ${K251} 0 0 5\r\nhello\r\nget k\r\n`,
