@@ -506,9 +506,12 @@ export async function startWalnut(configYaml: string, opts: ProxyOptions): Promi
   if (!existsSync(walnutCli)) throw new Error(`startWalnut: ${walnutCli} does not exist (build first)`);
   return startProxy('walnut', configYaml, opts, (conf, stats, log) => [
     process.execPath,
-    [walnutCli, '-c', conf, '-s', String(stats), '-o', log],
+    [...WALNUT_NODE_FLAGS, walnutCli, '-c', conf, '-s', String(stats), '-o', log],
   ]);
 }
+
+/** Node flags Walnut runs with: the ones on bin/walnut.js's `#!` line (see the reason there). */
+export const WALNUT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
 /**
  * Starts C twemproxy in the foreground with the given YAML and a 100 ms stats interval:

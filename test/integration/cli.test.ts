@@ -120,6 +120,27 @@ function poolYaml(listenPort: number, backendPort: number, name = 'alpha'): stri
   return [`${name}:`, `  listen: 127.0.0.1:${listenPort}`, '  servers:', `    - 127.0.0.1:${backendPort}:1`, ''].join('\n');
 }
 
+/** The launcher users run; it loads the dist/ build (npm test builds into dist/). */
+const LAUNCHER = fileURLToPath(new URL('../../../bin/walnut.js', import.meta.url));
+const LAUNCHER_BUILT = existsSync(fileURLToPath(new URL('../../../dist/src/cli.js', import.meta.url)));
+
+describe('the launcher bin/walnut.js', () => {
+  test('runs as an executable, node started with the flag of its #! line, SIGTERM exits 0', { skip: !LAUNCHER_BUILT && 'dist/ not built' }, async () => {
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('launcher.yml', poolYaml(listenPort, 1));
+    const child = spawn(LAUNCHER, ['-c', conf, '-s', String(statsPort)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    await waitFor('stats port', () => readStats(statsPort));
+    // `env -S` exec'd node in place: same pid, node's own command line.
+    const argv = readFileSync(`/proc/${child.pid!}/cmdline`, 'latin1').split('\0');
+    assert.equal(argv[1], '--max-semi-space-size=2', argv.join(' '));
+    assert.equal(argv[2], LAUNCHER);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+});
+
 describe('texts', { concurrency: true }, () => {
   test('-V prints the banner on stderr and exits 0', async () => {
     const r = await run(['-V']);
