@@ -88,6 +88,8 @@ export const MAX_ARGS = 0x7fffffff;
 export const INLINE_MAX = 64 * 1024;
 /** Scratch arrays are shrunk back after a request with more arguments than this. */
 const SCRATCH_KEEP = 4096;
+/** Most offsets allocated ahead on the strength of a `*N` header alone. */
+const SCRATCH_PRESIZE_MAX = 1 << 16;
 /** Offsets arrays of a parser that has parsed nothing yet (idle clients allocate none). */
 const NO_OFFSETS = new Int32Array(0);
 
@@ -206,6 +208,9 @@ export class RedisRequestParser implements RequestParser {
           } else {
             this.nargs = num;
             this.argc = 0;
+            // Size the offsets for the announced count at once (not by doubling per request);
+            // the announcement is the client's word, so never beyond SCRATCH_PRESIZE_MAX.
+            if (num > this.argStart.length) this.growScratch(Math.min(num, SCRATCH_PRESIZE_MAX));
             state = S_DOLLAR;
           }
           break;
@@ -353,8 +358,8 @@ export class RedisRequestParser implements RequestParser {
     sink.onFramingError(protocolError(what));
   }
 
-  private growScratch(): void {
-    const n = Math.max(16, this.argStart.length * 2);
+  private growScratch(atLeast = 0): void {
+    const n = Math.max(16, this.argStart.length * 2, atLeast);
     const s = new Int32Array(n);
     const e = new Int32Array(n);
     s.set(this.argStart);
