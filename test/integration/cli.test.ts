@@ -134,7 +134,7 @@ describe('the launcher bin/walnut.js', () => {
     await waitFor('stats port', () => readStats(statsPort));
     // `env -S` exec'd node in place: same pid, node's own command line.
     const argv = readFileSync(`/proc/${child.pid!}/cmdline`, 'latin1').split('\0');
-    assert.equal(argv[1], '--max-semi-space-size=2', argv.join(' '));
+    assert.equal(argv[1], '--max-semi-space-size=4', argv.join(' '));
     assert.equal(argv[2], LAUNCHER);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

@@ -85,32 +85,38 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   const mset = cmd.kind === KIND_MSET;
   const stride = mset ? 4 : 3;
 
-  // Server of every key, then the distinct servers in ascending order → fragment slots.
-  const keyServer = new Int32Array(nkeys);
-  const slotOf = new Map<number, number>();
+  // Server of every key; the distinct servers, ascending, become the fragment slots.
+  const keyServer = scratchInts(0, nkeys);
+  const servers: number[] = [];
   for (let k = 0; k < nkeys; k++) {
     const s = router.serverIndexFor(data, keys[stride * k]!, keys[stride * k + 1]!);
     keyServer[k] = s;
-    slotOf.set(s, 0);
+    if (slotOfServer[s + 1] !== SEEN) {
+      slotOfServer[s + 1] = SEEN;
+      servers.push(s);
+    }
   }
-  const servers = Int32Array.from(slotOf.keys()).sort();
   const nfrag = servers.length;
-  if (nfrag === 1) return singleFragment(msg, servers[0]!, stride);
-  for (let i = 0; i < nfrag; i++) slotOf.set(servers[i]!, i);
+  if (nfrag === 1) {
+    slotOfServer[servers[0]! + 1] = UNSEEN;
+    return singleFragment(msg, servers[0]!, stride);
+  }
+  servers.sort(ascending);
+  for (let i = 0; i < nfrag; i++) slotOfServer[servers[i]! + 1] = i;
 
   // Sizes: element count and byte size per fragment, then one buffer for all of them.
-  const count = new Int32Array(nfrag);
-  const size = new Float64Array(nfrag);
-  const keySlot = new Int32Array(nkeys);
+  const count = scratchInts(1, nfrag).fill(0, 0, nfrag);
+  const size = scratchInts(2, nfrag).fill(0, 0, nfrag);
   for (let k = 0; k < nkeys; k++) {
-    const slot = slotOf.get(keyServer[k]!)!;
-    keySlot[k] = slot;
+    const slot = slotOfServer[keyServer[k]! + 1]!;
+    keyServer[k] = slot; // from here on: the key's slot
     if (!mset) keys[3 * k + 2] = slot;
     count[slot]!++;
     let bytes = bulkSize(keys[stride * k + 1]! - keys[stride * k]!);
     if (mset) bytes += bulkSize(keys[4 * k + 3]! - keys[4 * k + 2]!);
     size[slot]! += bytes;
   }
+  for (let i = 0; i < nfrag; i++) slotOfServer[servers[i]! + 1] = UNSEEN;
   const name = cmd.lower;
   const nameSize = bulkSize(name.length);
   const per = mset ? 2 : 1;
@@ -122,8 +128,8 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   const out = Buffer.allocUnsafe(total);
 
   // Headers, then each key (and value) appended to its fragment in request order.
-  const at = new Float64Array(nfrag);
-  const fragStart = new Float64Array(nfrag);
+  const at = scratchInts(3, nfrag);
+  const fragStart = scratchInts(4, nfrag);
   let offset = 0;
   for (let i = 0; i < nfrag; i++) {
     let p = writeHeader(out, offset, STAR, 1 + per * count[i]!);
@@ -144,7 +150,7 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
     offset += size[i]!;
   }
   for (let k = 0; k < nkeys; k++) {
-    const slot = keySlot[k]!;
+    const slot = keyServer[k]!;
     let p = at[slot]!;
     const ks = keys[stride * k]!;
     const ke = keys[stride * k + 1]!;
@@ -161,6 +167,28 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   }
   msg.pending = nfrag;
   return frags;
+}
+
+// Scratch of redisFragment, reused by every call (fragmenting is synchronous, calls never
+// overlap): a multi-key request allocates only its sub-requests and their one buffer.
+const UNSEEN = -1;
+const SEEN = -2;
+/** Server index + 1 (so that -1, "no live server", has a place) → its fragment slot. */
+const slotOfServer: number[] = [];
+const scratch: Int32Array[] = [new Int32Array(64), new Int32Array(64), new Int32Array(64), new Int32Array(64), new Int32Array(64)];
+
+/** Scratch array `i` with room for `n` entries; contents are left over from earlier calls. */
+function scratchInts(i: number, n: number): Int32Array {
+  let a = scratch[i]!;
+  if (a.length < n) {
+    a = new Int32Array(Math.max(n, a.length * 2));
+    scratch[i] = a;
+  }
+  return a;
+}
+
+function ascending(a: number, b: number): number {
+  return a - b;
 }
 
 /**
