@@ -14,6 +14,7 @@
  */
 import type { ReplyParser, ReplySink } from '../codec.js';
 import { REPLY_ERROR, REPLY_TRANSIENT } from '../message.js';
+import { bulkSpan, wholeBulk } from './bulk-scan.js';
 
 // Parser states.
 const S_TYPE = 0; // the type byte of the next reply or element
@@ -51,26 +52,6 @@ function isTransient(data: Buffer): boolean {
   const len = end - 1;
   const word = len === 3 ? W_OOM : len === 4 ? W_BUSY : len === 7 ? W_LOADING : null;
   return word !== null && word.compare(data, 1, end) === 0;
-}
-
-/**
- * End of the `$<n>\r\n<payload>\r\n` starting at `pos` when it is complete and well formed
- * inside `chunk`, else -1 (the byte-by-byte states then take it, and word any error).
- */
-function wholeBulkEnd(chunk: Buffer, pos: number): number {
-  const len = chunk.length;
-  let p = pos + 1;
-  let n = 0;
-  const digitsEnd = Math.min(len, p + 10);
-  for (; p < digitsEnd; p++) {
-    const d = chunk[p]!;
-    if (d < CH_0 || d > CH_9) break;
-    n = n * 10 + (d - CH_0);
-  }
-  if (p === pos + 1 || n > MAX_REPLY_LEN || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
-  const end = p + 2 + n;
-  if (end + 1 >= len || chunk[end] !== CR || chunk[end + 1] !== LF) return -1;
-  return end + 2;
 }
 
 export class RedisReplyParser implements ReplyParser {
@@ -113,9 +94,8 @@ export class RedisReplyParser implements ReplyParser {
           const b = chunk[pos]!;
           if (b === DOLLAR) {
             // Fast path: a bulk wholly inside this chunk (GET replies, LRANGE / MGET elements).
-            const end = wholeBulkEnd(chunk, pos);
-            if (end > 0) {
-              pos = end;
+            if (wholeBulk(chunk, pos, MAX_REPLY_LEN)) {
+              pos = bulkSpan.end + 2;
               if (this.elementDone()) {
                 open = false;
                 this.emit(chunk, replyStart, pos, sink);

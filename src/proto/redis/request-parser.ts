@@ -56,6 +56,7 @@ import {
   unsupportedReply,
   wrongArityReply,
 } from './replies.js';
+import { bulkSpan, wholeBulk } from './bulk-scan.js';
 
 // Parser states.
 const S_START = 0; // between requests
@@ -222,24 +223,12 @@ export class RedisRequestParser implements RequestParser {
           // the byte-by-byte states below, which also word the errors.
           let argc = this.argc;
           const nargs = this.nargs;
-          while (argc < nargs && chunk[pos] === DOLLAR) {
-            let p = pos + 1;
-            let n = 0;
-            const digitsEnd = Math.min(len, p + 10);
-            for (; p < digitsEnd; p++) {
-              const d = chunk[p]!;
-              if (d < CH_0 || d > CH_9) break;
-              n = n * 10 + (d - CH_0);
-            }
-            if (p === pos + 1 || n > MAX_BULK_LEN || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) break;
-            const dataStart = p + 2;
-            const dataEnd = dataStart + n;
-            if (dataEnd + 1 >= len || chunk[dataEnd] !== CR || chunk[dataEnd + 1] !== LF) break;
+          while (argc < nargs && chunk[pos] === DOLLAR && wholeBulk(chunk, pos, MAX_BULK_LEN)) {
             if (argc === this.argStart.length) this.growScratch();
-            this.argStart[argc] = base + dataStart;
-            this.argEnd[argc] = base + dataEnd;
+            this.argStart[argc] = base + bulkSpan.start;
+            this.argEnd[argc] = base + bulkSpan.end;
             argc++;
-            pos = dataEnd + 2;
+            pos = bulkSpan.end + 2;
           }
           this.argc = argc;
           if (argc === nargs) {
