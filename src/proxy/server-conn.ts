@@ -42,6 +42,7 @@ export class ServerConn implements ReplySink, Flushable {
   private readonly out = new OutBuffer();
   /** How many of the newest `inflight` entries are still in `out` (not handed to the socket). */
   private unflushedReplies = 0;
+  private unflushedReplyBytes = 0;
   /** noreply requests still in `out` (they are never in `inflight`). */
   private unflushedNoreply = 0;
   private unflushedNoreplyBytes = 0;
@@ -100,6 +101,7 @@ export class ServerConn implements ReplySink, Flushable {
       }
       this.inflight.push(msg);
       this.unflushedReplies++;
+      this.unflushedReplyBytes += len;
     }
     if (this.connected) scheduleFlush(this);
   }
@@ -108,18 +110,14 @@ export class ServerConn implements ReplySink, Flushable {
     if (this.closed || !this.connected || this.out.empty) return;
     const stats = this.server.stats;
     const n = this.unflushedReplies;
+    const bytes = this.unflushedReplyBytes;
     // Move the batch's requests from in_queue to out_queue (noreply ones leave the queues).
-    let bytes = 0;
-    for (let i = this.inflight.length - n; i < this.inflight.length; i++) {
-      bytes += this.inflight.at(i)!.data.length;
-    }
     stats.in_queue -= n + this.unflushedNoreply;
     stats.in_queue_bytes -= bytes + this.unflushedNoreplyBytes;
     stats.out_queue += n;
     stats.out_queue_bytes += bytes;
-    this.unflushedReplies = 0;
-    this.unflushedNoreply = 0;
-    this.unflushedNoreplyBytes = 0;
+    this.unflushedReplies = this.unflushedReplyBytes = 0;
+    this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
     this.out.writeTo(this.socket);
     // What the kernel did not take stays in the socket; past the limit, hold the feeders
     // until 'drain' (which the socket emits, as a write returned false to get here).
@@ -237,7 +235,8 @@ export class ServerConn implements ReplySink, Flushable {
     }
     stats.in_queue -= this.unflushedNoreply;
     stats.in_queue_bytes -= this.unflushedNoreplyBytes;
-    this.unflushedReplies = this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
+    this.unflushedReplies = this.unflushedReplyBytes = 0;
+    this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
     this.releaseHeld();
     if (log.level >= LOG_INFO) {
       log.info(`close s ${this.server.config.pname}: ${code === '' ? 'eof' : code}`);
