@@ -1,64 +1,21 @@
 /**
- * A raw memcache ASCII test client: sends exact bytes and frames replies (status lines, VALUE
+ * A raw memcache ASCII test client (RawClient plus reply framing): sends exact bytes and frames replies (status lines, VALUE
  * blocks up to END, STAT lists), so integration tests can compare Walnut's reply bytes with what
  * memcached itself sends for the same request.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { openSocket, RawClient } from './raw-client.js';
 
-const LF = 10;
 const END = Buffer.from('END\r\n', 'latin1');
 
-export class McClient {
-  private readonly socket: Socket;
-  private buffered: Buffer = Buffer.alloc(0);
-  private waiters: (() => void)[] = [];
-  /** The peer closed the connection (or it failed). */
-  ended = false;
-  /** How many 'data' events have delivered bytes so far (how many reads the replies took). */
-  reads = 0;
-  readonly closed: Promise<void>;
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
+export class McClient extends RawClient {
+  protected constructor(socket: Socket) {
+    super(socket);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.reads++;
-      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-      this.wake();
-    });
-    this.closed = new Promise((resolve) => {
-      socket.on('close', () => {
-        this.ended = true;
-        this.wake();
-        resolve();
-      });
-    });
-    socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<McClient> {
-    const socket = connect(port, host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    return new McClient(socket);
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
-  }
-
-  /** Write bytes; resolves once the socket has taken them (handed to the kernel). */
-  send(data: string | Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data, (err) => {
-        if (err) reject(err);
-        else resolve();
-      });
-    });
+  static override async connect(port: number, host = '127.0.0.1'): Promise<McClient> {
+    return new McClient(await openSocket(port, host));
   }
 
   /**
@@ -73,33 +30,6 @@ export class McClient {
       from = at;
       await new Promise((r) => setTimeout(r, gapMs));
     }
-  }
-
-  /** Half-close: no more requests from us. */
-  end(): void {
-    this.socket.end();
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-
-  /** Bytes received and not read yet. */
-  get pending(): number {
-    return this.buffered.length;
-  }
-
-  /** Wait until `n` bytes have arrived and return them (rejects after timeoutMs or on close). */
-  async read(n: number, timeoutMs = 5000): Promise<Buffer> {
-    await this.waitFor(() => this.buffered.length >= n, timeoutMs, `${n} bytes`);
-    return this.take(n);
-  }
-
-  /** One line, CR LF included. */
-  async readLine(timeoutMs = 5000): Promise<Buffer> {
-    let lf = -1;
-    await this.waitFor(() => (lf = this.buffered.indexOf(LF)) >= 0, timeoutMs, 'a line');
-    return this.take(lf + 1);
   }
 
   /**
@@ -129,49 +59,6 @@ export class McClient {
     const parts: Buffer[] = [];
     for (let i = 0; i < n; i++) parts.push(await this.readReply(timeoutMs));
     return Buffer.concat(parts);
-  }
-
-  /** Everything received until the peer closes the connection. */
-  async readToEnd(timeoutMs = 5000): Promise<Buffer> {
-    await this.waitFor(() => this.ended, timeoutMs, 'the connection to close');
-    return this.take(this.buffered.length);
-  }
-
-  /** Resolves true if the peer closes within timeoutMs, false if it stays open. */
-  async closesWithin(timeoutMs: number): Promise<boolean> {
-    try {
-      await this.waitFor(() => this.ended, timeoutMs, 'close');
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private take(n: number): Buffer {
-    const out = Buffer.from(this.buffered.subarray(0, n));
-    this.buffered = this.buffered.subarray(n);
-    return out;
-  }
-
-  private waitFor(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const have = (): string => JSON.stringify(this.buffered.subarray(0, 300).toString('latin1'));
-      const timer = setTimeout(() => {
-        reject(new Error(`timed out waiting for ${what}; have ${have()}`));
-      }, timeoutMs);
-      const check = (): void => {
-        if (ready()) {
-          clearTimeout(timer);
-          resolve();
-        } else if (this.ended) {
-          clearTimeout(timer);
-          reject(new Error(`connection closed while waiting for ${what}; have ${have()}`));
-        } else {
-          this.waiters.push(check);
-        }
-      };
-      check();
-    });
   }
 }
 

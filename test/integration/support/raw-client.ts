@@ -4,17 +4,33 @@
  */
 import { connect, type Socket } from 'node:net';
 
+const LF = 10;
+
+/** Connects to 127.0.0.1 (or `host`) and resolves once the connection is up. */
+export async function openSocket(port: number, host = '127.0.0.1'): Promise<Socket> {
+  const socket = connect(port, host);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
+}
+
 export class RawClient {
-  private readonly socket: Socket;
+  protected readonly socket: Socket;
   private buffered: Buffer = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
+  /** The peer closed the connection (or it failed). */
   ended = false;
+  /** How many 'data' events have delivered bytes so far (how many reads the replies took). */
+  reads = 0;
   readonly closed: Promise<void>;
 
-  private constructor(socket: Socket) {
+  protected constructor(socket: Socket) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.reads++;
+      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
       this.wake();
     });
     this.closed = new Promise((resolve) => {
@@ -28,12 +44,7 @@ export class RawClient {
   }
 
   static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const socket = connect(port, host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    return new RawClient(socket);
+    return new RawClient(await openSocket(port, host));
   }
 
   private wake(): void {
@@ -42,8 +53,14 @@ export class RawClient {
     for (const w of waiters) w();
   }
 
-  send(data: string | Buffer): void {
-    this.socket.write(data);
+  /** Write bytes (strings as latin1); resolves once the socket has handed them to the kernel. */
+  send(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data, (err) => {
+        if (err) reject(err);
+        else resolve();
+      });
+    });
   }
 
   /** Half-close: no more requests from us. */
@@ -55,12 +72,15 @@ export class RawClient {
     this.socket.destroy();
   }
 
+  /** Bytes received and not read yet. */
+  get pending(): number {
+    return this.buffered.length;
+  }
+
   /** Wait until `n` bytes have arrived and return them (rejects after timeoutMs or on close). */
   async read(n: number, timeoutMs = 5000): Promise<Buffer> {
     await this.waitFor(() => this.buffered.length >= n, timeoutMs, `${n} bytes`);
-    const out = this.buffered.subarray(0, n);
-    this.buffered = this.buffered.subarray(n);
-    return Buffer.from(out);
+    return this.take(n);
   }
 
   /** Read exactly the bytes of `expected` and return them as latin1 text (for assert.equal). */
@@ -68,23 +88,45 @@ export class RawClient {
     return (await this.read(Buffer.byteLength(expected, 'latin1'), timeoutMs)).toString('latin1');
   }
 
+  /** One line, LF included. */
+  async readLine(timeoutMs = 5000): Promise<Buffer> {
+    let lf = -1;
+    await this.waitFor(() => (lf = this.buffered.indexOf(LF)) >= 0, timeoutMs, 'a line');
+    return this.take(lf + 1);
+  }
+
   /** Everything received until the peer closes the connection. */
   async readToEnd(timeoutMs = 5000): Promise<Buffer> {
     await this.waitFor(() => this.ended, timeoutMs, 'the connection to close');
-    const out = this.buffered;
-    this.buffered = Buffer.alloc(0);
-    return out;
+    return this.take(this.buffered.length);
+  }
+
+  /** Resolves true if the peer closes within timeoutMs, false if it stays open. */
+  async closesWithin(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.waitFor(() => this.ended, timeoutMs, 'close');
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Send a request as RESP multi-bulk. */
   command(...args: (string | Buffer)[]): void {
-    this.send(encodeCommand(args));
+    void this.send(encodeCommand(args));
+  }
+
+  private take(n: number): Buffer {
+    const out = Buffer.from(this.buffered.subarray(0, n));
+    this.buffered = this.buffered.subarray(n);
+    return out;
   }
 
   private waitFor(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
     return new Promise((resolve, reject) => {
+      const have = (): string => JSON.stringify(this.buffered.subarray(0, 300).toString('latin1'));
       const timer = setTimeout(() => {
-        reject(new Error(`timed out waiting for ${what}; have ${JSON.stringify(this.buffered.toString('latin1'))}`));
+        reject(new Error(`timed out waiting for ${what}; have ${have()}`));
       }, timeoutMs);
       const check = (): void => {
         if (ready()) {
@@ -92,7 +134,7 @@ export class RawClient {
           resolve();
         } else if (this.ended) {
           clearTimeout(timer);
-          reject(new Error(`connection closed while waiting for ${what}; have ${JSON.stringify(this.buffered.toString('latin1'))}`));
+          reject(new Error(`connection closed while waiting for ${what}; have ${have()}`));
         } else {
           this.waiters.push(check);
         }
