@@ -10,9 +10,10 @@
  * through the primary).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { unlink } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfigWith } from '../config/load.js';
+import { removeSocket, stagingPath } from '../proxy/unix-socket.js';
 import { sumSnapshots } from '../stats/sum.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { log, LOG_WARN } from '../util/log.js';
@@ -34,6 +35,8 @@ export class WorkerPool implements StatsSource {
   private readonly slots: Slot[] = [];
   private readonly settings: WorkerSettings;
   private closing = false;
+  /** The unix sockets the workers published at start, by path: the primary removes them at exit. */
+  private publishedSockets = new Map<string, number>();
   private restarts: number[] = [];
   private nextStatsId = 1;
   private readonly waiting = new Map<number, { pending: number; done: () => void }>();
@@ -44,12 +47,14 @@ export class WorkerPool implements StatsSource {
 
   /** Fork `count` workers and wait until each is listening; rejects with the first failure. */
   static async start(count: number, settings: WorkerSettings): Promise<WorkerPool> {
-    await removeStaleSockets(settings.confFile);
+    const paths = await unixSocketPaths(settings.confFile);
+    await removeStaleSockets(paths);
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
     const pool = new WorkerPool(settings);
     try {
       await Promise.all(Array.from({ length: count }, () => pool.fork()));
+      pool.publishedSockets = await socketInodes(paths);
     } catch (err) {
       await pool.close(0);
       throw err;
@@ -153,19 +158,36 @@ export class WorkerPool implements StatsSource {
     }, graceMs + 2000);
     await Promise.all(exits);
     clearTimeout(killer);
+    for (const [path, ino] of this.publishedSockets) await removeSocket(path, ino);
   }
 }
 
-/**
- * Remove whatever is left at the pools' unix socket paths, as a single process does before it
- * binds (spec 2.3). The primary does it once, before forking: the workers' listen() calls all
- * share the one socket the primary binds, so a worker removing the path would unlink the file
- * the others are already serving (and a restarted worker would do it at any time).
- */
-async function removeStaleSockets(confFile: string): Promise<void> {
-  // Only the paths are needed: no name resolution (the caller has validated the file already).
+/** The pools' unix socket paths (only the paths: no name resolution, the file is valid). */
+async function unixSocketPaths(confFile: string): Promise<string[]> {
   const config = await loadConfigWith(confFile, (host) => Promise.resolve(host));
-  for (const pool of config.pools) {
-    if (pool.listen.path !== null) await unlink(pool.listen.path).catch(() => undefined);
+  return config.pools.flatMap((pool) => (pool.listen.path === null ? [] : [pool.listen.path]));
+}
+
+/**
+ * Clear the way for the workers' unix sockets, as a single process does before it binds
+ * (Listener.listenUnix). The primary does it once, before forking: the workers all share the one
+ * socket the primary binds, so a worker removing a file could take away the socket the others
+ * are serving (and a restarted worker would do it at any time).
+ */
+async function removeStaleSockets(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    // With a staging name the stale file at the path is replaced atomically when the socket is
+    // published; only a leftover staging file (this pid reused) is in the way of binding.
+    await unlink(stagingPath(path, process.pid) ?? path).catch(() => undefined);
   }
+}
+
+/** The inode now at each path, so that close() removes only the sockets this service published. */
+async function socketInodes(paths: readonly string[]): Promise<Map<string, number>> {
+  const inodes = new Map<string, number>();
+  for (const path of paths) {
+    const info = await stat(path).catch(() => null);
+    if (info !== null) inodes.set(path, info.ino);
+  }
+  return inodes;
 }

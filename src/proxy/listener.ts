@@ -4,14 +4,17 @@
  */
 import cluster from 'node:cluster';
 import { chmod, unlink } from 'node:fs/promises';
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer, type ListenOptions, type Server as NetServer, type Socket } from 'node:net';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { ClientConn } from './client-conn.js';
 import type { ServerPool } from './server-pool.js';
+import { publishSocket, removeSocket, stagingPath } from './unix-socket.js';
 
 export class Listener {
   private readonly pool: ServerPool;
   private readonly server: NetServer;
+  /** The inode of the unix socket this process published, removed again by close(). */
+  private publishedInode: number | null = null;
 
   constructor(pool: ServerPool) {
     this.pool = pool;
@@ -28,33 +31,50 @@ export class Listener {
 
   async listen(): Promise<void> {
     const listen = this.pool.config.listen;
-    const server = this.server;
-    if (listen.path !== null && !cluster.isWorker) {
-      // twemproxy removes a stale socket file before binding (spec 2.3). Not in a --workers
-      // worker: the primary binds the socket once for all of them and has removed a stale file
-      // itself (WorkerPool.start), so here the file is the live socket the other workers serve.
-      await unlink(listen.path).catch(() => undefined);
-    }
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      const done = (): void => {
-        server.off('error', onError);
-        resolve();
-      };
-      if (listen.path !== null) {
-        server.listen({ path: listen.path, backlog: this.pool.config.backlog }, done);
-      } else {
-        server.listen({ host: listen.address, port: listen.port, backlog: this.pool.config.backlog }, done);
-      }
-    });
+    if (listen.path !== null) await this.listenUnix(listen.path, listen.mode);
+    else await this.bind({ host: listen.address, port: listen.port, backlog: this.pool.config.backlog });
     // Errors after a successful bind (accept failures) are logged; bind errors were rejected above.
-    server.on('error', (err) => {
+    this.server.on('error', (err) => {
       if (log.level >= LOG_WARN) log.warn(`listener of pool ${this.pool.config.name}: ${err.message}`);
     });
-    if (listen.path !== null && listen.mode !== 0) await chmod(listen.path, listen.mode);
     this.pool.counters.total++;
     this.pool.counters.current++;
+  }
+
+  /**
+   * Bind the unix socket at a staging name and publish it at `path` with its mode (see
+   * unix-socket.ts). In a --workers worker the primary binds once for all workers, so every
+   * worker asks for the primary's staging name and whichever finishes first publishes it.
+   */
+  private async listenUnix(path: string, mode: number): Promise<void> {
+    const shared = cluster.isWorker;
+    const backlog = this.pool.config.backlog;
+    const staging = stagingPath(path, shared ? process.ppid : process.pid);
+    if (staging === null) {
+      // No room for a staging name: twemproxy's order, with its moment of umask permissions.
+      // A worker leaves the path alone: the primary removed a stale file before forking.
+      if (!shared) await unlink(path).catch(() => undefined);
+      await this.bind({ path, backlog });
+      if (mode !== 0) await chmod(path, mode);
+      return;
+    }
+    if (!shared) await unlink(staging).catch(() => undefined);
+    await this.bind({ path: staging, backlog });
+    const ino = await publishSocket(staging, path, mode, shared);
+    // Only a single process removes the path at shutdown; with workers the primary does.
+    if (!shared) this.publishedInode = ino;
+  }
+
+  private bind(options: ListenOptions): Promise<void> {
+    const server = this.server;
+    return new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(options, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
   }
 
   private onConnection(socket: Socket): void {
@@ -72,15 +92,13 @@ export class Listener {
     new ClientConn(socket, pool);
   }
 
-  /** Stop accepting new clients. */
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.server.listening) {
-        resolve();
-        return;
-      }
-      this.pool.counters.current--;
-      this.server.close(() => resolve());
-    });
+  /** Stop accepting new clients (and take a unix socket this process published off its path). */
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    this.pool.counters.current--;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const path = this.pool.config.listen.path;
+    if (path !== null && this.publishedInode !== null) await removeSocket(path, this.publishedInode);
+    await closed;
   }
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, type NetConnectOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import {
   type Running,
   type RunningProxy,
 } from '../../scripts/lib/processes.js';
+import { stagingPath } from '../../src/proxy/unix-socket.js';
 import { RawClient } from './support/raw-client.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -291,7 +292,9 @@ describe('connection options', () => {
   test('backlog is the listen() backlog (ss shows it as Send-Q)', () => {
     assert.equal(listenBacklog(['-ltn', `( sport = :${ports['ka']} )`]), 1000);
     assert.equal(listenBacklog(['-ltn', `( sport = :${ports['noka']} )`]), 512, 'default');
-    assert.equal(listenBacklog(['-lx', 'src', sockA]), 300, 'unix listener');
+    // The kernel names a unix socket by the path it was bound at: Walnut binds at a staging name
+    // and renames the socket onto the configured path once its mode is set (unix-socket.ts).
+    assert.equal(listenBacklog(['-lx', 'src', stagingPath(sockA, walnut.pid)!]), 300, 'unix listener');
   });
 
   describe('unix sockets', () => {
@@ -518,5 +521,38 @@ describe('server host names are resolved again on every new connection', () => {
       atA.close();
       atB.close();
     }
+  });
+});
+
+describe('a unix listener is published whole and removed only by its owner', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'walnut-unix-owner-'));
+  const sock = join(dir, 'owner.sock');
+  const yaml = `o:\n  listen: ${sock} 0640\n  redis: true\n  servers:\n    - 127.0.0.1:1:1\n`;
+  const running: RunningProxy[] = [];
+
+  after(async () => {
+    await Promise.all(running.map((w) => w.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a second instance takes the path over; the first one leaving does not remove it', async () => {
+    const first = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock] });
+    running.push(first);
+    assert.equal(statSync(sock).mode & 0o777, 0o640);
+    assert.deepEqual(readdirSync(dir), ['owner.sock'], 'no staging name left behind');
+    const firstInode = statSync(sock).ino;
+
+    const second = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock] });
+    running.push(second);
+    // The path already answered (the first instance) when startWalnut returned: wait for the swap.
+    for (let i = 0; i < 100 && statSync(sock).ino === firstInode; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.notEqual(statSync(sock).ino, firstInode, 'the path now names the second socket');
+    first.kill('SIGTERM');
+    assert.equal(await first.exited, 0);
+    assert.equal(await exchange({ path: sock }, '*1\r\n$4\r\nPING\r\n', (t) => t.endsWith('\r\n')), '+PONG\r\n');
+
+    second.kill('SIGTERM');
+    assert.equal(await second.exited, 0);
+    assert.equal(existsSync(sock), false, 'the owner removes its socket at exit');
   });
 });

@@ -2,7 +2,7 @@
 // a worker that dies is replaced, and SIGTERM stops them all (exit 0, pid file removed).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -163,5 +163,11 @@ describe('--workers 2 on a unix socket listener', () => {
     const seen = new Set<number>();
     for (let i = 0; i < 100; i++) seen.add(await roundTripOverSocket(sock, `unix:after:${i}`));
     for (const pid of seen) assert.ok(workers.includes(pid), `served by ${pid}, workers ${workers.join(',')}`);
+  });
+
+  test('SIGTERM takes the socket off its path and leaves nothing else in the directory', async () => {
+    walnut.kill('SIGTERM');
+    assert.equal(await walnut.exited, 0);
+    assert.deepEqual(readdirSync(dir), []);
   });
 });
