@@ -2,7 +2,7 @@
 // memcached, Walnut and C twemproxy (nutcracker) on loopback ports (cf. twemproxy's
 // tests/lib/server_modules.py). Every process started here is SIGKILLed when this process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,8 +24,12 @@ export interface Running {
   readonly pid: number;
   /** SIGTERM, wait for exit (SIGKILL after 3 s), remove its temporary directory. Idempotent. */
   stop(): Promise<void>;
-  /** SIGSTOP: the process keeps its sockets open but stops answering (a hung server). */
-  pause(): void;
+  /**
+   * SIGSTOP: the process keeps its sockets open but stops answering (a hung server). Resolves
+   * once every thread is stopped: kill(2) returns before a busy thread has taken the signal, and
+   * a request sent in that moment would still be answered.
+   */
+  pause(): Promise<void>;
   /** SIGCONT after pause(). */
   resume(): void;
   /** Send a signal (default SIGTERM) without waiting; see `exited`. */
@@ -240,8 +244,9 @@ class ManagedProcess implements Running {
     return this.hasExited;
   }
 
-  pause(): void {
+  async pause(): Promise<void> {
     this.kill('SIGSTOP');
+    for (let i = 0; i < 200 && !this.hasExited && !allThreadsStopped(this.pid); i++) await sleep(5);
   }
 
   resume(): void {
@@ -533,4 +538,17 @@ export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   if (m === null) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+/** Whether every thread of `pid` is in the stopped state ('T' in /proc/<pid>/task/<tid>/stat). */
+function allThreadsStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      // The state follows the parenthesised command name, which may itself contain ") ".
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+    });
+  } catch {
+    return false;
+  }
 }

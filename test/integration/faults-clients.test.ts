@@ -183,7 +183,7 @@ describe('client faults and memory bounds', () => {
     await y.readText(bulk(`v-${onR0[0]!}`));
     const before = (await walnut.stats()) as Stats;
 
-    redis[0]!.pause();
+    await redis[0]!.pause();
     try {
       for (const k of onR0) x.write(encodeCommand(['GET', k]));
       x.write(encodeCommand(['MGET', ...keys]));
@@ -243,7 +243,7 @@ describe('client faults and memory bounds', () => {
     await restartWalnut();
     const clients = await Promise.all(Array.from({ length: 4 }, () => FloodClient.connect(port, '+OK\r\n')));
     for (const c of clients) c.read();
-    for (const r of redis) r.pause();
+    for (const r of redis) await r.pause();
     const watch = new RssWatch(walnut.pid);
     try {
       for (const c of clients) c.push(chunk, perClient);
@@ -270,7 +270,7 @@ describe('client faults and memory bounds', () => {
     await restartWalnut();
     const client = await FloodClient.connect(mcPort, 'END\r\n');
     client.read();
-    mc.pause();
+    await mc.pause();
     const watch = new RssWatch(walnut.pid);
     try {
       client.push(chunk, times);

@@ -114,7 +114,7 @@ describe('timeout with a hung backend', () => {
     await y.readText(bulk(`val-${a4!}`));
     const before = (await walnut.stats()) as Stats;
 
-    redis[0]!.pause();
+    await redis[0]!.pause();
     try {
       x.command('GET', a1!);
       x.command('PING');
@@ -159,7 +159,7 @@ describe('timeout with a hung backend', () => {
     const before = (await walnut.stats()) as Stats;
     const value = (k: string): string => `VALUE ${k} 0 ${4 + k.length}\r\nval-${k}\r\nEND\r\n`;
 
-    mc[0]!.pause();
+    await mc[0]!.pause();
     try {
       x.send(`get ${a1!}\r\nget ${b1!}\r\nincr ${a2!} 1\r\n`);
       y.send(`get ${a2!}\r\n`);

@@ -118,7 +118,7 @@ describe('memcache backend failures', () => {
 
   test('a server that stops answering: SERVER_ERROR Connection timed out, then it recovers', async () => {
     assert.equal(await exchange(slowPort, 'set slow:k 0 0 1\r\nv\r\n', 1), 'STORED\r\n');
-    slow.pause();
+    await slow.pause();
     try {
       const c = await McClient.connect(slowPort);
       await c.send('get slow:k\r\nget slow:a slow:b\r\nset slow:k 0 0 1 noreply\r\nw\r\nfoo\r\n');

@@ -91,7 +91,7 @@ describe('startRedis', () => {
       client.send('PING\r\n');
       assert.equal(await client.readText('+PONG\r\n'), '+PONG\r\n');
 
-      redis.pause();
+      await redis.pause();
       const state = procState(redis.pid);
       if (state !== null) await waitForState(redis.pid, 'T');
       client.send('PING\r\n');
@@ -124,7 +124,7 @@ describe('startRedis', () => {
 
   test('stop() also ends a paused server', async () => {
     const redis = await startRedis();
-    redis.pause();
+    await redis.pause();
     await redis.stop();
     assert.equal(await connectError(redis.port), 'ECONNREFUSED');
   });

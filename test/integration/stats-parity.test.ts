@@ -128,7 +128,7 @@ async function settled(proxy: RunningProxy, ready: (doc: Doc) => boolean = () =>
  * asynchronously, and a thread still running could answer one more request.
  */
 async function pauseFully(server: Running): Promise<void> {
-  server.pause();
+  await server.pause();
   const taskDir = `/proc/${server.pid}/task`;
   for (let i = 0; i < 500; i++) {
     const states = readdirSync(taskDir).map((t) => {
