@@ -25,6 +25,10 @@ class CountingSink implements RequestSink, ReplySink {
   onFramingError(_reply: Buffer): void {
     this.errors++;
   }
+  streamReply(): boolean {
+    return false; // measure the parser gathering whole replies
+  }
+  onReplyPiece(): void {}
   onReply(_reply: Buffer, _flags: number): void {
     this.count++;
   }
@@ -191,7 +195,14 @@ function bulkStages(servers: number): Array<[string, number]> {
     replies.length = 0;
     for (const chunks of serverChunks) {
       const p = new MemcacheReplyParser();
-      const sink: ReplySink = { onReply: (r) => replies.push(r), onReplyFramingError: (e) => { throw new Error(e); } };
+      const sink: ReplySink = {
+        onReply: (r) => replies.push(r),
+        onReplyFramingError: (e) => {
+          throw new Error(e);
+        },
+        streamReply: () => false,
+        onReplyPiece: () => undefined,
+      };
       for (const c of chunks) p.feed(c, sink);
     }
     if (replies.length !== frags.length) throw new Error(`framed ${replies.length} replies`);

@@ -33,6 +33,10 @@ class CountingSink implements RequestSink, ReplySink {
   onFramingError(): void {
     throw new Error('framing error in benchmark input');
   }
+  streamReply(): boolean {
+    return false; // measure the parser gathering whole replies
+  }
+  onReplyPiece(): void {}
   onReply(): void {
     this.count++;
   }

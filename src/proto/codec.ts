@@ -29,11 +29,29 @@ export interface RequestParser {
 
 /** Receives complete replies framed out of a server's byte stream. */
 export interface ReplySink {
-  /** One complete reply; `flags` holds REPLY_* bits. */
+  /**
+   * One complete reply; `flags` holds REPLY_* bits. After streamReply said yes, only the
+   * reply's last piece (and flags 0: streamed replies are never error replies).
+   */
   onReply(reply: Buffer, flags: number): void;
+  /**
+   * A reply that goes on past the chunk has reached STREAM_MIN_BYTES, and is not an error
+   * reply; `head` is its first piece. True when the sink will pass the reply on as it arrives:
+   * the parser then gives it every piece through onReplyPiece instead of keeping them. Asked
+   * at most once per reply.
+   */
+  streamReply(head: Buffer): boolean;
+  onReplyPiece(piece: Buffer): void;
   /** The server sent bytes that are not a valid reply: the connection must be closed. */
   onReplyFramingError(reason: string): void;
 }
+
+/**
+ * A reply still incomplete at this size may be passed to the client piece by piece instead of
+ * being gathered first: a large value or a 10,000-key MGET then reaches the client while the
+ * rest is still being read, and is never held whole in the proxy.
+ */
+export const STREAM_MIN_BYTES = 32 * 1024;
 
 export interface ReplyParser {
   feed(chunk: Buffer, sink: ReplySink): void;
@@ -64,6 +82,11 @@ export interface Codec {
    * merged reply (or the error reply), and `msg.closeAfter` if the client must be closed.
    */
   coalesce(msg: Msg): void;
+  /**
+   * Whether the reply of `msg`'s only fragment, starting with `head`, is exactly what coalesce
+   * would produce (so it may be streamed to the client unmerged).
+   */
+  replyPassesThrough(msg: Msg, head: Buffer): boolean;
   /** The error reply for a transport failure, e.g. `-ERR Connection refused\r\n`. */
   errorReply(text: string): Buffer;
   /**

@@ -26,6 +26,13 @@ export const EMPTY = Buffer.alloc(0);
 export interface MsgOwner {
   /** Called exactly once per top-level Msg when its reply (or error) is ready. */
   onMsgDone(msg: Msg): void;
+  /**
+   * Cut-through: whether the first part of `msg`'s reply may go to the client now, before the
+   * rest has arrived (true only when every earlier reply has been handed to the output).
+   */
+  acceptsReplyPieces(msg: Msg): boolean;
+  /** The next part of `msg`'s reply, after acceptsReplyPieces said yes. */
+  onReplyPiece(msg: Msg, piece: Buffer): void;
 }
 
 export class Msg {
@@ -65,6 +72,12 @@ export class Msg {
    * null while no failure happened.
    */
   errorCode: string | null = null;
+  /**
+   * Bytes of the reply already passed on to the client as they arrived (cut-through of a large
+   * reply); `reply` then holds only the rest. A failure after that cannot be reported in the
+   * stream: the client connection is closed instead.
+   */
+  streamedBytes = 0;
   done = false;
 
   // ---- bookkeeping, owned by the proxy core

@@ -158,6 +158,17 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
     if (this.queue.peek() === msg) this.drain();
   }
 
+  acceptsReplyPieces(msg: Msg): boolean {
+    // At the head of the queue, every earlier reply is in `out` already: order is kept.
+    return !this.closed && this.queue.peek() === msg;
+  }
+
+  onReplyPiece(_msg: Msg, piece: Buffer): void {
+    if (this.closed) return;
+    this.out.push(piece);
+    scheduleFlush(this);
+  }
+
   /** Move every answered request at the head of the queue to the output, in order. */
   private drain(): void {
     const queue = this.queue;

@@ -188,11 +188,38 @@ export class ServerConn implements ReplySink, Flushable {
       return;
     }
     stats.responses++;
-    stats.response_bytes += reply.length;
+    stats.response_bytes += msg.streamedBytes + reply.length;
     this.server.onSuccess();
     msg.reply = reply;
     msg.replyFlags = flags;
     this.server.pool.complete(msg);
+  }
+
+  /**
+   * Cut-through for a large reply to the oldest request: allowed when it goes to the client
+   * unchanged (a whole request, or the only fragment of one whose merge would pass it through)
+   * and the client has written every earlier reply, so sending it now keeps the order.
+   */
+  streamReply(head: Buffer): boolean {
+    const msg = this.inflight.peek();
+    if (this.closed || msg === undefined || msg.internal || this.inflight.length <= this.unflushedReplies) {
+      return false;
+    }
+    const parent = msg.parent;
+    let top = msg;
+    if (parent !== null) {
+      if (parent.fragments?.length !== 1 || !this.server.pool.codec.replyPassesThrough(parent, head)) return false;
+      top = parent;
+    }
+    return top.owner !== null && top.owner.acceptsReplyPieces(top);
+  }
+
+  onReplyPiece(piece: Buffer): void {
+    const msg = this.inflight.peek()!;
+    msg.streamedBytes += piece.length;
+    const top = msg.parent ?? msg;
+    // A client that has gone meanwhile: the rest of its reply is read and dropped.
+    top.owner?.onReplyPiece(top, piece);
   }
 
   onReplyFramingError(reason: string): void {

@@ -86,10 +86,9 @@ export class ServerPool implements KeyRouter {
       // forward_error counts error replies a client receives: not those of a client that has
       // gone, nor of noreply requests (twemproxy counts in rsp_send_next).
       if (msg.owner === null) return;
-      if (msg.errorCode !== null) {
-        msg.reply = this.codec.errorReply(strerror(msg.errorCode));
-        this.stats.forward_error++;
-      }
+      if (msg.streamedBytes > 0) this.endStreamed(msg, msg);
+      else if (msg.errorCode !== null) msg.reply = this.codec.errorReply(strerror(msg.errorCode));
+      if (msg.errorCode !== null) this.stats.forward_error++;
       msg.owner.onMsgDone(msg);
       return;
     }
@@ -98,7 +97,9 @@ export class ServerPool implements KeyRouter {
       parent.done = true;
       return;
     }
-    this.codec.coalesce(parent);
+    // Only a single fragment streams (Codec.replyPassesThrough): its reply is the merged one.
+    if (msg.streamedBytes > 0) this.endStreamed(msg, parent);
+    else this.codec.coalesce(parent);
     parent.done = true;
     const fragments = parent.fragments;
     if (fragments !== null) {
@@ -110,6 +111,25 @@ export class ServerPool implements KeyRouter {
       }
     }
     parent.owner.onMsgDone(parent);
+  }
+
+  /**
+   * `top` (msg itself, or its parent) has had part of its reply streamed to the client: the
+   * rest completes it, and a failure, which can no longer be reported in the stream, closes the
+   * client connection after the part already sent.
+   */
+  private endStreamed(msg: Msg, top: Msg): void {
+    if (msg.errorCode === null) {
+      top.reply = msg.reply;
+      return;
+    }
+    top.reply = null;
+    top.closeAfter = true;
+    if (log.level >= LOG_WARN) {
+      log.warn(
+        `pool ${this.config.name}: reply cut off after ${msg.streamedBytes} bytes (${strerror(msg.errorCode)}): closing the client`,
+      );
+    }
   }
 
   /** A new client's connection-slot affinity. */

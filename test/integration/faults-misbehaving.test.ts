@@ -57,6 +57,15 @@ describe('misbehaving backends', () => {
         setTimeout(() => conn.end(), 30);
       });
     },
+    cutoff: (conn) => {
+      if (conn.index > 0) return echoGets(conn);
+      let seen = 0;
+      conn.onRequest(() => {
+        // Two clients' GETs are in: send 100 KB of a 1 MB value and stall (the test hangs up).
+        if (++seen < 2) return;
+        conn.write(`$1000000\r\n${'z'.repeat(100_000)}`);
+      });
+    },
     garbage: (conn) => {
       if (conn.index > 0) return echoGets(conn);
       conn.onRequest(() => conn.write('!this is no reply\r\n'));
@@ -143,6 +152,27 @@ describe('misbehaving backends', () => {
     assert.equal(s['server_eof'], 1);
     assert.equal(s['server_err'], 0);
     c.destroy();
+  });
+
+  test('a backend that hangs up in a streamed reply: that client is closed, the next gets its error', async () => {
+    const first = await RawClient.connect(ports['cutoff']!);
+    const second = await RawClient.connect(ports['cutoff']!);
+    first.command('GET', 'big');
+    await waitUntil(() => fakes['cutoff']!.connections[0] !== undefined);
+    await sleep(50); // the first GET reaches the backend before the second
+    second.command('GET', 'after');
+    // Cut-through: the part sent so far reaches the first client while the rest is still due.
+    const head = `$1000000\r\n${'z'.repeat(100_000)}`;
+    assert.equal((await first.read(head.length)).toString('latin1'), head);
+    assert.equal(fakes['cutoff']!.connections[0]!.closed, false);
+    fakes['cutoff']!.connections[0]!.destroy();
+    // Then the connection closes: nothing is appended to a reply already half on its way.
+    assert.equal((await first.readToEnd()).length, 0);
+    // The second client's request was behind it on the same server connection: a normal error.
+    assert.match(await second.readLine().then((b) => b.toString('latin1')), /^-ERR (unknown|Connection reset by peer)\r\n$/);
+    second.command('GET', 'again');
+    assert.equal(await second.readText(bulk('value-of-again')), bulk('value-of-again'));
+    second.destroy();
   });
 
   test('garbage from the backend: -ERR Invalid argument, that connection closed and a new one opened', async () => {

@@ -577,6 +577,11 @@ class MemcacheCodec implements Codec {
     mcCoalesce(msg);
   }
 
+  replyPassesThrough(): boolean {
+    // Whether a multi-get reply is in request order is known only once all of it is in.
+    return false;
+  }
+
   errorReply(text: string): Buffer {
     return mcServerError(text);
   }

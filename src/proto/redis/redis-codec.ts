@@ -345,6 +345,14 @@ export function redisCoalesce(msg: Msg): void {
   msg.reply = Buffer.from(`:${sum}\r\n`, 'latin1');
 }
 
+/**
+ * Only MGET replies grow large enough to stream: the single fragment's reply passes through
+ * when its complete array header counts every key (the check singleReplyFits makes).
+ */
+export function mgetReplyPassesThrough(msg: Msg, head: Buffer): boolean {
+  return msg.cmd === CMD_MGET && head[0] === STAR && head.indexOf(CR) > 0 && readLength(head, 0) === msg.nkeys;
+}
+
 /** Whether the reply of a single fragment is what the merge would have produced. */
 function singleReplyFits(msg: Msg, kind: number, r: Buffer): boolean {
   if (kind === KIND_MSET) return r[0] === PLUS;
@@ -414,6 +422,7 @@ export function createRedisCodec(options: RedisCodecOptions): Codec {
     },
     fragment: redisFragment,
     coalesce: redisCoalesce,
+    replyPassesThrough: mgetReplyPassesThrough,
     errorReply(text: string): Buffer {
       return errReply(text);
     },

@@ -5,14 +5,15 @@
  * Accepted: `+line`, `-line`, `:line`, `$n` / `$-1`, `*n` / `*-1`, arrays nested to any depth
  * (an explicit stack of remaining element counts, no recursion). Lines must end in CR LF; bulk
  * payloads are skipped by length and must be followed by CR LF. A reply lying in one chunk is a
- * subarray of it; one spanning chunks is kept as pieces and concatenated once when complete.
+ * subarray of it; one spanning chunks is kept as pieces and concatenated once when complete,
+ * or, from STREAM_MIN_BYTES on and if the sink agrees, passed on piece by piece.
  *
  * Flags: REPLY_ERROR for a top-level `-` reply, plus REPLY_TRANSIENT when its first word is
  * exactly OOM, BUSY or LOADING (twemproxy's "transient server failures"; BUSYKEY is not one).
  * Anything else (RESP3 types, bad lengths, missing CR LF) is reported once through
  * sink.onReplyFramingError, and all later input is ignored.
  */
-import type { ReplyParser, ReplySink } from '../codec.js';
+import { STREAM_MIN_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
 import { REPLY_ERROR, REPLY_TRANSIENT } from '../message.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
 
@@ -69,6 +70,10 @@ export class RedisReplyParser implements ReplyParser {
   private depth = 0;
   private readonly pieces: Buffer[] = [];
   private piecesLen = 0;
+  /** The sink was asked whether to stream the reply in progress (asked once per reply). */
+  private streamAsked = false;
+  /** The reply in progress goes to the sink piece by piece (see ReplySink.streamReply). */
+  private streaming = false;
 
   get pendingBytes(): number {
     return this.piecesLen;
@@ -209,10 +214,26 @@ export class RedisReplyParser implements ReplyParser {
     }
 
     this.state = state;
-    if (open) {
-      this.pieces.push(replyStart === 0 ? chunk : chunk.subarray(replyStart));
-      this.piecesLen += len - replyStart;
+    if (open) this.keepPiece(replyStart === 0 ? chunk : chunk.subarray(replyStart), sink);
+  }
+
+  /** The part of an unfinished reply in this chunk: kept, or passed on when streaming. */
+  private keepPiece(piece: Buffer, sink: ReplySink): void {
+    if (this.streaming) {
+      sink.onReplyPiece(piece);
+      return;
     }
+    const pieces = this.pieces;
+    pieces.push(piece);
+    this.piecesLen += piece.length;
+    if (this.streamAsked || this.piecesLen < STREAM_MIN_BYTES) return;
+    this.streamAsked = true;
+    const head = pieces[0]!;
+    if (head[0] === MINUS || !sink.streamReply(head)) return;
+    this.streaming = true;
+    for (const p of pieces) sink.onReplyPiece(p);
+    pieces.length = 0;
+    this.piecesLen = 0;
   }
 
   /** One element finished: close the arrays it completes. True when the whole reply is done. */
@@ -233,6 +254,13 @@ export class RedisReplyParser implements ReplyParser {
   }
 
   private emit(chunk: Buffer, replyStart: number, end: number, sink: ReplySink): void {
+    this.streamAsked = false;
+    if (this.streaming) {
+      // The reply began in an earlier chunk and went out piece by piece: this is its end.
+      this.streaming = false;
+      sink.onReply(chunk.subarray(0, end), 0);
+      return;
+    }
     let data: Buffer;
     if (this.piecesLen === 0) {
       data = chunk.subarray(replyStart, end);
@@ -252,6 +280,7 @@ export class RedisReplyParser implements ReplyParser {
     this.state = S_DEAD;
     this.pieces.length = 0;
     this.piecesLen = 0;
+    this.streaming = false;
     this.depth = 0;
     sink.onReplyFramingError(reason);
   }

@@ -73,6 +73,12 @@ export class ReplyRecorder implements ReplySink {
   onReplyFramingError(reason: string): void {
     this.events.push({ kind: 'error', reason });
   }
+  streamReply(): boolean {
+    return false;
+  }
+  onReplyPiece(): void {
+    throw new Error('the memcache reply parser does not stream');
+  }
 }
 
 /** Feed chunks to a fresh reply parser. */

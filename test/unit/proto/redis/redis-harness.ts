@@ -2,6 +2,7 @@
  * Test helpers for the redis codec tests: RESP encoders, sinks that record what the parsers
  * emit as plain comparable objects, and ways of cutting a byte stream into chunks.
  */
+import assert from 'node:assert/strict';
 import type { ReplySink, RequestSink } from '../../../../src/proto/codec.js';
 import type { Msg } from '../../../../src/proto/message.js';
 import { RedisReplyParser } from '../../../../src/proto/redis/reply-parser.js';
@@ -86,7 +87,33 @@ export class ReplyRecorder implements ReplySink {
   readonly events: ReplyEvent[] = [];
   readonly replies: Buffer[] = [];
   readonly reasons: string[] = [];
+  /** The first piece of every reply that was streamed. */
+  readonly streamedHeads: Buffer[] = [];
+  /** Pieces of the reply being streamed; null when none is. */
+  private streamed: Buffer[] | null = null;
+
+  /** `acceptStreams`: streamReply's answer. Streamed replies are joined again here. */
+  constructor(private readonly acceptStreams = false) {}
+
+  streamReply(head: Buffer): boolean {
+    assert.equal(this.streamed, null, 'asked to stream while another reply streams');
+    if (!this.acceptStreams) return false;
+    this.streamed = [];
+    this.streamedHeads.push(head);
+    return true;
+  }
+
+  onReplyPiece(piece: Buffer): void {
+    assert.notEqual(this.streamed, null, 'a piece without streamReply');
+    this.streamed!.push(piece);
+  }
+
   onReply(reply: Buffer, flags: number): void {
+    if (this.streamed !== null) {
+      assert.equal(flags, 0, 'a streamed reply has no flags');
+      reply = Buffer.concat([...this.streamed, reply]);
+      this.streamed = null;
+    }
     this.replies.push(reply);
     this.events.push({ kind: 'reply', reply: reply.toString('latin1'), flags });
   }
@@ -96,12 +123,15 @@ export class ReplyRecorder implements ReplySink {
   }
 }
 
-/** Feed chunks to a fresh reply parser. */
-export function parseReplies(chunks: readonly Buffer[]): { events: ReplyEvent[]; replies: Buffer[]; pending: number } {
+/** Feed chunks to a fresh reply parser (whose sink streams large replies if `acceptStreams`). */
+export function parseReplies(
+  chunks: readonly Buffer[],
+  acceptStreams = false,
+): { events: ReplyEvent[]; replies: Buffer[]; pending: number; streamed: number } {
   const parser = new RedisReplyParser();
-  const sink = new ReplyRecorder();
+  const sink = new ReplyRecorder(acceptStreams);
   for (const c of chunks) parser.feed(c, sink);
-  return { events: sink.events, replies: sink.replies, pending: parser.pendingBytes };
+  return { events: sink.events, replies: sink.replies, pending: parser.pendingBytes, streamed: sink.streamedHeads.length };
 }
 
 /** Every byte its own chunk. */

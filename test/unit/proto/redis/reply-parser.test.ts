@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { STREAM_MIN_BYTES } from '../../../../src/proto/codec.js';
 import { REPLY_ERROR, REPLY_TRANSIENT } from '../../../../src/proto/message.js';
 import { RedisReplyParser } from '../../../../src/proto/redis/reply-parser.js';
 import { chunkings, latin1, parseReplies, ReplyRecorder, splitAt, type ReplyEvent } from './redis-harness.js';
@@ -95,6 +96,37 @@ describe('redis reply parser: table of cases, whole / byte by byte / random spli
     assert.ok(replies[0]!.equals(stream.subarray(0, stream.length - 4)));
   });
 
+  test('large replies are offered for streaming once, when incomplete at STREAM_MIN_BYTES; errors never', () => {
+    const value = 'x'.repeat(200_000);
+    const bulk = `$${value.length}\r\n${value}\r\n`;
+    const error = `-ERR ${value}\r\n`;
+    const stream = latin1(`+OK\r\n${bulk}${error}${bulk}`);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < stream.length; i += 65536) chunks.push(stream.subarray(i, i + 65536));
+    const streamed = parseReplies(chunks, true);
+    assert.deepEqual(streamed.events, parseReplies(chunks, false).events);
+    assert.equal(streamed.streamed, 2, 'both bulks, not the error reply');
+    // A large reply lying whole in one chunk is not streamed: it is a view of that chunk.
+    assert.equal(parseReplies([stream], true).streamed, 0);
+  });
+
+  test('a streaming sink gets the head once, every piece in order, and the tail last', () => {
+    const value = Buffer.alloc(100_000, 'q');
+    const stream = Buffer.concat([latin1(`$${value.length}\r\n`), value, latin1('\r\n')]);
+    const parser = new RedisReplyParser();
+    const seen: string[] = [];
+    const sink = {
+      streamReply: (head: Buffer): boolean => (seen.push(`head ${head.length}`), true),
+      onReplyPiece: (piece: Buffer): void => void seen.push(`piece ${piece.length}`),
+      onReply: (tail: Buffer, flags: number): void => void seen.push(`tail ${tail.length} ${flags}`),
+      onReplyFramingError: (reason: string): void => assert.fail(reason),
+    };
+    for (let i = 0; i < stream.length; i += 20_000) parser.feed(stream.subarray(i, i + 20_000), sink);
+    // Pieces are kept up to 40,000 bytes (>= STREAM_MIN_BYTES), then passed on as they come.
+    assert.equal(stream.length, 100_011);
+    assert.deepEqual(seen, ['head 20000', ...Array<string>(5).fill('piece 20000'), 'tail 11 0']);
+  });
+
   test('arrays nested 10,000 deep need no recursion', () => {
     const depth = 10000;
     const input = latin1('*1\r\n'.repeat(depth) + ':7\r\n');
@@ -151,6 +183,28 @@ describe('redis reply parser properties', () => {
         assert.deepEqual(split.events, want);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  // Replies around STREAM_MIN_BYTES, so that some cross it while still incomplete.
+  const bigArb: fc.Arbitrary<GenReply> = fc.oneof(
+    fc.integer({ min: STREAM_MIN_BYTES - 64, max: 3 * STREAM_MIN_BYTES }).map((n) => ({ bytes: `$${n}\r\n${'v'.repeat(n)}\r\n`, flags: 0 })),
+    fc
+      .array(fc.integer({ min: 1000, max: STREAM_MIN_BYTES }), { minLength: 1, maxLength: 6 })
+      .map((sizes) => ({ bytes: `*${sizes.length}\r\n${sizes.map((n) => `$${n}\r\n${'a'.repeat(n)}\r\n`).join('')}`, flags: 0 })),
+    fc.integer({ min: STREAM_MIN_BYTES, max: 2 * STREAM_MIN_BYTES }).map((n) => ({ bytes: `-ERR ${'e'.repeat(n)}\r\n`, flags: E })),
+  );
+
+  test('streamed large replies reassemble to the same replies, under any chunking', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(replyArb, bigArb), { minLength: 1, maxLength: 6 }), cutsArb, (replies, cuts) => {
+        const stream = latin1(replies.map((r) => r.bytes).join(''));
+        const want: ReplyEvent[] = replies.map((r) => ({ kind: 'reply', reply: r.bytes, flags: r.flags }));
+        const split = parseReplies(splitAt(stream, cuts.map((c) => c % (stream.length + 1))), true);
+        assert.deepEqual(split.events, want);
+        assert.equal(split.pending, 0);
+      }),
+      { numRuns: 200 },
     );
   });
 
