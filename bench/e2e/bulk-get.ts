@@ -36,6 +36,7 @@ export async function runBulk(
 ): Promise<BulkResult> {
   const { request, reply } = bulkExchange(suite.protocol, BULK_KEYS);
   const trialsMs: Record<TargetName, number[]> = { direct: [], twemproxy: [], walnut: [] };
+  const warmupMs: Record<TargetName, number[]> = { direct: [], twemproxy: [], walnut: [] };
   const cpu: Record<TargetName, number> = { direct: 0, twemproxy: 0, walnut: 0 };
   const matches: Record<TargetName, boolean> = { direct: true, twemproxy: true, walnut: true };
   const sockets = new Map<TargetName, Socket>();
@@ -56,6 +57,8 @@ export async function runBulk(
           if (i >= warmups) {
             trialsMs[t].push(r.ms);
             cpu[t] += cpu1 - cpu0;
+          } else {
+            warmupMs[t].push(r.ms);
           }
         } catch (e) {
           failed.add(t);
@@ -74,6 +77,7 @@ export async function runBulk(
     twemproxy: median(trialsMs.twemproxy),
     walnut: median(trialsMs.walnut),
   };
+  const warmupMedianMs = { direct: median(warmupMs.direct), twemproxy: median(warmupMs.twemproxy), walnut: median(warmupMs.walnut) };
   const perReq = (t: TargetName): number =>
     t === 'direct' || trialsMs[t].length === 0 ? Number.NaN : (cpu[t] * 1000) / trialsMs[t].length;
   return {
@@ -81,6 +85,7 @@ export async function runBulk(
     keys: BULK_KEYS,
     trialsMs,
     medianMs,
+    warmupMedianMs,
     cpuMsPerReq: { direct: Number.NaN, twemproxy: perReq('twemproxy'), walnut: perReq('walnut') },
     replyMatches: matches,
     walnutVsDirect: ratio(medianMs.walnut, medianMs.direct),

@@ -64,7 +64,7 @@ export function formatTests(tests: readonly TestResult[]): string[] {
 }
 
 export function formatBulk(bulk: readonly BulkResult[]): string[] {
-  const rows: string[][] = [['suite', 'keys', 'target', 'median ms', 'min ms', 'cpu ms/req', 'reply', '│', 'W/D time', 'W/T time']];
+  const rows: string[][] = [['suite', 'keys', 'target', 'median ms', 'min ms', 'warm-up ms', 'cpu ms/req', 'reply', '│', 'W/D time', 'W/T time']];
   for (const b of bulk) {
     TARGETS.forEach((target, i) => {
       const trials = b.trialsMs[target];
@@ -75,6 +75,7 @@ export function formatBulk(bulk: readonly BulkResult[]): string[] {
         target,
         fmtFixed(b.medianMs[target], 2),
         fmtFixed(trials.length > 0 ? Math.min(...trials) : Number.NaN, 2),
+        fmtFixed(b.warmupMedianMs[target], 2),
         target === 'direct' ? '-' : fmtFixed(b.cpuMsPerReq[target], 2),
         trials.length === 0 ? '-' : b.replyMatches[target] ? 'same' : 'DIFFERS',
         '│',

@@ -71,6 +71,8 @@ export interface BulkResult {
   /** Milliseconds per request of each trial. */
   trialsMs: Record<TargetName, number[]>;
   medianMs: Record<TargetName, number>;
+  /** Median of the unmeasured warm-up requests: the cost before the JIT and heap settle. */
+  warmupMedianMs: Record<TargetName, number>;
   /** Proxy CPU ms per bulk request (NaN for direct). */
   cpuMsPerReq: Record<TargetName, number>;
   /** Whether the reply equalled the one the server itself sends. */

@@ -66,6 +66,7 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
     keys: 10_000,
     trialsMs: { direct: [4], twemproxy: [6], walnut: [10] },
     medianMs: { direct: 4, twemproxy: 6, walnut: 10 },
+    warmupMedianMs: { direct: 5, twemproxy: 7, walnut: 30 },
     cpuMsPerReq: { direct: NaN, twemproxy: 2, walnut: 3 },
     replyMatches: { direct: true, twemproxy: true, walnut: true },
     walnutVsDirect: 2.5,
