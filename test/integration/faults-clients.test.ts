@@ -114,10 +114,15 @@ async function waitStalled(clients: FloodClient[], quietMs = 400, timeoutMs = 20
   }
 }
 
-/** `count` SETs of `valueBytes` each over `keys` keys, as one buffer. */
-function setChunk(count: number, valueBytes: number, keys: number, prefix: string): Buffer {
+/**
+ * `count` SETs of `valueBytes` each over `keys` keys, as one buffer; with `...options` appended
+ * to each (`GET`: every reply is the value it replaces, as large as the request).
+ */
+function setChunk(count: number, valueBytes: number, keys: number, prefix: string, ...options: string[]): Buffer {
   const value = Buffer.alloc(valueBytes, 'v');
-  return Buffer.concat(Array.from({ length: count }, (_, i) => encodeCommand(['SET', `${prefix}:${i % keys}`, value])));
+  return Buffer.concat(
+    Array.from({ length: count }, (_, i) => encodeCommand(['SET', `${prefix}:${i % keys}`, value, ...options])),
+  );
 }
 
 describe('client faults and memory bounds', () => {
@@ -215,11 +220,20 @@ describe('client faults and memory bounds', () => {
     y.destroy();
   });
 
-  test('a client pipelining 200 MB of SETs without reading: memory stays bounded, all replies arrive', async (t) => {
-    const chunk = setChunk(64, 16 * 1024, 8, 'flood'); // ~1 MB
+  test('a client pipelining 200 MB of SET … GET without reading: memory stays bounded, all replies arrive', async (t) => {
+    // Replies as large as the requests: 200 MB cannot hide in the kernel's socket buffers, so
+    // Walnut must stop reading once the client's replies back up. (With plain SETs the 5-byte
+    // replies fit in those buffers and a fast server lets Walnut pass the whole flood through.)
+    const valueBytes = 16 * 1024;
+    const chunk = setChunk(64, valueBytes, 8, 'flood', 'GET'); // ~1 MB
     const times = Math.ceil((200 * MB) / chunk.length);
     await restartWalnut();
-    const client = await FloodClient.connect(port, '+OK\r\n');
+    const primer = await FloodClient.connect(port, '+OK\r\n');
+    primer.read();
+    primer.push(setChunk(8, valueBytes, 8, 'flood'), 1);
+    await primer.waitReplies(8);
+    primer.socket.destroy();
+    const client = await FloodClient.connect(port, `$${valueBytes}\r\n`);
     const watch = new RssWatch(walnut.pid);
     client.push(chunk, times);
     const unsent = await waitStalled([client]);
