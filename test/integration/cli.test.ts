@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { WALNUT_NODE_FLAGS } from '../../scripts/lib/processes.js';
 import { bannerText, describeStatsText, usageText } from '../../src/cli/usage.js';
 import { walnutVersion } from '../../src/version.js';
 
@@ -125,7 +126,12 @@ const LAUNCHER = fileURLToPath(new URL('../../../bin/walnut.js', import.meta.url
 const LAUNCHER_BUILT = existsSync(fileURLToPath(new URL('../../../dist/src/cli.js', import.meta.url)));
 
 describe('the launcher bin/walnut.js', () => {
-  test('runs as an executable, node started with the flag of its #! line, SIGTERM exits 0', { skip: !LAUNCHER_BUILT && 'dist/ not built' }, async () => {
+  test('its #! line carries the node flags the tests and benchmarks start Walnut with', () => {
+    const shebang = readFileSync(LAUNCHER, 'utf8').split('\n', 1)[0];
+    assert.equal(shebang, `#!/usr/bin/env -S node ${WALNUT_NODE_FLAGS.join(' ')}`);
+  });
+
+  test('runs as an executable, node started with the flags of its #! line, SIGTERM exits 0', { skip: !LAUNCHER_BUILT && 'dist/ not built' }, async () => {
     const [listenPort, statsPort] = [await freePort(), await freePort()];
     const conf = tempFile('launcher.yml', poolYaml(listenPort, 1));
     const child = spawn(LAUNCHER, ['-c', conf, '-s', String(statsPort)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -134,8 +140,9 @@ describe('the launcher bin/walnut.js', () => {
     await waitFor('stats port', () => readStats(statsPort));
     // `env -S` exec'd node in place: same pid, node's own command line.
     const argv = readFileSync(`/proc/${child.pid!}/cmdline`, 'latin1').split('\0');
-    assert.equal(argv[1], '--max-semi-space-size=4', argv.join(' '));
-    assert.equal(argv[2], LAUNCHER);
+    const flags = WALNUT_NODE_FLAGS.length;
+    assert.deepEqual(argv.slice(1, 1 + flags), WALNUT_NODE_FLAGS, argv.join(' '));
+    assert.equal(argv[1 + flags], LAUNCHER);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   });
