@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --single-threaded-gc
+#!/usr/bin/env -S node --max-semi-space-size=4 --single-threaded-gc --expose-gc
 // Walnut's launcher: runs the compiled entry point dist/src/cli.js, or says how to build it.
 // --max-semi-space-size=4 (MB) caps V8's young generation: with the default (16 MB per semi
 // space) a burst of 10,000 clients leaves ~30 MB more RSS behind after they leave, and later
@@ -9,7 +9,10 @@
 // small and its garbage young, so helper threads gain little, while on a busy machine (the
 // proxy next to its clients and servers) waking them costs more than it saves: measured on 2
 // cores at 50 clients x 1 request, CPU per request fell from ~14 to ~12 us and p99 from ~1.15
-// to ~0.8 ms. scripts/lib/processes.ts uses the same flags.
+// to ~0.8 ms.
+// --expose-gc lets Walnut run full collections after a crowd of clients has left, so that
+// memory goes back down (src/proxy/heap-trim.ts).
+// scripts/lib/processes.ts uses the same flags.
 import { existsSync } from 'node:fs';
 
 const entry = new URL('../dist/src/cli.js', import.meta.url);

@@ -10,6 +10,7 @@ import { createMemcacheCodec } from '../proto/memcache/memcache-codec.js';
 import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
+import { exposedGc, HeapTrimmer } from './heap-trim.js';
 import { Listener } from './listener.js';
 import { ServerPool, type ConnectionCounters } from './server-pool.js';
 
@@ -28,10 +29,14 @@ export class Proxy implements StatsSource {
   private readonly counters: ConnectionCounters = { total: 0, current: 0 };
   private readonly pools: ServerPool[];
   private readonly listeners: Listener[];
+  /** Returns memory after a crowd of clients leaves; null when node lacks --expose-gc. */
+  private readonly trimmer: HeapTrimmer | null;
 
   private constructor(config: Config) {
     this.pools = config.pools.map((p) => new ServerPool(p, codecFor(p), this.counters));
     this.listeners = this.pools.map((p) => new Listener(p));
+    const gc = exposedGc();
+    this.trimmer = gc === null ? null : new HeapTrimmer(this.counters, gc);
   }
 
   /** Bind every pool's listener (in pool order) and pre-connect where configured. */
@@ -49,6 +54,7 @@ export class Proxy implements StatsSource {
       }
     }
     for (const pool of proxy.pools) if (pool.config.preconnect) pool.preconnect();
+    proxy.trimmer?.start();
     return proxy;
   }
 
@@ -65,6 +71,7 @@ export class Proxy implements StatsSource {
    * close every connection.
    */
   async close(graceMs: number): Promise<void> {
+    this.trimmer?.stop();
     await Promise.all(this.listeners.map((l) => l.close()));
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && this.pools.some((p) => [...p.clients].some((c) => c.pending > 0))) {
