@@ -92,13 +92,16 @@ export class Listener {
     new ClientConn(socket, pool);
   }
 
-  /** Stop accepting new clients (and take a unix socket this process published off its path). */
+  /**
+   * Stop accepting new clients (and take a unix socket this process published off its path).
+   * Clients already connected stay: the caller decides how long they get. (net.Server.close's
+   * callback is not awaited: it fires only once every accepted connection has ended.)
+   */
   async close(): Promise<void> {
     if (!this.server.listening) return;
     this.pool.counters.current--;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.close();
     const path = this.pool.config.listen.path;
     if (path !== null && this.publishedInode !== null) await removeSocket(path, this.publishedInode);
-    await closed;
   }
 }

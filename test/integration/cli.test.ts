@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { WALNUT_NODE_FLAGS } from '../../scripts/lib/processes.js';
+import { startMemcached, WALNUT_NODE_FLAGS } from '../../scripts/lib/processes.js';
+import { SHUTDOWN_GRACE_MS } from '../../src/cli/run.js';
 import { bannerText, describeStatsText, usageText } from '../../src/cli/usage.js';
 import { walnutVersion } from '../../src/version.js';
 
@@ -285,6 +286,53 @@ describe('run mode', () => {
     assert.equal(existsSync(pidPath), false, 'pid file removed');
     await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
     assert.equal(await readStats(statsPort), undefined, 'stats port closed');
+  });
+
+  test('SIGTERM with clients connected: new ones refused, the request in flight answered, then exit 0 without waiting for idle clients', async () => {
+    const memcached = await startMemcached();
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('drain.yml', poolYaml(listenPort, memcached.port));
+    const logPath = tempFile('drain.log');
+    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath]);
+    const clients: Socket[] = [];
+    try {
+      await waitFor('stats port', () => readStats(statsPort));
+      const open = (): Promise<Socket> =>
+        new Promise((resolve, reject) => {
+          const s = connect(listenPort, '127.0.0.1', () => resolve(s));
+          s.once('error', reject);
+          clients.push(s);
+        });
+      const [busy, idle] = [await open(), await open()];
+      let reply = '';
+      busy.setEncoding('latin1').on('data', (d: string) => (reply += d));
+      const idleClosed = new Promise<void>((resolve) => idle.on('close', () => resolve()));
+      idle.on('error', () => undefined);
+      busy.on('error', () => undefined);
+
+      await memcached.pause();
+      busy.write('get drain:k\r\n');
+      await sleep(100);
+      const signalledAt = Date.now();
+      child.kill('SIGTERM');
+      await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
+      await assert.rejects(open(), /ECONNREFUSED/, 'no new clients once stopping');
+      assert.equal(reply, '', 'the server is stopped: no reply yet');
+      memcached.resume();
+
+      const r = await done;
+      const tookMs = Date.now() - signalledAt;
+      assert.equal(r.code, 0);
+      assert.equal(reply, 'END\r\n', 'the request in flight got its reply before the exit');
+      await idleClosed;
+      // Exit came with the last reply, not at the end of the grace period (nor never: an idle
+      // client used to hold the listener, and with it the exit, open).
+      assert.ok(tookMs < SHUTDOWN_GRACE_MS, `exited ${tookMs} ms after SIGTERM`);
+    } finally {
+      for (const s of clients) s.destroy();
+      memcached.resume();
+      await memcached.stop();
+    }
   });
 
   test('SIGINT with a request in flight, then a second SIGINT: exit 1 at once', async () => {
