@@ -3,6 +3,7 @@
 // the issue's targets. No twemproxy counterpart.
 import { formatMargin, type Check } from './summary.js';
 import { TARGETS, type BulkResult, type IdleResult, type TestResult } from './results.js';
+import { WORKER_TARGETS, type WorkersResult } from './workers-scaling.js';
 
 /**
  * Aligns the columns of a table: `align` has one letter per column, 'l' or 'r' (columns past
@@ -57,6 +58,33 @@ export function formatTests(tests: readonly TestResult[]): string[] {
         walnut ? fmtFixed(r.rpsVsDirect, 2) : '',
         walnut ? fmtFixed(r.p99VsTwemproxy, 2) : '',
         walnut ? fmtFixed(r.cpuVsTwemproxy, 2) : '',
+      ]);
+    });
+  }
+  return formatTable(rows, 'llrl');
+}
+
+export function formatWorkers(workers: readonly WorkersResult[]): string[] {
+  const rows: string[][] = [['suite', 'test', 'P', 'target', 'req/s', 'p50 ms', 'p99 ms', 'cpu µs/req', '│', '2w/1w req/s', '2w/T req/s', '2w/1w cpu']];
+  for (const w of workers) {
+    WORKER_TARGETS.forEach((target, i) => {
+      const f = w.median[target];
+      const failures = w.samples[target].filter((s) => s.failure !== '').length;
+      const first = i === 0;
+      const two = target === 'walnut-2w';
+      rows.push([
+        first ? w.suite : '',
+        first ? w.test : '',
+        first ? String(w.pipeline) : '',
+        target + (failures > 0 ? ` ${failures} failed` : ''),
+        fmtInt(f.rps),
+        fmtFixed(f.p50Ms, 3),
+        fmtFixed(f.p99Ms, 3),
+        fmtFixed(f.cpuUsPerReq, 2),
+        '│',
+        two ? fmtFixed(w.scaling, 2) : '',
+        two ? fmtFixed(w.twoWorkersVsTwemproxy, 2) : '',
+        two ? fmtFixed(w.cpuScaling, 2) : '',
       ]);
     });
   }

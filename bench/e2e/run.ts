@@ -14,7 +14,7 @@ import { MEMCACHE_TESTS, runMemcacheLoad, type MemcacheTest } from './memcache-l
 import { parseBenchArgs, requestCount, USAGE, type BenchOptions } from './options.js';
 import { cpuSeconds } from './proc-stats.js';
 import { REDIS_TESTS, runRedisBenchmark, type RedisTest } from './redis-benchmark.js';
-import { formatBulk, formatChecks, formatIdle, formatTests } from './report.js';
+import { formatBulk, formatChecks, formatIdle, formatTests, formatWorkers } from './report.js';
 import {
   evaluateTargets,
   summariseTest,
@@ -26,7 +26,19 @@ import {
   type TargetName,
   type TestResult,
 } from './results.js';
-import { fillMemcached, fillRedis, ownFdLimit, sanityCheck, startBed, VALUE_SIZE, type Bed, type Suite } from './setup.js';
+import {
+  fillMemcached,
+  fillRedis,
+  freePoolPorts,
+  ownFdLimit,
+  sanityCheck,
+  startBed,
+  startProxy,
+  VALUE_SIZE,
+  type Bed,
+  type Suite,
+} from './setup.js';
+import { summariseWorkers, WORKER_TARGETS, WORKER_TESTS, type WorkerTarget, type WorkersResult } from './workers-scaling.js';
 
 const CLIENTS = 50;
 const PIPELINES = [1, 16] as const;
@@ -104,13 +116,22 @@ async function redisSample(
   requests: number,
   round: number,
 ): Promise<Sample> {
-  const pid = proxyPid(bed, target);
+  return redisSampleAt(suite.ports[target], proxyPid(bed, target), suite.keyspace, test, pipeline, requests, round);
+}
+
+/** redis-benchmark against `port`; `pid` is the proxy whose CPU is counted (0: none). */
+async function redisSampleAt(
+  port: number,
+  pid: number,
+  keyspace: number,
+  test: RedisTest,
+  pipeline: number,
+  requests: number,
+  round: number,
+): Promise<Sample> {
   const t0 = performance.now();
   const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
-  const run = await runRedisBenchmark(
-    { port: suite.ports[target], test, requests, clients: CLIENTS, pipeline, keyspace: suite.keyspace },
-    RUN_TIMEOUT_MS,
-  );
+  const run = await runRedisBenchmark({ port, test, requests, clients: CLIENTS, pipeline, keyspace }, RUN_TIMEOUT_MS);
   const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
   const seconds = (performance.now() - t0) / 1000;
   if (run.row === null) return failedSample(round, run.failure);
@@ -225,7 +246,8 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
 async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise<void> {
   for (const suite of bed.suites) {
     const redis = suite.protocol === 'redis';
-    if (!opts.sections.has(redis ? 'redis' : 'memcache') && !opts.sections.has('bulk')) continue;
+    const used = opts.sections.has(redis ? 'redis' : 'memcache') || opts.sections.has('bulk') || (redis && opts.sections.has('workers'));
+    if (!used) continue;
     for (const target of TARGETS) {
       progress.note(`warm-up ${suite.name} ${target}`);
       for (const pipeline of PIPELINES) {
@@ -252,6 +274,52 @@ async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise
         }
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers: a Walnut with --workers 2 beside the bed's one-process Walnut and twemproxy
+
+async function runWorkers(bed: Bed, opts: BenchOptions, progress: Progress, notes: string[]): Promise<WorkersResult[]> {
+  const ports = await freePoolPorts();
+  const { proxy: twoWorkers } = await startProxy('walnut', bed.yaml(ports), ports, [...opts.walnutArgs, '--workers', '2']);
+  try {
+    const planned = WORKER_TESTS.flatMap(({ suite: name, test }) => {
+      const suite = bed.suites.find((x) => x.name === name) as Suite;
+      const port: Record<WorkerTarget, number> = {
+        twemproxy: suite.ports.twemproxy,
+        walnut: suite.ports.walnut,
+        'walnut-2w': name === 'redis-1' ? ports.redis1 : ports.redis4,
+      };
+      const pid: Record<WorkerTarget, number> = {
+        twemproxy: bed.proxies.twemproxy.pid,
+        walnut: bed.proxies.walnut.pid,
+        'walnut-2w': twoWorkers.pid,
+      };
+      return PIPELINES.map((pipeline) => {
+        const requests = requestCount(REDIS_BASE[pipeline] ?? 0, 1, opts.scale, CLIENTS, pipeline);
+        const run = (target: WorkerTarget, round: number, n = requests): Promise<Sample> =>
+          redisSampleAt(port[target], pid[target], suite.keyspace, test, pipeline, n, round);
+        const samples: Record<WorkerTarget, Sample[]> = { twemproxy: [], walnut: [], 'walnut-2w': [] };
+        return { suite: name, test, pipeline, requests, run, samples };
+      });
+    });
+    // Each worker compiles its own hot paths: warm the new proxy as the bed's were warmed.
+    progress.note('warm-up walnut --workers 2');
+    for (const p of planned) await p.run('walnut-2w', 0, p.pipeline === 1 ? 4_000 : 40_000);
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const p of planned) {
+        for (const target of WORKER_TARGETS) {
+          progress.step(`round ${round}/${opts.rounds} workers ${p.suite} ${p.test} -P ${p.pipeline} ${target}`);
+          const sample = await p.run(target, round);
+          if (sample.failure !== '') notes.push(`round ${round} workers ${p.suite} ${p.test} -P ${p.pipeline} ${target}: ${sample.failure}`);
+          p.samples[target].push(sample);
+        }
+      }
+    }
+    return planned.map((p) => summariseWorkers({ suite: p.suite, test: p.test, pipeline: p.pipeline, requests: p.requests, samples: p.samples }));
+  } finally {
+    await twoWorkers.stop();
   }
 }
 
@@ -318,6 +386,7 @@ async function main(): Promise<number> {
   const tests: TestResult[] = [];
   const bulk: BulkResult[] = [];
   const idle: IdleResult[] = [];
+  let workers: WorkersResult[] = [];
   try {
     for (const [which, limit] of Object.entries(bed.fdLimits)) {
       if (limit < idleClients + 100) notes.push(`${which} runs with a descriptor limit of ${limit}`);
@@ -331,8 +400,9 @@ async function main(): Promise<number> {
     const planned = plan(bed, opts);
     const bulkSuites = opts.sections.has('bulk') ? bed.suites : [];
     const bulkTrials = opts.quick ? BULK_TRIALS.quick : BULK_TRIALS.full;
+    const workerRuns = opts.sections.has('workers') ? WORKER_TESTS.length * PIPELINES.length * WORKER_TARGETS.length * opts.rounds : 0;
     progress.total =
-      planned.length * TARGETS.length * opts.rounds + bulkSuites.length * bulkTrials + (opts.sections.has('idle') ? 2 : 0);
+      planned.length * TARGETS.length * opts.rounds + bulkSuites.length * bulkTrials + workerRuns + (opts.sections.has('idle') ? 2 : 0);
 
     await warmUp(bed, opts, progress);
 
@@ -365,6 +435,8 @@ async function main(): Promise<number> {
       bulk.push(await runBulk(suite, pids, bulkTrials, BULK_WARMUPS, () => progress.step(`${suite.name} ${10_000}-key get`)));
     }
 
+    if (opts.sections.has('workers')) workers = await runWorkers(bed, opts, progress, notes);
+
     // Fresh proxies on the same backends, one at a time.
     if (opts.sections.has('idle')) {
       for (const which of ['twemproxy', 'walnut'] as const) {
@@ -395,6 +467,7 @@ async function main(): Promise<number> {
     },
     tests,
     bulk,
+    workers,
     idle,
     checks,
     notes,
@@ -412,6 +485,7 @@ async function main(): Promise<number> {
   );
   if (tests.length > 0) lines.push('', ...formatTests(tests));
   if (bulk.length > 0) lines.push('', ...formatBulk(bulk));
+  if (workers.length > 0) lines.push('', ...formatWorkers(workers));
   if (idle.length > 0) lines.push('', ...formatIdle(idle));
   if (checks.length > 0) lines.push('', 'Targets (margin: headroom to the limit, negative = missed by that much)', ...formatChecks(checks));
   if (notes.length > 0) lines.push('', 'Notes:', ...notes.map((n) => `  ${n}`));
