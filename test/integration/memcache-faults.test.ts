@@ -104,6 +104,29 @@ async function keysPerClient(
   return { keys, home };
 }
 
+/** Three memcached behind a Walnut pool, and each client's keys (2 per memcached). */
+interface PoolUnderTest {
+  shards: Running[];
+  walnut: RunningProxy;
+  port: number;
+  keys: string[][];
+  home: Map<string, number>;
+}
+
+async function startPoolUnderTest(name: string, extra: string[], clients: number): Promise<PoolUnderTest> {
+  const shards = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
+  const port = await freePort();
+  const yaml = memcachePoolYaml([{ name, port, servers: shards.map((s) => s.port), extra }]);
+  const walnut = await startWalnut(yaml, { listenPorts: [port] });
+  const { keys, home } = await keysPerClient(port, shards, clients, 2, `${name}:`);
+  return { shards, walnut, port, keys, home };
+}
+
+async function stopPoolUnderTest(shards: readonly Running[], walnut: RunningProxy | undefined): Promise<void> {
+  await walnut?.stop();
+  await Promise.all(shards.map((s) => s.stop()));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('memcache: a backend killed under pipelined load', () => {
@@ -123,17 +146,10 @@ describe('memcache: a backend killed under pipelined load', () => {
   let home = new Map<string, number>();
 
   before(async () => {
-    shards = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
-    port = await freePort();
-    const yaml = memcachePoolYaml([{ name: 'kill', port, servers: shards.map((s) => s.port), extra: ['server_connections: 2'] }]);
-    walnut = await startWalnut(yaml, { listenPorts: [port] });
-    ({ keys, home } = await keysPerClient(port, shards, CLIENTS, 2, 'kill:'));
+    ({ shards, walnut, port, keys, home } = await startPoolUnderTest('kill', ['server_connections: 2'], CLIENTS));
   });
 
-  after(async () => {
-    await walnut.stop();
-    await Promise.all(shards.map((s) => s.stop()));
-  });
+  after(() => stopPoolUnderTest(shards, walnut));
 
   test(`${CLIENTS} pipelining clients: one reply each, in order, on the right client; then recovery`, async (t) => {
     let phase: 'before' | 'dead' | 'restarted' = 'before';
@@ -431,19 +447,10 @@ describe('memcache: a hung backend (SIGSTOP) under pipelined load', () => {
   let home = new Map<string, number>();
 
   before(async () => {
-    shards = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
-    port = await freePort();
-    const yaml = memcachePoolYaml([
-      { name: 'hang', port, servers: shards.map((s) => s.port), extra: ['timeout: 300', 'server_connections: 2'] },
-    ]);
-    walnut = await startWalnut(yaml, { listenPorts: [port] });
-    ({ keys, home } = await keysPerClient(port, shards, CLIENTS, 2, 'hang:'));
+    ({ shards, walnut, port, keys, home } = await startPoolUnderTest('hang', ['timeout: 300', 'server_connections: 2'], CLIENTS));
   });
 
-  after(async () => {
-    await walnut.stop();
-    await Promise.all(shards.map((s) => s.stop()));
-  });
+  after(() => stopPoolUnderTest(shards, walnut));
 
   test('timed-out requests fail in order on their own clients; late replies are dropped', async (t) => {
     /** Each client's current value of each of its keys. */
