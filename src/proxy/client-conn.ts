@@ -20,6 +20,7 @@ import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS } from './limits.
 import type { Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
+import { countConnectionOpened } from './connection-counters.js';
 
 /**
  * The socket's ClientConn. Socket events reach it through the shared handlers below rather
@@ -74,8 +75,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
     this.parser = pool.codec.newRequestParser();
     this.affinity = pool.takeAffinity();
     pool.stats.client_connections++;
-    pool.counters.total++;
-    pool.counters.current++;
+    countConnectionOpened(pool.counters);
     pool.clients.add(this);
     (socket as ClientSocket)[CONN] = this;
     socket.on('data', onSocketData);
@@ -255,6 +255,22 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
   private orphanPending(): void {
     for (let msg = this.queue.shift(); msg !== undefined; msg = this.queue.shift()) msg.owner = null;
     this.pendingBytes = 0;
+  }
+
+  /**
+   * Shutdown: read nothing more, and end the connection once the replies owed so far are
+   * written (at once when none is owed).
+   */
+  shutdown(): void {
+    if (this.closed) return;
+    this.closing = true;
+    this.socket.pause();
+    scheduleFlush(this);
+  }
+
+  /** Everything owed has been handed to the kernel and the connection ended, or it is gone. */
+  get finished(): boolean {
+    return this.closed || this.socket.writableFinished;
   }
 
   /** Close now, whatever is pending (shutdown after the grace period). */

@@ -12,7 +12,8 @@ import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
 import { exposedGc, HeapTrimmer } from './heap-trim.js';
 import { Listener } from './listener.js';
-import { ServerPool, type ConnectionCounters } from './server-pool.js';
+import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
+import { ServerPool } from './server-pool.js';
 
 export interface ProxyOptions {
   /** nutcracker's -m; accepted for compatibility (Walnut's buffers are sized by Node). */
@@ -26,7 +27,7 @@ function codecFor(pool: PoolConfig): Codec {
 }
 
 export class Proxy implements StatsSource {
-  private readonly counters: ConnectionCounters = { total: 0, current: 0 };
+  private readonly counters: ConnectionCounters = newConnectionCounters();
   private readonly pools: ServerPool[];
   private readonly listeners: Listener[];
   /** Returns memory after a crowd of clients leaves; null when node lacks --expose-gc. */
@@ -67,14 +68,16 @@ export class Proxy implements StatsSource {
   }
 
   /**
-   * Stop accepting, give clients up to graceMs to receive the replies they are owed, then
-   * close every connection.
+   * Stop accepting, stop reading requests, give clients up to graceMs to receive the replies
+   * they are owed (to the last byte: a large reply to a slow reader included), then close
+   * every connection.
    */
   async close(graceMs: number): Promise<void> {
     this.trimmer?.stop();
     await Promise.all(this.listeners.map((l) => l.close()));
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && this.pools.some((p) => [...p.clients].some((c) => c.pending > 0))) {
+    for (const pool of this.pools) for (const client of pool.clients) client.shutdown();
+    const deadline = performance.now() + graceMs;
+    while (performance.now() < deadline && this.pools.some((p) => [...p.clients].some((c) => !c.finished))) {
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const pool of this.pools) {
