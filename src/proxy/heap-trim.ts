@@ -8,13 +8,13 @@
  * collections (the first frees, the second compacts what the first left fragmented) return
  * those pages: measured with 10,000 clients, RSS fell from 97 to 71 MB against 58 MB before
  * they came, for ~9 ms of pause each. The pauses are why it waits for a large drop and runs at
- * most every TRIM_MIN_INTERVAL_MS.
+ * most every TRIM_MIN_INTERVAL_MS. With --workers, each worker counts and trims its own.
  *
  * Full collections on demand need node's --expose-gc (the launcher passes it); without it
  * there is nothing to call and the trimmer stays off.
  */
 import { log, LOG_INFO } from '../util/log.js';
-import type { ConnectionCounters } from './server-pool.js';
+import type { ConnectionCounters } from './connection-counters.js';
 
 /** How often the connection count is looked at. */
 export const TRIM_CHECK_MS = 1_000;
@@ -37,21 +37,23 @@ export function exposedGc(): FullCollect | null {
 export class HeapTrimmer {
   private readonly counters: ConnectionCounters;
   private readonly collect: FullCollect;
-  /** Highest connection count since the last trim. */
-  private peak = 0;
   private lastTrimAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
-  /** Trims done (for logs and tests). */
-  trims = 0;
+  private trimCount = 0;
 
   constructor(counters: ConnectionCounters, collect: FullCollect) {
     this.counters = counters;
     this.collect = collect;
   }
 
+  /** Trims done so far. */
+  get trims(): number {
+    return this.trimCount;
+  }
+
   start(): void {
     if (this.timer !== null) return;
-    this.timer = setInterval(() => this.check(Date.now()), TRIM_CHECK_MS);
+    this.timer = setInterval(() => this.check(performance.now()), TRIM_CHECK_MS);
     this.timer.unref();
   }
 
@@ -61,20 +63,20 @@ export class HeapTrimmer {
   }
 
   /**
-   * One look at the connection count; trims when it has dropped enough. Between checks the
-   * peak can be missed (a crowd that comes and goes within a second): such a crowd left little
-   * behind on the old-generation pages anyway, its objects died young.
+   * One look at the connection count against its peak (kept by countConnectionOpened, so a
+   * crowd that comes and goes between two looks is seen too); trims when it has dropped
+   * enough. `now` is in milliseconds of a monotonic clock (performance.now()).
    */
   check(now: number): boolean {
-    const current = this.counters.current;
-    if (current > this.peak) this.peak = current;
-    const dropped = this.peak - current;
-    if (dropped < TRIM_MIN_DROP || current > this.peak * TRIM_MAX_SHARE_LEFT) return false;
+    const counters = this.counters;
+    const current = counters.current;
+    const dropped = counters.peak - current;
+    if (dropped < TRIM_MIN_DROP || current > counters.peak * TRIM_MAX_SHARE_LEFT) return false;
     if (now - this.lastTrimAt < TRIM_MIN_INTERVAL_MS) return false;
-    if (log.level >= LOG_INFO) log.info(`heap trim: ${dropped} connections gone since the peak of ${this.peak}`);
+    if (log.level >= LOG_INFO) log.info(`heap trim: ${dropped} connections gone since the peak of ${counters.peak}`);
     this.lastTrimAt = now;
-    this.peak = current;
-    this.trims++;
+    counters.peak = current;
+    this.trimCount++;
     this.collect();
     // The second collection in a later turn, so that requests waiting meanwhile get served.
     setImmediate(this.collect);

@@ -9,6 +9,7 @@ import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { ClientConn } from './client-conn.js';
 import type { ServerPool } from './server-pool.js';
 import { publishSocket, removeSocket, stagingPath } from './unix-socket.js';
+import { countConnectionOpened } from './connection-counters.js';
 
 export class Listener {
   private readonly pool: ServerPool;
@@ -37,8 +38,7 @@ export class Listener {
     this.server.on('error', (err) => {
       if (log.level >= LOG_WARN) log.warn(`listener of pool ${this.pool.config.name}: ${err.message}`);
     });
-    this.pool.counters.total++;
-    this.pool.counters.current++;
+    countConnectionOpened(this.pool.counters);
   }
 
   /**

@@ -12,6 +12,7 @@ import { Fifo } from './fifo.js';
 import { MAX_SERVER_UNSENT_BYTES } from './limits.js';
 import type { Server } from './server.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
+import { countConnectionOpened } from './connection-counters.js';
 
 /** Node reports DNS failures with resolver codes; twemproxy reports them as EHOSTDOWN. */
 function transportCode(err: NodeJS.ErrnoException): string {
@@ -68,8 +69,7 @@ export class ServerConn implements ReplySink, Flushable {
     // twemproxy sets keepalive on client sockets only; a dead server behind a silent network
     // is found sooner with it on both sides.
     if (pool.config.tcpkeepalive && cfg.path === null) this.socket.setKeepAlive(true);
-    pool.counters.total++;
-    pool.counters.current++;
+    countConnectionOpened(pool.counters);
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('data', (chunk: Buffer) => this.parser.feed(chunk, this));
     this.socket.on('drain', () => this.onDrain());

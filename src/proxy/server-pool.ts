@@ -13,14 +13,9 @@ import type { PoolSnapshot } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
 import { log, LOG_WARN } from '../util/log.js';
 import type { ClientConn } from './client-conn.js';
+import type { ConnectionCounters } from './connection-counters.js';
 import type { Feeder } from './server-conn.js';
 import { Server } from './server.js';
-
-/** Connection objects of the whole process, for total_connections / curr_connections. */
-export interface ConnectionCounters {
-  total: number;
-  current: number;
-}
 
 export class ServerPool implements KeyRouter {
   readonly config: PoolConfig;

@@ -1,64 +1,87 @@
-// When the heap trimmer runs its full collections: after a large drop from the peak, not on
-// small or partial drops, never twice within the minimum interval, and twice per trim (the
-// second in a later turn of the event loop).
+// When the heap trimmer runs its full collections: after a large drop from the peak (even one
+// that came and went between two looks), not on small or partial drops, never twice within the
+// minimum interval, and twice per trim (the second in a later turn of the event loop).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  HeapTrimmer,
-  TRIM_MIN_DROP,
-  TRIM_MIN_INTERVAL_MS,
-  exposedGc,
-} from '../../../src/proxy/heap-trim.js';
-import type { ConnectionCounters } from '../../../src/proxy/server-pool.js';
+  countConnectionOpened,
+  newConnectionCounters,
+  type ConnectionCounters,
+} from '../../../src/proxy/connection-counters.js';
+import { HeapTrimmer, TRIM_MIN_DROP, TRIM_MIN_INTERVAL_MS, exposedGc } from '../../../src/proxy/heap-trim.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function setup(): { counters: ConnectionCounters; trimmer: HeapTrimmer; collections: () => number } {
-  const counters: ConnectionCounters = { total: 0, current: 0 };
+interface Setup {
+  counters: ConnectionCounters;
+  trimmer: HeapTrimmer;
+  collections: () => number;
+  open: (n: number) => void;
+  close: (n: number) => void;
+}
+
+function setup(): Setup {
+  const counters = newConnectionCounters();
   let n = 0;
   const trimmer = new HeapTrimmer(counters, () => {
     n++;
   });
-  return { counters, trimmer, collections: () => n };
+  return {
+    counters,
+    trimmer,
+    collections: () => n,
+    open: (k) => {
+      for (let i = 0; i < k; i++) countConnectionOpened(counters);
+    },
+    close: (k) => {
+      counters.current -= k;
+    },
+  };
 }
 
 test('a crowd that leaves gets two full collections, the second one turn later', async () => {
-  const { counters, trimmer, collections } = setup();
-  counters.current = 10_000;
+  const { trimmer, collections, open, close, counters } = setup();
+  open(10_000);
   assert.equal(trimmer.check(1_000), false, 'at the peak: nothing to give back');
-  counters.current = 10;
+  close(9_990);
   assert.equal(trimmer.check(2_000), true);
   assert.equal(collections(), 1);
   await nextTurn();
   assert.equal(collections(), 2);
   assert.equal(trimmer.trims, 1);
+  assert.equal(counters.peak, 10, 'the peak starts again from what is left');
+});
+
+test('a crowd that came and went between two looks is seen through the peak', () => {
+  const { trimmer, open, close } = setup();
+  open(5);
+  assert.equal(trimmer.check(0), false);
+  open(3_000);
+  close(3_000);
+  assert.equal(trimmer.check(1_000), true);
 });
 
 test('small drops and drops that leave more than half of the peak do not trim', async () => {
-  const { counters, trimmer, collections } = setup();
-  counters.current = 1_500;
-  trimmer.check(0);
-  counters.current = 1_500 - (TRIM_MIN_DROP - 1); // half gone, but fewer than TRIM_MIN_DROP
+  const { trimmer, collections, open, close } = setup();
+  open(1_500);
+  close(TRIM_MIN_DROP - 1); // more than half gone, but fewer than TRIM_MIN_DROP
   assert.equal(trimmer.check(1_000), false);
-  counters.current = 5_000;
-  trimmer.check(2_000);
-  counters.current = 2_600; // 2,400 gone, but 52% remain
+  open(5_000 - (1_500 - (TRIM_MIN_DROP - 1)));
+  close(2_400); // 2,400 gone, but 52% remain
   assert.equal(trimmer.check(3_000), false);
   await nextTurn();
   assert.equal(collections(), 0);
 });
 
-test('trims are at least TRIM_MIN_INTERVAL_MS apart, and the peak restarts after each', async () => {
-  const { counters, trimmer, collections } = setup();
-  counters.current = 4_000;
-  trimmer.check(0);
-  counters.current = 0;
+test('trims are at least TRIM_MIN_INTERVAL_MS apart', async () => {
+  const { trimmer, collections, open, close } = setup();
+  open(4_000);
+  close(4_000);
   assert.equal(trimmer.check(1_000), true);
-  counters.current = 4_000;
-  trimmer.check(2_000);
-  counters.current = 0;
+  open(4_000);
+  close(4_000);
   assert.equal(trimmer.check(3_000), false, 'too soon after the last trim');
-  assert.equal(trimmer.check(1_000 + TRIM_MIN_INTERVAL_MS), true, 'the crowd is still remembered');
+  assert.equal(trimmer.check(1_000 + TRIM_MIN_INTERVAL_MS), true, 'the second crowd is still remembered');
   // Nobody came since: the peak is 0 now, so nothing more to do.
   assert.equal(trimmer.check(1_000 + 3 * TRIM_MIN_INTERVAL_MS), false);
   await nextTurn();
@@ -66,7 +89,7 @@ test('trims are at least TRIM_MIN_INTERVAL_MS apart, and the peak restarts after
   assert.equal(trimmer.trims, 2);
 });
 
-test('exposedGc finds node --expose-gc\'s global, and only that', () => {
+test("exposedGc finds node --expose-gc's global, and only that", () => {
   const g = globalThis as { gc?: unknown };
   const saved = g.gc;
   try {
