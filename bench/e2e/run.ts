@@ -289,7 +289,8 @@ async function runWorkers(bed: Bed, opts: BenchOptions, progress: Progress, note
   const { proxy: twoWorkers } = await startProxy('walnut', bed.yaml(ports), ports, [...opts.walnutArgs, '--workers', '2']);
   try {
     const planned = WORKER_TESTS.flatMap(({ suite: name, test }) => {
-      const suite = bed.suites.find((x) => x.name === name) as Suite;
+      const suite = bed.suites.find((x) => x.name === name);
+      if (suite === undefined) throw new Error(`workers section: no suite ${name}`);
       const port: Record<WorkerTarget, number> = {
         twemproxy: suite.ports.twemproxy,
         walnut: suite.ports.walnut,
@@ -308,7 +309,8 @@ async function runWorkers(bed: Bed, opts: BenchOptions, progress: Progress, note
         return { suite: name, test, pipeline, requests, run, samples };
       });
     });
-    // Each worker compiles its own hot paths: warm the new proxy as the bed's were warmed.
+    // Each worker compiles its own hot paths: an unmeasured run of every test first (the
+    // kernel spreads the connections, so both workers get some of each).
     progress.note('warm-up walnut --workers 2');
     for (const p of planned) await p.run('walnut-2w', 0, p.pipeline === 1 ? 4_000 : 40_000);
     for (let round = 1; round <= opts.rounds; round++) {
@@ -385,6 +387,11 @@ async function main(): Promise<number> {
     notes.push(`descriptor limit ${ownLimit}: idle test uses ${idleClients} clients instead of ${opts.idleClients}`);
   }
 
+  // With --walnut-args setting --workers the bed's Walnut is no longer the one-process Walnut
+  // the section compares two workers with.
+  const workersSection = opts.sections.has('workers') && !opts.walnutArgs.some((a) => a.startsWith('--workers'));
+  if (opts.sections.has('workers') && !workersSection) notes.push('workers section skipped: --walnut-args sets --workers');
+
   progress.note('starting redis ×5, memcached ×2, nutcracker, walnut');
   const bed = await startBed(opts.walnutArgs);
   const tests: TestResult[] = [];
@@ -404,7 +411,7 @@ async function main(): Promise<number> {
     const planned = plan(bed, opts);
     const bulkSuites = opts.sections.has('bulk') ? bed.suites : [];
     const bulkTrials = opts.quick ? BULK_TRIALS.quick : BULK_TRIALS.full;
-    const workerRuns = opts.sections.has('workers') ? WORKER_TESTS.length * PIPELINES.length * WORKER_TARGETS.length * opts.rounds : 0;
+    const workerRuns = workersSection ? WORKER_TESTS.length * PIPELINES.length * WORKER_TARGETS.length * opts.rounds : 0;
     progress.total =
       planned.length * TARGETS.length * opts.rounds + bulkSuites.length * bulkTrials + workerRuns + (opts.sections.has('idle') ? 2 : 0);
 
@@ -439,7 +446,7 @@ async function main(): Promise<number> {
       bulk.push(await runBulk(suite, pids, bulkTrials, BULK_WARMUPS, () => progress.step(`${suite.name} ${10_000}-key get`)));
     }
 
-    if (opts.sections.has('workers')) workers = await runWorkers(bed, opts, progress, notes);
+    if (workersSection) workers = await runWorkers(bed, opts, progress, notes);
 
     // Fresh proxies on the same backends, one at a time.
     if (opts.sections.has('idle')) {
