@@ -6,7 +6,7 @@ import type { RunningProxy } from '../../scripts/lib/processes.js';
 import { openFds, rssKb } from './proc-stats.js';
 import { afterLines, closeAll, exchange, openIdle, openSocket, respCommand } from './raw-client.js';
 import { idleSummary, type IdleResult, type ProxyName } from './results.js';
-import { freePoolPorts, startProxy } from './setup.js';
+import { startProxy, type PoolPorts } from './setup.js';
 
 /** Connections being opened at once (the proxies' listen backlog is 512). */
 const CONNECT_CONCURRENCY = 200;
@@ -56,15 +56,15 @@ async function holdIdle(
 
 export async function measureIdle(
   which: ProxyName,
-  yaml: (ports: Awaited<ReturnType<typeof freePoolPorts>>) => string,
+  yaml: (ports: PoolPorts) => string,
   clients: number,
   walnutArgs: readonly string[],
 ): Promise<IdleResult> {
-  const ports = await freePoolPorts();
   let proxy: RunningProxy | null = null;
   try {
-    const started = await startProxy(which, yaml(ports), ports, walnutArgs);
+    const started = await startProxy(which, yaml, walnutArgs);
     proxy = started.proxy;
+    const ports = started.ports;
     const pid = proxy.pid;
     // One request first, so lazily built state (server connections, code paths) is in place.
     const s = await openSocket(ports.redis1);

@@ -29,7 +29,6 @@ import {
 import {
   fillMemcached,
   fillRedis,
-  freePoolPorts,
   ownFdLimit,
   sanityCheck,
   startBed,
@@ -285,8 +284,7 @@ async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise
 // Workers: a Walnut with --workers 2 beside the bed's one-process Walnut and twemproxy
 
 async function runWorkers(bed: Bed, opts: BenchOptions, progress: Progress, notes: string[]): Promise<WorkersResult[]> {
-  const ports = await freePoolPorts();
-  const { proxy: twoWorkers } = await startProxy('walnut', bed.yaml(ports), ports, [...opts.walnutArgs, '--workers', '2']);
+  const { proxy: twoWorkers, ports } = await startProxy('walnut', bed.yaml, [...opts.walnutArgs, '--workers', '2']);
   try {
     const planned = WORKER_TESTS.flatMap(({ suite: name, test }) => {
       const suite = bed.suites.find((x) => x.name === name);

@@ -92,19 +92,33 @@ export async function freePoolPorts(): Promise<PoolPorts> {
 /** Arguments both proxies get: quiet logging, the default stats interval. */
 export const PROXY_ARGS = ['-v', '4', '-i', '30000'];
 
-/** Starts one proxy on `ports` and raises its descriptor limit. */
+/**
+ * Tries at starting a proxy: a port found free can be taken before the proxy binds it (for
+ * instance as the local end of another proxy's connection to a backend), so a bind failure is
+ * retried on other ports.
+ */
+const START_ATTEMPTS = 3;
+
+/** Starts one proxy on free ports (`yaml` writes its pools for them) and raises its descriptor limit. */
 export async function startProxy(
   which: ProxyName,
-  yaml: string,
-  ports: PoolPorts,
+  yaml: (ports: PoolPorts) => string,
   walnutArgs: readonly string[],
-): Promise<{ proxy: RunningProxy; fdLimit: number }> {
-  const listenPorts = [ports.redis1, ports.redis4, ports.memcache];
-  const proxy =
-    which === 'walnut'
-      ? await startWalnut(yaml, { listenPorts, args: [...PROXY_ARGS, ...walnutArgs] })
-      : await startNutcracker(yaml, { listenPorts, args: [...PROXY_ARGS] });
-  return { proxy, fdLimit: raiseFdLimit(proxy.pid, WANT_FDS) };
+): Promise<{ proxy: RunningProxy; ports: PoolPorts; fdLimit: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await freePoolPorts();
+    const listenPorts = [ports.redis1, ports.redis4, ports.memcache];
+    try {
+      const proxy =
+        which === 'walnut'
+          ? await startWalnut(yaml(ports), { listenPorts, args: [...PROXY_ARGS, ...walnutArgs] })
+          : await startNutcracker(yaml(ports), { listenPorts, args: [...PROXY_ARGS] });
+      return { proxy, ports, fdLimit: raiseFdLimit(proxy.pid, WANT_FDS) };
+    } catch (e) {
+      const inUse = /Address already in use|EADDRINUSE/.test(e instanceof Error ? e.message : String(e));
+      if (!inUse || attempt >= START_ATTEMPTS) throw e;
+    }
+  }
 }
 
 export async function startBed(walnutArgs: readonly string[]): Promise<Bed> {
@@ -114,16 +128,16 @@ export async function startBed(walnutArgs: readonly string[]): Promise<Bed> {
   const r4 = redis.slice(1).map((r) => r.port);
   const mc = memcached.map((m) => m.port);
   const yaml = (ports: PoolPorts): string => proxyYaml(ports, r1, r4, mc);
-  const nutPorts = await freePoolPorts();
-  const walPorts = await freePoolPorts();
   const stoppable: Running[] = [...redis, ...memcached];
   const stop = async (): Promise<void> => {
     await Promise.all(stoppable.map((p) => p.stop()));
   };
   try {
-    const nut = await startProxy('twemproxy', yaml(nutPorts), nutPorts, []);
+    const nut = await startProxy('twemproxy', yaml, []);
+    const nutPorts = nut.ports;
     stoppable.push(nut.proxy);
-    const wal = await startProxy('walnut', yaml(walPorts), walPorts, walnutArgs);
+    const wal = await startProxy('walnut', yaml, walnutArgs);
+    const walPorts = wal.ports;
     stoppable.push(wal.proxy);
     const suites: Suite[] = [
       {
