@@ -28,14 +28,18 @@ export interface Sample {
   failure: string;
 }
 
-export interface TestResult {
+/** One test at one pipeline depth, run against each of the targets `T` round by round. */
+export interface TestRuns<T extends string> {
   /** 'redis-1', 'redis-4', 'memcache-2': protocol and backend count. */
   suite: string;
   test: string;
   pipeline: number;
   requests: number;
-  samples: Record<TargetName, Sample[]>;
-  median: Record<TargetName, Figures>;
+  samples: Record<T, Sample[]>;
+  median: Record<T, Figures>;
+}
+
+export interface TestResult extends TestRuns<TargetName> {
   ratios: Ratios;
 }
 

@@ -2,9 +2,8 @@
 // twemproxy, on the same redis pools, interleaved round by round, so the table shows what a
 // second worker process buys on this machine. No twemproxy counterpart (twemproxy is
 // single-threaded; its users run one instance per core).
-import type { Sample } from './results.js';
-import { medianFigures } from './results.js';
-import { ratio, type Figures } from './summary.js';
+import { medianFigures, type TestRuns } from './results.js';
+import { ratio } from './summary.js';
 
 /** The targets of the section: twemproxy, Walnut in one process, Walnut with two workers. */
 export const WORKER_TARGETS = ['twemproxy', 'walnut', 'walnut-2w'] as const;
@@ -17,13 +16,7 @@ export const WORKER_TESTS: ReadonlyArray<{ suite: string; test: 'GET' | 'SET' }>
   { suite: 'redis-4', test: 'GET' },
 ];
 
-export interface WorkersResult {
-  suite: string;
-  test: string;
-  pipeline: number;
-  requests: number;
-  samples: Record<WorkerTarget, Sample[]>;
-  median: Record<WorkerTarget, Figures>;
+export interface WorkersResult extends TestRuns<WorkerTarget> {
   /** req/s with two workers over req/s with one. */
   scaling: number;
   /** req/s with two workers over twemproxy's. */
