@@ -45,6 +45,10 @@ test('npm start -- --once: both pools answer, stats are shown, and everything it
   }
   assert.match(out, /--once: stopped everything\./);
 
-  // Nothing is left listening where Walnut was.
-  for (const port of [redisPort, memcachePort, statsPort]) assert.equal(await accepts(port), false, `port ${port} closed`);
+  // Nothing is left listening where Walnut and the backends it started were.
+  const backendPorts = [...out.matchAll(/127\.0\.0\.1:(\d+) \(pid \d+\)/g)].map((m) => Number(m[1]));
+  assert.equal(backendPorts.length, 5, `3 redis-servers and 2 memcached listed: ${out}`);
+  for (const port of [redisPort, memcachePort, statsPort, ...backendPorts]) {
+    assert.equal(await accepts(port), false, `port ${port} closed`);
+  }
 });
