@@ -15,12 +15,12 @@ import {
   type MsgOwner,
 } from '../proto/message.js';
 import { log, LOG_INFO } from '../util/log.js';
+import { countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
 import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS } from './limits.js';
 import type { Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
-import { countConnectionOpened } from './connection-counters.js';
 
 /**
  * The socket's ClientConn. Socket events reach it through the shared handlers below rather
@@ -83,11 +83,6 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
     socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
-  }
-
-  /** Requests still waiting for a reply. */
-  get pending(): number {
-    return this.queue.length;
   }
 
   /** @internal socket event */

@@ -7,9 +7,9 @@ import { chmod, unlink } from 'node:fs/promises';
 import { createServer, type ListenOptions, type Server as NetServer, type Socket } from 'node:net';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { ClientConn } from './client-conn.js';
+import { countConnectionOpened } from './connection-counters.js';
 import type { ServerPool } from './server-pool.js';
 import { publishSocket, removeSocket, stagingPath } from './unix-socket.js';
-import { countConnectionOpened } from './connection-counters.js';
 
 export class Listener {
   private readonly pool: ServerPool;

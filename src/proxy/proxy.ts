@@ -10,9 +10,9 @@ import { createMemcacheCodec } from '../proto/memcache/memcache-codec.js';
 import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
+import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
 import { exposedGc, HeapTrimmer } from './heap-trim.js';
 import { Listener } from './listener.js';
-import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
 import { ServerPool } from './server-pool.js';
 
 export interface ProxyOptions {

@@ -8,11 +8,11 @@ import { connect, type Socket } from 'node:net';
 import type { ReplyParser, ReplySink } from '../proto/codec.js';
 import { REPLY_ERROR, REPLY_TRANSIENT, type Msg } from '../proto/message.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
+import { countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
 import { MAX_SERVER_UNSENT_BYTES } from './limits.js';
 import type { Server } from './server.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
-import { countConnectionOpened } from './connection-counters.js';
 
 /** Node reports DNS failures with resolver codes; twemproxy reports them as EHOSTDOWN. */
 function transportCode(err: NodeJS.ErrnoException): string {
