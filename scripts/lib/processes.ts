@@ -151,6 +151,28 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/**
+ * A port on 127.0.0.1 that refuses connections and will go on refusing them: a "server that
+ * is down". One from freePort() will not do: a test running alongside can start listening on
+ * it, or the kernel can hand it out as the local end of an outgoing connection, which then
+ * connects to itself. Ports below 1024 are neither picked by freePort() (the kernel's
+ * ephemeral range) nor used by any server the tests start; the first that refuses is taken.
+ */
+export async function refusingPort(): Promise<number> {
+  for (let port = 1; port < 1024; port++) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error('refusingPort: every port below 1024 accepts connections');
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**

@@ -3,7 +3,7 @@
 // twemproxy's `SERVER_ERROR <strerror>` and the client connection stays usable.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { freePort, startMemcached, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { freePort, refusingPort, startMemcached, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { exchange, McClient, memcachePoolYaml } from './support/memcache-client.js';
 
 const REFUSED = 'SERVER_ERROR Connection refused\r\n';
@@ -21,7 +21,7 @@ describe('memcache backend failures', () => {
     live = await Promise.all([startMemcached(), startMemcached()]);
     slow = await startMemcached();
     [deadPort, partPort, slowPort, downServerPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const nobody = await freePort(); // nothing listens there
+    const nobody = await refusingPort();
     const yaml = memcachePoolYaml([
       { name: 'dead', port: deadPort, servers: [nobody] },
       // One of three servers down.

@@ -3,7 +3,7 @@
 // QUIT, half-close, inline commands, large values, and backend failures.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { freePort, refusingPort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { encodeCommand, RawClient } from './support/raw-client.js';
 
 describe('redis pool wire protocol', () => {
@@ -16,7 +16,7 @@ describe('redis pool wire protocol', () => {
     shards = await Promise.all([startRedis(), startRedis(), startRedis()]);
     port = await freePort();
     deadPort = await freePort();
-    const deadServerPort = await freePort(); // nothing listens there
+    const deadServerPort = await refusingPort();
     const yaml = [
       'main:',
       `  listen: 127.0.0.1:${port}`,
