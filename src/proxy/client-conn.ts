@@ -20,6 +20,8 @@ import { Fifo } from './fifo.js';
 import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS } from './limits.js';
 import type { Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
+import { sharedReads } from './socket-read.js';
+import { SocketWriter } from './socket-write.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
 
 /**
@@ -30,14 +32,11 @@ import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
 const CONN = Symbol('walnut.clientConn');
 type ClientSocket = Socket & { [CONN]: ClientConn };
 
-function onSocketData(this: ClientSocket, chunk: Buffer): void {
-  this[CONN].onData(chunk);
-}
+/** The `onread` option a client socket must be created with (see socket-read.ts). */
+export const CLIENT_READS = sharedReads((socket, chunk) => (socket as ClientSocket)[CONN].onData(chunk));
+
 function onSocketEnd(this: ClientSocket): void {
   this[CONN].onEnd();
-}
-function onSocketDrain(this: ClientSocket): void {
-  this[CONN].onDrain();
 }
 function onSocketError(this: ClientSocket, err: NodeJS.ErrnoException): void {
   this[CONN].onError(err);
@@ -56,6 +55,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
   private readonly queue = new Fifo<Msg>(4);
   private pendingBytes = 0;
   private readonly out = new OutBuffer();
+  private readonly writer: SocketWriter;
   flushQueued = false;
   /** QUIT or an unframeable stream: read nothing more, close once the last reply is out. */
   private closing = false;
@@ -69,8 +69,10 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
   /** Congested server connections holding this client back (ServerConn.hold). */
   private heldBy = 0;
 
+  /** `socket` reads through CLIENT_READS. */
   constructor(socket: Socket, pool: ServerPool) {
     this.socket = socket;
+    this.writer = new SocketWriter(socket, this);
     this.pool = pool;
     this.parser = pool.codec.newRequestParser();
     this.affinity = pool.takeAffinity();
@@ -78,9 +80,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
     countConnectionOpened(pool.counters);
     pool.clients.add(this);
     (socket as ClientSocket)[CONN] = this;
-    socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
-    socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
   }
@@ -188,14 +188,14 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
 
   flush(): void {
     if (this.closed) return;
-    if (!this.out.empty && !this.out.writeTo(this.socket) && !this.writeBlocked) {
+    if (!this.out.empty && !this.out.writeTo(this.writer) && !this.writeBlocked) {
       this.writeBlocked = true;
       this.socket.pause();
     }
     if ((this.closing || this.eof) && this.queue.length === 0) this.socket.end();
   }
 
-  /** @internal socket event */
+  /** @internal SocketWriter: every reply handed over has been taken by the kernel. */
   onDrain(): void {
     if (!this.writeBlocked) return;
     this.writeBlocked = false;

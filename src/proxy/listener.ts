@@ -6,9 +6,10 @@ import cluster from 'node:cluster';
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, type ListenOptions, type Server as NetServer, type Socket } from 'node:net';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
-import { ClientConn } from './client-conn.js';
+import { CLIENT_READS, ClientConn } from './client-conn.js';
 import { countConnectionOpened } from './connection-counters.js';
 import type { ServerPool } from './server-pool.js';
+import { adoptAccepted } from './socket-read.js';
 import { publishSocket, removeSocket, stagingPath } from './unix-socket.js';
 
 export class Listener {
@@ -20,7 +21,8 @@ export class Listener {
   constructor(pool: ServerPool) {
     this.pool = pool;
     // allowHalfOpen: a client that shuts down its write side still gets its replies (spec 6.5).
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) =>
+    // pauseOnConnect: nothing is read before the socket is adopted by a ClientConn.
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) =>
       this.onConnection(socket),
     );
   }
@@ -77,16 +79,19 @@ export class Listener {
     });
   }
 
-  private onConnection(socket: Socket): void {
+  private onConnection(accepted: Socket): void {
     const pool = this.pool;
     const config = pool.config;
     if (config.clientConnections > 0 && pool.stats.client_connections >= config.clientConnections) {
       // twemproxy ignores client_connections; we refuse politely with a reply the client can read.
       if (log.level >= LOG_INFO) log.info(`pool ${config.name}: client limit ${config.clientConnections} reached`);
-      socket.on('error', () => undefined);
-      socket.end(pool.codec.errorReply('max number of clients reached'));
+      accepted.on('error', () => undefined);
+      accepted.end(pool.codec.errorReply('max number of clients reached'));
+      // Read (and drop) whatever the client sends, so that its close is seen.
+      accepted.resume();
       return;
     }
+    const socket = adoptAccepted(accepted, CLIENT_READS, true);
     if (config.listen.path === null) socket.setNoDelay(true);
     if (config.tcpkeepalive) socket.setKeepAlive(true);
     new ClientConn(socket, pool);

@@ -12,6 +12,8 @@ import { countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
 import { MAX_SERVER_UNSENT_BYTES } from './limits.js';
 import type { Server } from './server.js';
+import { sharedReads } from './socket-read.js';
+import { SocketWriter } from './socket-write.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
 
 /** Node reports DNS failures with resolver codes; twemproxy reports them as EHOSTDOWN. */
@@ -34,6 +36,10 @@ export interface Feeder {
   release(): void;
 }
 
+const CONN = Symbol('walnut.serverConn');
+type ServerSocket = Socket & { [CONN]: ServerConn };
+const SERVER_READS = sharedReads((socket, chunk) => (socket as ServerSocket)[CONN].onData(chunk));
+
 export class ServerConn implements ReplySink, Flushable {
   readonly server: Server;
   private readonly socket: Socket;
@@ -41,6 +47,7 @@ export class ServerConn implements ReplySink, Flushable {
   /** Requests written or waiting to be written that expect a reply, oldest first. */
   private readonly inflight = new Fifo<Msg>(16);
   private readonly out = new OutBuffer();
+  private readonly writer: SocketWriter;
   /** How many of the newest `inflight` entries are still in `out` (not handed to the socket). */
   private unflushedReplies = 0;
   private unflushedReplyBytes = 0;
@@ -52,7 +59,7 @@ export class ServerConn implements ReplySink, Flushable {
   flushQueued = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly timeout: number;
-  /** More than MAX_SERVER_UNSENT_BYTES wait in the socket: wait for its 'drain'. */
+  /** More than MAX_SERVER_UNSENT_BYTES wait in the socket: wait for the writer's drain. */
   private writeBlocked = false;
   /** Feeders held back until this connection drains; null when none. */
   private held: Set<Feeder> | null = null;
@@ -64,20 +71,27 @@ export class ServerConn implements ReplySink, Flushable {
     this.parser = pool.codec.newReplyParser();
     const cfg = server.config;
     this.socket =
-      cfg.path !== null ? connect({ path: cfg.path }) : connect({ host: cfg.host, port: cfg.port });
+      cfg.path !== null
+        ? connect({ path: cfg.path, onread: SERVER_READS })
+        : connect({ host: cfg.host, port: cfg.port, onread: SERVER_READS });
+    (this.socket as ServerSocket)[CONN] = this;
+    this.writer = new SocketWriter(this.socket, this);
     this.socket.setNoDelay(true);
     // twemproxy sets keepalive on client sockets only; a dead server behind a silent network
     // is found sooner with it on both sides.
     if (pool.config.tcpkeepalive && cfg.path === null) this.socket.setKeepAlive(true);
     countConnectionOpened(pool.counters);
     this.socket.on('connect', () => this.onConnect());
-    this.socket.on('data', (chunk: Buffer) => this.parser.feed(chunk, this));
-    this.socket.on('drain', () => this.onDrain());
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.close(transportCode(err)));
     this.socket.on('end', () => this.close(''));
     this.socket.on('close', () => this.close(''));
     // Internal requests (AUTH, then SELECT) go first on every new connection.
     for (const msg of pool.codec.connectPreamble()) this.enqueue(msg);
+  }
+
+  /** @internal socket input */
+  onData(chunk: Buffer): void {
+    this.parser.feed(chunk, this);
   }
 
   /** Queue a request on this connection; it is written with the next batch. */
@@ -118,10 +132,10 @@ export class ServerConn implements ReplySink, Flushable {
     stats.out_queue_bytes += bytes;
     this.unflushedReplies = this.unflushedReplyBytes = 0;
     this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
-    this.out.writeTo(this.socket);
-    // What the kernel did not take stays in the socket; past the limit, hold the feeders
-    // until 'drain' (which the socket emits, as a write returned false to get here).
-    if (this.socket.writableLength >= MAX_SERVER_UNSENT_BYTES) this.writeBlocked = true;
+    this.out.writeTo(this.writer);
+    // What the kernel did not take waits in the socket; past the limit, hold the feeders
+    // until the writer reports the drain.
+    if (this.writer.unsent >= MAX_SERVER_UNSENT_BYTES) this.writeBlocked = true;
     else if (this.held !== null) this.releaseHeld();
   }
 
@@ -149,7 +163,8 @@ export class ServerConn implements ReplySink, Flushable {
     for (const feeder of held) feeder.release();
   }
 
-  private onDrain(): void {
+  /** @internal SocketWriter: every request handed over has been taken by the kernel. */
+  onDrain(): void {
     this.writeBlocked = false;
     if (!this.congested) this.releaseHeld();
   }

@@ -5,7 +5,7 @@
  * per loop turn instead of one per message is what makes pipelining cheap; twemproxy gets the
  * same effect from writev over its mbuf chains (nc_message.c msg_send_chain).
  */
-import type { Socket } from 'node:net';
+import type { SocketWriter } from './socket-write.js';
 
 /** Something that has output to write when the batch runs. */
 export interface Flushable {
@@ -57,22 +57,22 @@ export class OutBuffer {
   }
 
   /**
-   * Write everything to the socket: runs of small buffers are joined into one copy, large
-   * buffers are passed through untouched, all under one cork so the kernel sees one writev.
-   * Returns socket.write's verdict for the last write (false = the socket wants a 'drain').
+   * Write everything with one system call: runs of small buffers are joined into one copy,
+   * large buffers are passed through untouched. Returns false when the socket is backed up
+   * (the writer reports the drain).
    */
-  writeTo(socket: Socket): boolean {
+  writeTo(writer: SocketWriter): boolean {
     const bufs = this.bufs;
     const n = bufs.length;
     let ok = true;
     if (n === 1) {
-      ok = socket.write(bufs[0]!);
+      ok = writer.write(bufs[0]!);
     } else if (n > 1) {
       if (this.bytes <= COPY_LIMIT * n && allSmall(bufs)) {
-        // The common case (many small replies or requests): one copy, one write, no cork.
-        ok = writeRun(socket, bufs, 0, n, this.bytes);
+        // The common case (many small replies or requests): one copy, one write.
+        ok = writer.write(join(bufs, 0, n, this.bytes));
       } else {
-        socket.cork();
+        const parts: Buffer[] = [];
         let runStart = 0;
         let runBytes = 0;
         for (let i = 0; i < n; i++) {
@@ -81,16 +81,16 @@ export class OutBuffer {
             runBytes += b.length;
             continue;
           }
-          if (i > runStart) ok = writeRun(socket, bufs, runStart, i, runBytes);
-          ok = socket.write(b);
+          if (i > runStart) parts.push(join(bufs, runStart, i, runBytes));
+          parts.push(b);
           runStart = i + 1;
           runBytes = 0;
         }
-        if (n > runStart) ok = writeRun(socket, bufs, runStart, n, runBytes);
-        socket.uncork();
+        if (n > runStart) parts.push(join(bufs, runStart, n, runBytes));
+        ok = writer.writev(parts);
       }
     }
-    // The socket keeps the Buffers, not the array: reuse it.
+    // The writer keeps the Buffers, not the array: reuse it.
     bufs.length = 0;
     this.bytes = 0;
     return ok;
@@ -102,10 +102,10 @@ function allSmall(bufs: readonly Buffer[]): boolean {
   return true;
 }
 
-function writeRun(socket: Socket, bufs: Buffer[], from: number, to: number, bytes: number): boolean {
-  if (to - from === 1) return socket.write(bufs[from]!);
+function join(bufs: Buffer[], from: number, to: number, bytes: number): Buffer {
+  if (to - from === 1) return bufs[from]!;
   const joined = Buffer.allocUnsafe(bytes);
   let at = 0;
   for (let i = from; i < to; i++) at += bufs[i]!.copy(joined, at);
-  return socket.write(joined);
+  return joined;
 }

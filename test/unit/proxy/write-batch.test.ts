@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { DIRECT_WRITES_AVAILABLE, SocketWriter } from '../../../src/proxy/socket-write.js';
 import { OutBuffer, scheduleFlush, type Flushable } from '../../../src/proxy/write-batch.js';
 
 async function socketPair(): Promise<{ a: Socket; b: Socket; close: () => void }> {
@@ -28,49 +29,53 @@ async function socketPair(): Promise<{ a: Socket; b: Socket; close: () => void }
   };
 }
 
-test('OutBuffer.writeTo delivers every byte in order', async () => {
-  const { a, b, close } = await socketPair();
-  try {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.oneof(
-            fc.uint8Array({ minLength: 0, maxLength: 64 }),
-            fc.integer({ min: 4000, max: 70000 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
+for (const direct of [true, false]) {
+  test(`OutBuffer.writeTo delivers every byte in order (${direct ? 'direct writes' : 'socket.write fallback'})`, async () => {
+    if (direct) assert.equal(DIRECT_WRITES_AVAILABLE, true, 'this Node has the stream_wrap binding');
+    const { a, b, close } = await socketPair();
+    const writer = new SocketWriter(a, { onDrain: () => undefined }, direct);
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.oneof(
+              fc.uint8Array({ minLength: 0, maxLength: 64 }),
+              fc.integer({ min: 4000, max: 70000 }).map((n) => new Uint8Array(n).fill(n & 0xff)),
+            ),
+            { minLength: 1, maxLength: 12 },
           ),
-          { minLength: 1, maxLength: 12 },
+          async (parts) => {
+            const out = new OutBuffer();
+            const expected = Buffer.concat(parts.map((p) => Buffer.from(p)));
+            for (const p of parts) out.push(Buffer.from(p));
+            assert.equal(out.bytes, expected.length);
+            const received: Buffer[] = [];
+            let got = 0;
+            const done = new Promise<void>((resolve) => {
+              const onData = (chunk: Buffer): void => {
+                received.push(chunk);
+                got += chunk.length;
+                if (got >= expected.length) {
+                  b.off('data', onData);
+                  resolve();
+                }
+              };
+              b.on('data', onData);
+            });
+            out.writeTo(writer);
+            assert.equal(out.empty, true);
+            assert.equal(out.bytes, 0);
+            if (expected.length > 0) await done;
+            assert.deepEqual(Buffer.concat(received), expected);
+          },
         ),
-        async (parts) => {
-          const out = new OutBuffer();
-          const expected = Buffer.concat(parts.map((p) => Buffer.from(p)));
-          for (const p of parts) out.push(Buffer.from(p));
-          assert.equal(out.bytes, expected.length);
-          const received: Buffer[] = [];
-          let got = 0;
-          const done = new Promise<void>((resolve) => {
-            const onData = (chunk: Buffer): void => {
-              received.push(chunk);
-              got += chunk.length;
-              if (got >= expected.length) {
-                b.off('data', onData);
-                resolve();
-              }
-            };
-            b.on('data', onData);
-          });
-          out.writeTo(a);
-          assert.equal(out.empty, true);
-          assert.equal(out.bytes, 0);
-          if (expected.length > 0) await done;
-          assert.deepEqual(Buffer.concat(received), expected);
-        },
-      ),
-      { numRuns: 40 },
-    );
-  } finally {
-    close();
-  }
-});
+        { numRuns: 40 },
+      );
+    } finally {
+      close();
+    }
+  });
+}
 
 test('scheduleFlush runs each flushable once per batch, after the current turn', async () => {
   let calls = 0;
