@@ -4,12 +4,12 @@
  */
 import cluster from 'node:cluster';
 import { chmod, unlink } from 'node:fs/promises';
-import { createServer, type ListenOptions, type Server as NetServer, type Socket } from 'node:net';
+import { createServer, type ListenOptions, type Server as NetServer } from 'node:net';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { CLIENT_READS, ClientConn } from './client-conn.js';
 import { countConnectionOpened } from './connection-counters.js';
 import type { ServerPool } from './server-pool.js';
-import { adoptAccepted } from './socket-read.js';
+import { interceptAccepts, openAccepted, type AcceptedHandle } from './socket-read.js';
 import { publishSocket, removeSocket, stagingPath } from './unix-socket.js';
 
 export class Listener {
@@ -20,11 +20,8 @@ export class Listener {
 
   constructor(pool: ServerPool) {
     this.pool = pool;
-    // allowHalfOpen: a client that shuts down its write side still gets its replies (spec 6.5).
-    // pauseOnConnect: nothing is read before the socket is adopted by a ClientConn.
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) =>
-      this.onConnection(socket),
-    );
+    // Accepted connections are taken over once listening (see listen()).
+    this.server = createServer();
   }
 
   /** Where this pool listens, for messages. */
@@ -36,6 +33,7 @@ export class Listener {
     const listen = this.pool.config.listen;
     if (listen.path !== null) await this.listenUnix(listen.path, listen.mode);
     else await this.bind({ host: listen.address, port: listen.port, backlog: this.pool.config.backlog });
+    interceptAccepts(this.server, (handle) => this.onConnection(handle));
     // Errors after a successful bind (accept failures) are logged; bind errors were rejected above.
     this.server.on('error', (err) => {
       if (log.level >= LOG_WARN) log.warn(`listener of pool ${this.pool.config.name}: ${err.message}`);
@@ -79,19 +77,21 @@ export class Listener {
     });
   }
 
-  private onConnection(accepted: Socket): void {
+  private onConnection(handle: AcceptedHandle): void {
     const pool = this.pool;
     const config = pool.config;
     if (config.clientConnections > 0 && pool.stats.client_connections >= config.clientConnections) {
       // twemproxy ignores client_connections; we refuse politely with a reply the client can read.
       if (log.level >= LOG_INFO) log.info(`pool ${config.name}: client limit ${config.clientConnections} reached`);
-      accepted.on('error', () => undefined);
-      accepted.end(pool.codec.errorReply('max number of clients reached'));
-      // Read (and drop) whatever the client sends, so that its close is seen.
-      accepted.resume();
+      const refused = openAccepted(handle, false, null);
+      refused.on('error', () => undefined);
+      // Whatever the client sends is read and dropped, so that its close is seen.
+      refused.resume();
+      refused.end(pool.codec.errorReply('max number of clients reached'));
       return;
     }
-    const socket = adoptAccepted(accepted, CLIENT_READS, true);
+    // allowHalfOpen: a client that shuts down its write side still gets its replies (spec 6.5).
+    const socket = openAccepted(handle, true, CLIENT_READS);
     if (config.listen.path === null) socket.setNoDelay(true);
     if (config.tcpkeepalive) socket.setKeepAlive(true);
     new ClientConn(socket, pool);

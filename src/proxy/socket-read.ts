@@ -13,7 +13,8 @@
  * pause() and resume() keep working: net.Socket turns them into readStop/readStart when
  * `onread` is in use. 'end', 'error' and 'close' are emitted as usual; 'data' never is.
  */
-import { Socket, type OnReadOpts } from 'node:net';
+import { Socket, type OnReadOpts, type Server as NetServer } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 
 /** As large as the read Node itself asks libuv for. */
 const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
@@ -37,24 +38,46 @@ export function sharedReads(onChunk: ChunkHandler): OnReadOpts {
   };
 }
 
-/** The parts of net.Socket that adoptAccepted() relies on (stable since Node 12, not public). */
-interface SocketInternals {
-  _handle: object | null;
+/** A connection accepted by a listening handle, not yet wrapped in a net.Socket. */
+export type AcceptedHandle = object & { readonly __accepted: unique symbol };
+
+/** The part of net.Server that interceptAccepts() relies on (stable since Node 0.x, not public). */
+interface ServerInternals {
+  _handle: { onconnection?: (err: number, handle?: object) => void } | null;
 }
 
 /**
- * net.Server creates the sockets it accepts without a way to pass `onread`. With
- * `pauseOnConnect` the accepted socket has not read a byte yet, so its handle can move to a
- * new socket that reads through `onread`. The old socket is destroyed without its handle,
- * which only settles net.Server's connection count; the handle lives on in the new socket.
+ * net.Server wraps each accepted connection in a net.Socket without a way to pass `onread`.
+ * Once `server` is listening, its handle's accept callback is replaced: each connection goes
+ * to `accept` as a bare handle, for openAccepted() to wrap. The same callback is what a
+ * cluster worker's round-robin handle calls, so workers are covered too. net.Server's own
+ * connection count and 'connection' event are bypassed; Walnut keeps its own counts.
  */
-export function adoptAccepted(accepted: Socket, onread: OnReadOpts, allowHalfOpen: boolean): Socket {
-  const internals = accepted as unknown as SocketInternals;
-  const handle = internals._handle;
-  if (handle === null) return accepted;
-  internals._handle = null;
-  accepted.destroy();
-  return new Socket({ handle, allowHalfOpen, readable: true, writable: true, onread } as ConstructorParameters<
-    typeof Socket
-  >[0]);
+export function interceptAccepts(server: NetServer, accept: (handle: AcceptedHandle) => void): void {
+  const handle = (server as unknown as ServerInternals)._handle;
+  if (handle === null || typeof handle.onconnection !== 'function') {
+    throw new Error(`Node ${process.version}: net.Server has no accept callback to take over`);
+  }
+  handle.onconnection = (err: number, clientHandle?: object): void => {
+    if (err !== 0 || clientHandle === undefined) {
+      server.emit('error', acceptError(err));
+      return;
+    }
+    accept(clientHandle as AcceptedHandle);
+  };
+}
+
+/** A socket for an accepted connection; it reads through `onread` when one is given. */
+export function openAccepted(handle: AcceptedHandle, allowHalfOpen: boolean, onread: OnReadOpts | null): Socket {
+  const options = { handle, allowHalfOpen, readable: true, writable: true, onread: onread ?? undefined };
+  return new Socket(options as ConstructorParameters<typeof Socket>[0]);
+}
+
+function acceptError(err: number): NodeJS.ErrnoException {
+  const code = err < 0 ? getSystemErrorName(err) : 'EIO';
+  const e: NodeJS.ErrnoException = new Error(`accept ${code}`);
+  e.code = code;
+  e.errno = err;
+  e.syscall = 'accept';
+  return e;
 }
