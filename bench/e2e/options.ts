@@ -15,6 +15,8 @@ export interface BenchOptions {
   walnutArgs: string[];
   /** Where result JSON goes; relative paths are taken from the repository root. */
   outDir: string;
+  /** Proxies on CPU 0, everything else (servers, load generators) on the other CPUs. */
+  pin: boolean;
   help: boolean;
 }
 
@@ -32,6 +34,8 @@ tables and writes bench/results/<time>.json.
   --idle-clients N   idle connections for the memory test (default 10000)
   --walnut-args S    extra Walnut arguments, e.g. --walnut-args "--workers 2"
   --out DIR          where to write the JSON (default bench/results)
+  --pin              proxies on CPU 0, servers and load generators on the other CPUs (steadier
+                     figures; needs taskset and 2+ CPUs; skips the workers section)
   -h, --help         this text
 `;
 
@@ -44,6 +48,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let idleClients = 10_000;
   let walnutArgs: string[] = [];
   let outDir = 'bench/results';
+  let pin = false;
   let help = false;
 
   for (let i = 0; i < argv.length; i++) {
@@ -98,6 +103,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--out':
         outDir = value();
         break;
+      case '--pin':
+        pin = true;
+        break;
       case '-h':
       case '--help':
         help = true;
@@ -114,6 +122,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     idleClients,
     walnutArgs,
     outDir,
+    pin,
     help,
   };
 }

@@ -3,7 +3,7 @@
 // round, 10,000-key MGET / multi-get, memory per idle client; prints tables and PASS/MISS per
 // target of the issue and writes bench/results/<time>.json. No twemproxy counterpart.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isAbsolute, join } from 'node:path';
@@ -328,6 +328,42 @@ async function runWorkers(bed: Bed, opts: BenchOptions, progress: Progress, note
 }
 
 // ---------------------------------------------------------------------------------------------
+// --pin
+
+/** Every thread of `pid` on `cpus` (a taskset list such as "0" or "1-3"); false if taskset failed. */
+function taskset(pid: number, cpus: string): boolean {
+  return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore', timeout: 5_000 }).status === 0;
+}
+
+/** This process (and so whatever it starts from now on) on CPUs 1..n-1; false when not possible. */
+function pinSelf(notes: string[]): boolean {
+  const n = cpus().length;
+  if (n < 2) {
+    notes.push(`--pin ignored: ${n} CPU`);
+    return false;
+  }
+  const rest = n === 2 ? '1' : `1-${n - 1}`;
+  if (!taskset(process.pid, rest)) {
+    notes.push('--pin ignored: taskset failed');
+    return false;
+  }
+  notes.push(`--pin: proxies on CPU 0, servers and load generators on CPU ${rest}`);
+  return true;
+}
+
+/** A proxy and its worker processes, every thread, on CPU 0. */
+function pinToCpu0(pid: number): void {
+  taskset(pid, '0');
+  let children = '';
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return;
+  }
+  for (const child of children.split(/\s+/)) if (child !== '') pinToCpu0(Number(child));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Facts about the machine and tools, for the JSON
 
 function commandOutput(cmd: string, args: string[]): string {
@@ -390,8 +426,15 @@ async function main(): Promise<number> {
   const workersSection = opts.sections.has('workers') && !opts.walnutArgs.some((a) => a.startsWith('--workers'));
   if (opts.sections.has('workers') && !workersSection) notes.push('workers section skipped: --walnut-args sets --workers');
 
+  // Pinning: this process first, so that every server and load generator it starts inherits
+  // CPUs 1..n-1; then the proxies move to CPU 0.
+  const pinned = opts.pin ? pinSelf(notes) : false;
+  const workersRun = workersSection && !pinned;
+  if (workersSection && pinned) notes.push('workers section skipped: --pin gives the proxies one CPU');
+
   progress.note('starting redis ×5, memcached ×2, nutcracker, walnut');
   const bed = await startBed(opts.walnutArgs);
+  if (pinned) for (const proxy of Object.values(bed.proxies)) pinToCpu0(proxy.pid);
   const tests: TestResult[] = [];
   const bulk: BulkResult[] = [];
   const idle: IdleResult[] = [];
@@ -409,7 +452,7 @@ async function main(): Promise<number> {
     const planned = plan(bed, opts);
     const bulkSuites = opts.sections.has('bulk') ? bed.suites : [];
     const bulkTrials = opts.quick ? BULK_TRIALS.quick : BULK_TRIALS.full;
-    const workerRuns = workersSection ? WORKER_TESTS.length * PIPELINES.length * WORKER_TARGETS.length * opts.rounds : 0;
+    const workerRuns = workersRun ? WORKER_TESTS.length * PIPELINES.length * WORKER_TARGETS.length * opts.rounds : 0;
     progress.total =
       planned.length * TARGETS.length * opts.rounds + bulkSuites.length * bulkTrials + workerRuns + (opts.sections.has('idle') ? 2 : 0);
 
@@ -444,7 +487,7 @@ async function main(): Promise<number> {
       bulk.push(await runBulk(suite, pids, bulkTrials, BULK_WARMUPS, () => progress.step(`${suite.name} ${10_000}-key get`)));
     }
 
-    if (workersSection) workers = await runWorkers(bed, opts, progress, notes);
+    if (workersRun) workers = await runWorkers(bed, opts, progress, notes);
 
     // Fresh proxies on the same backends, one at a time.
     if (opts.sections.has('idle')) {

@@ -10,6 +10,8 @@ test('defaults, --quick and explicit values', () => {
   assert.equal(d.quick, false);
   assert.deepEqual([...d.sections], [...SECTIONS]);
   assert.equal(d.idleClients, 10_000);
+  assert.equal(d.pin, false);
+  assert.equal(parseBenchArgs(['--pin']).pin, true);
   const q = parseBenchArgs(['--quick']);
   assert.equal(q.rounds, 1);
   assert.equal(q.scale, 0.25);
