@@ -20,7 +20,7 @@ export class Listener {
 
   constructor(pool: ServerPool) {
     this.pool = pool;
-    // Accepted connections are taken over once listening (see listen()).
+    // Accepted connections are taken over as soon as it listens (see bind()).
     this.server = createServer();
   }
 
@@ -33,7 +33,6 @@ export class Listener {
     const listen = this.pool.config.listen;
     if (listen.path !== null) await this.listenUnix(listen.path, listen.mode);
     else await this.bind({ host: listen.address, port: listen.port, backlog: this.pool.config.backlog });
-    interceptAccepts(this.server, (handle) => this.onConnection(handle));
     // Errors after a successful bind (accept failures) are logged; bind errors were rejected above.
     this.server.on('error', (err) => {
       if (log.level >= LOG_WARN) log.warn(`listener of pool ${this.pool.config.name}: ${err.message}`);
@@ -72,6 +71,10 @@ export class Listener {
       server.once('error', onError);
       server.listen(options, () => {
         server.off('error', onError);
+        // Now, in the callback: from the next turn of the loop the handle accepts, and a
+        // connection net.Server wrapped itself would never be answered (a worker sharing a
+        // unix socket accepts while it is still publishing the socket).
+        interceptAccepts(server, (handle) => this.onConnection(handle));
         resolve();
       });
     });
@@ -99,8 +102,8 @@ export class Listener {
 
   /**
    * Stop accepting new clients (and take a unix socket this process published off its path).
-   * Clients already connected stay: the caller decides how long they get. (net.Server.close's
-   * callback is not awaited: it fires only once every accepted connection has ended.)
+   * Clients already connected stay: the caller decides how long they get. (net.Server does
+   * not know the connections taken over by interceptAccepts; the pool keeps them.)
    */
   async close(): Promise<void> {
     if (!this.server.listening) return;

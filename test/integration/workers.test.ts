@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createConnection } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
@@ -169,5 +170,104 @@ describe('--workers 2 on a unix socket listener', () => {
     walnut.kill('SIGTERM');
     assert.equal(await walnut.exited, 0);
     assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+/**
+ * Connects to `path` over and over until `stop()` says so; each connection that opens sends a
+ * PING and counts as answered (+PONG came back) or unanswered (left open without a reply for
+ * 3 s). A connection refused or closed by the other end (a worker killed under it) is neither.
+ */
+async function hammer(path: string, stop: () => boolean): Promise<{ answered: number; unanswered: number }> {
+  let answered = 0;
+  let unanswered = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const s = createConnection(path);
+      let got = '';
+      const timer = setTimeout(() => {
+        unanswered++;
+        s.destroy();
+        resolve();
+      }, 3000);
+      const gone = (): void => {
+        clearTimeout(timer);
+        s.destroy();
+        resolve();
+      };
+      s.on('error', gone); // not listening yet, or reset
+      s.on('close', gone);
+      s.on('connect', () => s.write('PING\r\n'));
+      s.on('data', (d) => {
+        got += d.toString('latin1');
+        if (got === '+PONG\r\n') {
+          clearTimeout(timer);
+          answered++;
+          s.destroy();
+          resolve();
+        }
+      });
+    });
+  const loops = Array.from({ length: 8 }, async () => {
+    while (!stop()) {
+      await one();
+      await new Promise((r) => setImmediate(r));
+    }
+  });
+  await Promise.all(loops);
+  return { answered, unanswered };
+}
+
+describe('--workers 2 on a unix socket, with clients connecting while it starts', () => {
+  let backend: Running;
+  const dir = mkdtempSync(join(tmpdir(), 'walnut-workers-start-'));
+  const sock = join(dir, 'walnut.sock');
+
+  before(async () => {
+    backend = await startRedis();
+  });
+
+  after(async () => {
+    await backend?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every connection accepted from the first moment is answered', async () => {
+    const yaml = `s:\n  listen: ${sock} 0660\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+    let done = false;
+    const load = hammer(sock, () => done);
+    const walnut = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock], args: ['--workers', '2'] });
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      done = true;
+      const { answered, unanswered } = await load;
+      assert.ok(answered > 50, `${answered} connections answered`);
+      assert.equal(unanswered, 0, `${unanswered} of ${answered + unanswered} connections got no reply`);
+    } finally {
+      done = true;
+      await walnut.stop();
+    }
+  });
+
+  test('every connection is answered while workers are killed and replaced', async () => {
+    const yaml = `s:\n  listen: ${sock} 0660\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+    const walnut = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock], args: ['--workers', '2'] });
+    let done = false;
+    const load = hammer(sock, () => done);
+    try {
+      // A new worker starts listening on the shared socket while the other keeps serving it.
+      for (let i = 0; i < 6; i++) {
+        const [victim] = workerPids(walnut.pid);
+        if (victim !== undefined) process.kill(victim, 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      done = true;
+      const { answered, unanswered } = await load;
+      assert.ok(answered > 50, `${answered} connections answered`);
+      assert.equal(unanswered, 0, `${unanswered} of ${answered + unanswered} connections got no reply`);
+    } finally {
+      done = true;
+      await walnut.stop();
+    }
   });
 });

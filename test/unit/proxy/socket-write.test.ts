@@ -109,6 +109,49 @@ for (const direct of [true, false]) {
       }
     });
 
+    test('destroying a socket with writes still queued reports neither an error nor a drain', async () => {
+      const { a, close } = await socketPair();
+      let drains = 0;
+      const writer = new SocketWriter(a, { onDrain: () => drains++ }, direct);
+      const errors: Error[] = [];
+      a.on('error', (e) => errors.push(e));
+      try {
+        for (let i = 0; writer.unsent < 1024 * 1024 && i < 400; i++) writer.write(pattern(64 * 1024, i));
+        assert.ok(writer.unsent >= 1024 * 1024);
+        const closed = once(a, 'close');
+        a.destroy();
+        await closed;
+        await new Promise((r) => setTimeout(r, 20));
+        assert.deepEqual(errors, []);
+        assert.equal(drains, 0);
+      } finally {
+        close();
+      }
+    });
+
+    test('after a failed write, writes to another socket still work', async () => {
+      const first = await socketPair();
+      const second = await socketPair();
+      try {
+        const failing = new SocketWriter(first.a, { onDrain: () => undefined }, direct);
+        const errored = once(first.a, 'error');
+        first.b.resetAndDestroy();
+        const deadline = Date.now() + 5000;
+        while (!first.a.destroyed && Date.now() < deadline) {
+          failing.write(pattern(1024, 2));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        await errored;
+        const writer = new SocketWriter(second.a, { onDrain: () => undefined }, direct);
+        assert.equal(writer.write(Buffer.from('still ')), true);
+        assert.equal(writer.writev([Buffer.from('work'), Buffer.from('s')]), true);
+        assert.equal((await readAll(second.b, 11)).toString('latin1'), 'still works');
+      } finally {
+        first.close();
+        second.close();
+      }
+    });
+
     test('a write to a reset peer ends in the socket error, and later writes are dropped', async () => {
       const { a, b, close } = await socketPair();
       const writer = new SocketWriter(a, { onDrain: () => undefined }, direct);
