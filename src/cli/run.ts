@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import { WorkerPool } from '../cluster/worker-pool.js';
 import { Proxy } from '../proxy/proxy.js';
+import { DIRECT_WRITES_AVAILABLE } from '../proxy/socket-write.js';
 import type { StatsSnapshot } from '../stats/snapshot.js';
 import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
 import { strerror } from '../util/errno.js';
@@ -150,6 +151,9 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
   }
 
   log.always(`${PROGRAM}-${walnutVersion()} started on pid ${process.pid}`);
+  if (!DIRECT_WRITES_AVAILABLE) {
+    log.warn(`node ${process.version} has no stream_wrap binding: sockets are written with socket.write (slower)`);
+  }
 
   let config: Config;
   try {
