@@ -41,15 +41,17 @@ export function sharedReads(onChunk: ChunkHandler): OnReadOpts {
 /** A connection accepted by a listening handle, not yet wrapped in a net.Socket. */
 export type AcceptedHandle = object & { readonly __accepted: unique symbol };
 
-/** The part of net.Server that interceptAccepts() relies on (stable since Node 0.x, not public). */
+/** The part of net.Server that interceptAccepts() relies on (not public API). */
 interface ServerInternals {
   _handle: { onconnection?: (err: number, handle?: object) => void } | null;
 }
 
 /**
  * net.Server wraps each accepted connection in a net.Socket without a way to pass `onread`.
- * Once `server` is listening, its handle's accept callback is replaced: each connection goes
- * to `accept` as a bare handle, for openAccepted() to wrap. The same callback is what a
+ * This replaces the accept callback of `server`'s listening handle: each connection goes to
+ * `accept` as a bare handle, for openAccepted() to wrap. Call it from the listen callback,
+ * before the event loop can accept anything (a connection accepted before would be wrapped
+ * by net.Server and never answered). The same callback is what a
  * cluster worker's round-robin handle calls, so workers are covered too. net.Server's own
  * connection count and 'connection' event are bypassed; Walnut keeps its own counts.
  */
