@@ -79,6 +79,10 @@ export async function measureIdle(
     const first = await holdIdle(pid, ports.redis1, clients, fdsBefore);
     await sleep(4_000);
     const after5s = await steadyRss(pid);
+    // V8's memory reducer gives the young generation back about 8 s after the last full
+    // collection: read again once it has run.
+    await sleep(10_000);
+    const after15s = await steadyRss(pid);
     // A second wave of as many clients tells memory kept for reuse (RSS stays flat) from
     // memory that keeps growing with every wave.
     const second = await holdIdle(pid, ports.redis1, clients, fdsBefore);
@@ -87,13 +91,14 @@ export async function measureIdle(
       withClients: first.rss,
       after1s: first.after1s,
       after5s,
+      after15s,
       secondWave: second.rss,
       afterSecondClose: second.after1s,
     };
     return idleSummary(which, clients, first.failed, rss, started.fdLimit, first.failure || second.failure);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    const none = { before: NaN, withClients: NaN, after1s: NaN, after5s: NaN, secondWave: NaN, afterSecondClose: NaN };
+    const none = { before: NaN, withClients: NaN, after1s: NaN, after5s: NaN, after15s: NaN, secondWave: NaN, afterSecondClose: NaN };
     return idleSummary(which, clients, clients, none, NaN, why);
   } finally {
     await proxy?.stop();

@@ -119,7 +119,7 @@ export function formatBulk(bulk: readonly BulkResult[]): string[] {
 
 export function formatIdle(idle: readonly IdleResult[]): string[] {
   const rows: string[][] = [
-    ['proxy', 'clients', 'failed', 'RSS before kB', 'with clients kB', '1 s after close', '5 s after close', '2nd wave', 'after 2nd close', 'KB/client', 'memory returned 5 s after close'],
+    ['proxy', 'clients', 'failed', 'RSS before kB', 'with clients kB', '1 s after close', '5 s after close', '15 s after close', '2nd wave', 'after 2nd close', 'KB/client', 'memory returned 15 s after close'],
   ];
   for (const i of idle) {
     rows.push([
@@ -130,6 +130,7 @@ export function formatIdle(idle: readonly IdleResult[]): string[] {
       fmtInt(i.rssWithClientsKb),
       fmtInt(i.rssAfter1sKb),
       fmtInt(i.rssAfter5sKb),
+      fmtInt(i.rssAfter15sKb),
       fmtInt(i.rssSecondWaveKb),
       fmtInt(i.rssAfterSecondCloseKb),
       fmtFixed(i.kbPerClient, 2),
@@ -138,7 +139,7 @@ export function formatIdle(idle: readonly IdleResult[]): string[] {
         : `${i.returned ? 'yes' : 'no'} (${fmtFixed(i.retainedShare * 100, 0)}% of growth kept)`,
     ]);
   }
-  return formatTable(rows, 'lrrrrrrrrrl');
+  return formatTable(rows, 'lrrrrrrrrrrl');
 }
 
 export function formatChecks(checks: readonly Check[]): string[] {

@@ -48,11 +48,11 @@ test('summariseTest takes per-figure medians and skips failed rounds', () => {
 });
 
 test('idleSummary: KB per opened client and whether memory came back', () => {
-  const kept = idleSummary('walnut', 10_000, 0, { before: 50_000, withClients: 100_000, after1s: 100_000, after5s: 90_000, secondWave: 95_000, afterSecondClose: 91_000 }, 20_000, '');
+  const kept = idleSummary('walnut', 10_000, 0, { before: 50_000, withClients: 100_000, after1s: 100_000, after5s: 92_000, after15s: 90_000, secondWave: 95_000, afterSecondClose: 91_000 }, 20_000, '');
   assert.equal(kept.kbPerClient, 5);
   assert.equal(kept.retainedShare, 0.8);
   assert.equal(kept.returned, false);
-  const back = idleSummary('twemproxy', 1_000, 500, { before: 2_000, withClients: 3_000, after1s: 2_900, after5s: 2_900, secondWave: 3_000, afterSecondClose: 2_900 }, 20_000, '');
+  const back = idleSummary('twemproxy', 1_000, 500, { before: 2_000, withClients: 3_000, after1s: 2_900, after5s: 2_900, after15s: 2_900, secondWave: 3_000, afterSecondClose: 2_900 }, 20_000, '');
   assert.equal(back.kbPerClient, 2);
   // 900 kB kept is under the 1 MB slack
   assert.equal(back.returned, true);
@@ -74,8 +74,8 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
     failure: '',
   };
   const idle = [
-    idleSummary('twemproxy', 100, 0, { before: 0, withClients: 100, after1s: 0, after5s: 0, secondWave: 0, afterSecondClose: 0 }, 1, ''),
-    idleSummary('walnut', 100, 0, { before: 0, withClients: 300, after1s: 0, after5s: 0, secondWave: 0, afterSecondClose: 0 }, 1, ''),
+    idleSummary('twemproxy', 100, 0, { before: 0, withClients: 100, after1s: 0, after5s: 0, after15s: 0, secondWave: 0, afterSecondClose: 0 }, 1, ''),
+    idleSummary('walnut', 100, 0, { before: 0, withClients: 300, after1s: 0, after5s: 0, after15s: 0, secondWave: 0, afterSecondClose: 0 }, 1, ''),
   ];
   const checks = evaluateTargets([p1, p16], [bulk], idle);
   const byName = new Map(checks.map((c) => [c.name, c]));
