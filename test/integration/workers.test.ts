@@ -174,11 +174,14 @@ describe('--workers 2 on a unix socket listener', () => {
 });
 
 /**
- * Connects to `path` over and over until `stop()` says so; each connection that opens sends a
- * PING and counts as answered (+PONG came back) or unanswered (left open without a reply for
- * 3 s). A connection refused or closed by the other end (a worker killed under it) is neither.
+ * Connects to `path` over and over (8 at a time) until finish(); each connection that opens
+ * sends a PING and counts as answered (+PONG came back) or unanswered (left open without a
+ * reply for 3 s). A connection refused or closed by the other end (a worker killed under it)
+ * is neither. finish() stops, then checks that there were answers and no unanswered one;
+ * stop() only stops (cleanup after a failure).
  */
-async function hammer(path: string, stop: () => boolean): Promise<{ answered: number; unanswered: number }> {
+function hammer(path: string): { finish(): Promise<void>; stop(): void } {
+  let done = false;
   let answered = 0;
   let unanswered = 0;
   const one = (): Promise<void> =>
@@ -208,14 +211,25 @@ async function hammer(path: string, stop: () => boolean): Promise<{ answered: nu
         }
       });
     });
-  const loops = Array.from({ length: 8 }, async () => {
-    while (!stop()) {
-      await one();
-      await new Promise((r) => setImmediate(r));
-    }
-  });
-  await Promise.all(loops);
-  return { answered, unanswered };
+  const loops = Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (!done) {
+        await one();
+        await new Promise((r) => setImmediate(r));
+      }
+    }),
+  );
+  return {
+    stop() {
+      done = true;
+    },
+    async finish() {
+      done = true;
+      await loops;
+      assert.ok(answered > 50, `${answered} connections answered`);
+      assert.equal(unanswered, 0, `${unanswered} of ${answered + unanswered} connections got no reply`);
+    },
+  };
 }
 
 describe('--workers 2 on a unix socket, with clients connecting while it starts', () => {
@@ -232,28 +246,29 @@ describe('--workers 2 on a unix socket, with clients connecting while it starts'
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const startWorkers = (): Promise<RunningProxy> =>
+    startWalnut(`s:\n  listen: ${sock} 0660\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`, {
+      listenPorts: [],
+      listenPaths: [sock],
+      args: ['--workers', '2'],
+    });
+
   test('every connection accepted from the first moment is answered', async () => {
-    const yaml = `s:\n  listen: ${sock} 0660\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
-    let done = false;
-    const load = hammer(sock, () => done);
-    const walnut = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock], args: ['--workers', '2'] });
+    const load = hammer(sock);
+    let walnut: RunningProxy | null = null;
     try {
+      walnut = await startWorkers();
       await new Promise((r) => setTimeout(r, 1000));
-      done = true;
-      const { answered, unanswered } = await load;
-      assert.ok(answered > 50, `${answered} connections answered`);
-      assert.equal(unanswered, 0, `${unanswered} of ${answered + unanswered} connections got no reply`);
+      await load.finish();
     } finally {
-      done = true;
-      await walnut.stop();
+      load.stop();
+      await walnut?.stop();
     }
   });
 
   test('every connection is answered while workers are killed and replaced', async () => {
-    const yaml = `s:\n  listen: ${sock} 0660\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
-    const walnut = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock], args: ['--workers', '2'] });
-    let done = false;
-    const load = hammer(sock, () => done);
+    const walnut = await startWorkers();
+    const load = hammer(sock);
     try {
       // A new worker starts listening on the shared socket while the other keeps serving it.
       for (let i = 0; i < 6; i++) {
@@ -261,12 +276,9 @@ describe('--workers 2 on a unix socket, with clients connecting while it starts'
         if (victim !== undefined) process.kill(victim, 'SIGKILL');
         await new Promise((r) => setTimeout(r, 300));
       }
-      done = true;
-      const { answered, unanswered } = await load;
-      assert.ok(answered > 50, `${answered} connections answered`);
-      assert.equal(unanswered, 0, `${unanswered} of ${answered + unanswered} connections got no reply`);
+      await load.finish();
     } finally {
-      done = true;
+      load.stop();
       await walnut.stop();
     }
   });

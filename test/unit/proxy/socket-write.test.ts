@@ -4,30 +4,10 @@
 // writes to a destroyed socket dropped without a throw.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { DIRECT_WRITES_AVAILABLE, SocketWriter } from '../../../src/proxy/socket-write.js';
-
-async function socketPair(): Promise<{ a: Socket; b: Socket; close: () => void }> {
-  const server = createServer({ pauseOnConnect: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const accepted = once(server, 'connection');
-  const a = connect(address.port, '127.0.0.1');
-  const [b] = (await accepted) as [Socket];
-  await once(a, 'connect');
-  return {
-    a,
-    b,
-    close: () => {
-      a.destroy();
-      b.destroy();
-      server.close();
-    },
-  };
-}
+import { socketPair } from './socket-pair.js';
 
 /** Distinct bytes per position, so a reordering or a lost piece shows. */
 function pattern(size: number, seed: number): Buffer {

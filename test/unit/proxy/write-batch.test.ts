@@ -1,33 +1,11 @@
 // OutBuffer must deliver exactly the bytes pushed, in order, whatever mix of small and large
 // buffers it joins or passes through; scheduleFlush must run each flushable once per batch.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { DIRECT_WRITES_AVAILABLE, SocketWriter } from '../../../src/proxy/socket-write.js';
 import { OutBuffer, scheduleFlush, type Flushable } from '../../../src/proxy/write-batch.js';
-
-async function socketPair(): Promise<{ a: Socket; b: Socket; close: () => void }> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const accepted = once(server, 'connection');
-  const a = connect(address.port, '127.0.0.1');
-  const [b] = (await accepted) as [Socket];
-  await once(a, 'connect');
-  return {
-    a,
-    b,
-    close: () => {
-      a.destroy();
-      b.destroy();
-      server.close();
-    },
-  };
-}
+import { socketPair } from './socket-pair.js';
 
 for (const direct of [true, false]) {
   test(`OutBuffer.writeTo delivers every byte in order (${direct ? 'direct writes' : 'socket.write fallback'})`, async () => {
@@ -62,6 +40,7 @@ for (const direct of [true, false]) {
                 }
               };
               b.on('data', onData);
+              b.resume();
             });
             out.writeTo(writer);
             assert.equal(out.empty, true);
