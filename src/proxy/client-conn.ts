@@ -25,8 +25,8 @@ import { SocketWriter } from './socket-write.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
 
 /**
- * The socket's ClientConn. Socket events reach it through the shared handlers below rather
- * than five closures per connection: idle clients are counted in thousands (memory per idle
+ * The socket's ClientConn. Socket input and events reach it through the shared handlers below
+ * rather than closures per connection: idle clients are counted in thousands (memory per idle
  * client is a benchmark target).
  */
 const CONN = Symbol('walnut.clientConn');
