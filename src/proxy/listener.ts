@@ -74,7 +74,13 @@ export class Listener {
         // Now, in the callback: from the next turn of the loop the handle accepts, and a
         // connection net.Server wrapped itself would never be answered (a worker sharing a
         // unix socket accepts while it is still publishing the socket).
-        interceptAccepts(server, (handle) => this.onConnection(handle));
+        try {
+          interceptAccepts(server, (handle) => this.onConnection(handle));
+        } catch (err) {
+          server.close();
+          reject(err as Error);
+          return;
+        }
         resolve();
       });
     });
