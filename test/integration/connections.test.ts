@@ -21,14 +21,9 @@ import {
 } from '../../scripts/lib/processes.js';
 import { stagingPath } from '../../src/proxy/unix-socket.js';
 import { RawClient } from './support/raw-client.js';
+import { poolStat, serverStat, type Stats } from './support/stats.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-type Stats = Record<string, unknown>;
-const poolStat = (s: Stats, pool: string, name: string): number =>
-  (s[pool] as Record<string, number> | undefined)?.[name] ?? Number.NaN;
-const serverStat = (s: Stats, pool: string, server: string, name: string): number =>
-  (s[pool] as Record<string, Record<string, number>> | undefined)?.[server]?.[name] ?? Number.NaN;
 
 /**
  * Reads `read()` until `ok` holds or `timeoutMs` passes, and returns the last value read: the

@@ -16,15 +16,11 @@ import {
   type RunningProxy,
 } from '../../scripts/lib/processes.js';
 import { encodeCommand, RawClient } from './support/raw-client.js';
+import { poolStat, serverStat, type Stats } from './support/stats.js';
 
 const MB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
-
-type Stats = Record<string, unknown>;
-const poolStat = (s: Stats, pool: string, name: string): number => (s[pool] as Record<string, number>)[name]!;
-const serverStat = (s: Stats, pool: string, server: string, name: string): number =>
-  (s[pool] as Record<string, Record<string, number>>)[server]![name]!;
 
 /** Samples a process's RSS every 25 ms and keeps the peak. */
 class RssWatch {

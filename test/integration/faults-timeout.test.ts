@@ -15,14 +15,7 @@ import {
   type RunningProxy,
 } from '../../scripts/lib/processes.js';
 import { RawClient } from './support/raw-client.js';
-
-type Stats = Record<string, unknown>;
-/** A pool counter from a stats document. */
-const poolStat = (s: Stats, pool: string, name: string): number =>
-  (s[pool] as Record<string, number>)[name]!;
-/** A server counter from a stats document. */
-const serverStat = (s: Stats, pool: string, server: string, name: string): number =>
-  (s[pool] as Record<string, Record<string, number>>)[server]![name]!;
+import { poolStat, serverStat, type Stats } from './support/stats.js';
 
 const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -23,15 +23,9 @@ import {
   type RunningProxy,
 } from '../../scripts/lib/processes.js';
 import { exchange, McClient, memcachePoolYaml } from './support/memcache-client.js';
+import { poolStat, serverStat, type Stats } from './support/stats.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-type Stats = Record<string, unknown>;
-/** A pool counter from a stats document. */
-const poolStat = (s: Stats, pool: string, name: string): number => (s[pool] as Record<string, number>)[name]!;
-/** A server counter from a stats document. */
-const serverStat = (s: Stats, pool: string, server: string, name: string): number =>
-  (s[pool] as Record<string, Record<string, number>>)[server]![name]!;
 
 const REFUSED = 'SERVER_ERROR Connection refused\r\n';
 const TIMED_OUT = 'SERVER_ERROR Connection timed out\r\n';
