@@ -15,6 +15,7 @@
  */
 import { Socket, type OnReadOpts, type Server as NetServer } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { copyBytes } from '../util/bytes.js';
 
 /** As large as the read Node itself asks libuv for. */
 const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
@@ -31,7 +32,7 @@ export function sharedReads(onChunk: ChunkHandler): OnReadOpts {
     buffer: SHARED_READ_BUFFER,
     callback(this: Socket, nread: number): boolean {
       const chunk = Buffer.allocUnsafe(nread);
-      SHARED_READ_BUFFER.copy(chunk, 0, 0, nread);
+      copyBytes(SHARED_READ_BUFFER, 0, nread, chunk, 0);
       onChunk(this, chunk);
       return true;
     },

@@ -5,6 +5,7 @@
  * per loop turn instead of one per message is what makes pipelining cheap; twemproxy gets the
  * same effect from writev over its mbuf chains (nc_message.c msg_send_chain).
  */
+import { copyBytes } from '../util/bytes.js';
 import type { SocketWriter } from './socket-write.js';
 
 /** Something that has output to write when the batch runs. */
@@ -118,6 +119,9 @@ function join(bufs: Buffer[], from: number, to: number, bytes: number): Buffer {
   if (to - from === 1) return bufs[from]!;
   const joined = Buffer.allocUnsafe(bytes);
   let at = 0;
-  for (let i = from; i < to; i++) at += bufs[i]!.copy(joined, at);
+  for (let i = from; i < to; i++) {
+    const b = bufs[i]!;
+    at += copyBytes(b, 0, b.length, joined, at);
+  }
   return joined;
 }

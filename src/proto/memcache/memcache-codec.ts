@@ -18,6 +18,7 @@
 import { Msg, REPLY_ERROR, ROUTE_KEY } from '../message.js';
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { strerror } from '../../util/errno.js';
+import { copyBytes, sameBytes } from '../../util/bytes.js';
 import { MC_GAT, MC_GATS, MC_GET, MC_GETS } from './commands.js';
 import { MemcacheReplyParser } from './reply-parser.js';
 import { MC_LINE_CAP, MemcacheRequestParser } from './request-parser.js';
@@ -42,30 +43,6 @@ const P_GET = Buffer.from('get ', 'latin1');
 const P_GETS = Buffer.from('gets ', 'latin1');
 const P_GAT = Buffer.from('gat ', 'latin1');
 const P_GATS = Buffer.from('gats ', 'latin1');
-
-/**
- * Below this many bytes a JS loop beats Buffer#copy / Buffer#compare, whose argument checks
- * cost ~45 ns per call while a JS loop moves about a byte per ns (measured on Node 20); keys
- * are usually this short.
- */
-const SHORT = 40;
-
-/** Copy src[start, end) into dst at `at`; returns the number of bytes copied. */
-function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): number {
-  const n = end - start;
-  if (n >= SHORT) return src.copy(dst, at, start, end);
-  for (let i = 0; i < n; i++) dst[at + i] = src[start + i]!;
-  return n;
-}
-
-/** Are a[as, ae) and b[bs, be) the same bytes? */
-function sameBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): boolean {
-  const n = ae - as;
-  if (n !== be - bs) return false;
-  if (n >= SHORT) return a.compare(b, bs, be, as, ae) === 0;
-  for (let i = 0; i < n; i++) if (a[as + i] !== b[bs + i]) return false;
-  return true;
-}
 
 /**
  * Scratch arrays of fragment and coalesce, which run to completion one at a time: a typed array

@@ -60,6 +60,7 @@
  *   connection too.
  */
 import { Msg, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
+import { keyOffsets } from '../key-offsets.js';
 import type { RequestParser, RequestSink } from '../codec.js';
 import {
   MC_ADD,
@@ -160,29 +161,6 @@ const TOK_KEEP = 4096;
  */
 const NO_TOKENS = new Int32Array(0);
 const NO_PARTS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
-
-/**
- * Key offset arrays of multi-gets are views into shared slabs: a typed array of more than 64
- * bytes gets its own backing store, which costs about 1 µs on Node 20, as much as parsing a
- * 10-key get. A slab lives as long as a request using it; arrays above KEY_SLAB_MAX entries
- * are allocated alone.
- */
-const KEY_SLAB_INTS = 8192;
-const KEY_SLAB_MAX = 1024;
-let keySlab = NO_TOKENS.buffer;
-let keySlabUsed = 0;
-
-/** A zeroed Int32Array of n entries (not shared with any other live request). */
-function keyOffsets(n: number): Int32Array {
-  if (n > KEY_SLAB_MAX) return new Int32Array(n);
-  if (keySlabUsed + n > keySlab.byteLength >> 2) {
-    keySlab = new ArrayBuffer(KEY_SLAB_INTS * 4);
-    keySlabUsed = 0;
-  }
-  const a = new Int32Array(keySlab, keySlabUsed * 4, n);
-  keySlabUsed += n;
-  return a;
-}
 
 /** twemproxy routes `version` as if it were a request for this key. */
 const VERSION_KEY = Buffer.from('placeholder', 'latin1');

@@ -12,6 +12,7 @@
  */
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { Msg, ROUTE_KEY } from '../message.js';
+import { copyBytes } from '../../util/bytes.js';
 import { strerror } from '../../util/errno.js';
 import { KIND_MSET, REDIS_COMMANDS, lookupCommand } from './commands.js';
 import { RedisReplyParser } from './reply-parser.js';
@@ -57,7 +58,7 @@ function writeHeader(buf: Buffer, at: number, prefix: number, n: number): number
 /** Writes bulk `$<len>\r\n<bytes>\r\n` of src[start, end) at `at`; returns the position after it. */
 function writeBulk(buf: Buffer, at: number, src: Buffer, start: number, end: number): number {
   at = writeHeader(buf, at, DOLLAR, end - start);
-  at += src.copy(buf, at, start, end);
+  at += copyBytes(src, start, end, buf, at);
   buf[at++] = CR;
   buf[at++] = LF;
   return at;
@@ -85,28 +86,32 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   const mset = cmd.kind === KIND_MSET;
   const stride = mset ? 4 : 3;
 
-  // Server of every key; the distinct servers, ascending, become the fragment slots.
+  // Server of every key; the distinct servers, ascending, become the fragment slots. A pool
+  // has few servers: an insertion sort of the few distinct ones beats Array#sort's call.
   const keyServer = scratchInts(0, nkeys);
-  const servers: number[] = [];
+  const servers = scratchInts(5, nkeys);
+  let nfrag = 0;
   for (let k = 0; k < nkeys; k++) {
     const s = router.serverIndexFor(data, keys[stride * k]!, keys[stride * k + 1]!);
     keyServer[k] = s;
     if (slotOfServer[s + 1] !== SEEN) {
       slotOfServer[s + 1] = SEEN;
-      servers.push(s);
+      let i = nfrag++;
+      for (; i > 0 && servers[i - 1]! > s; i--) servers[i] = servers[i - 1]!;
+      servers[i] = s;
     }
   }
-  const nfrag = servers.length;
   if (nfrag === 1) {
     slotOfServer[servers[0]! + 1] = UNSEEN;
+    releaseLargeScratch();
     return singleFragment(msg, servers[0]!, stride);
   }
-  servers.sort(ascending);
   for (let i = 0; i < nfrag; i++) slotOfServer[servers[i]! + 1] = i;
 
   // Sizes: element count and byte size per fragment, then one buffer for all of them.
-  const count = scratchInts(1, nfrag).fill(0, 0, nfrag);
-  const size = scratchInts(2, nfrag).fill(0, 0, nfrag);
+  const count = scratchInts(1, nfrag);
+  const size = scratchInts(2, nfrag);
+  for (let i = 0; i < nfrag; i++) count[i] = size[i] = 0;
   for (let k = 0; k < nkeys; k++) {
     const slot = slotOfServer[keyServer[k]! + 1]!;
     keyServer[k] = slot; // from here on: the key's slot
@@ -166,6 +171,7 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
     at[slot] = p;
   }
   msg.pending = nfrag;
+  releaseLargeScratch();
   return frags;
 }
 
@@ -175,7 +181,7 @@ const UNSEEN = -1;
 const SEEN = -2;
 /** Server index + 1 (so that -1, "no live server", has a place) → its fragment slot. */
 const slotOfServer: number[] = [];
-const scratch: Int32Array[] = [new Int32Array(64), new Int32Array(64), new Int32Array(64), new Int32Array(64), new Int32Array(64)];
+const scratch: Int32Array[] = Array.from({ length: 6 }, () => new Int32Array(64));
 
 /** Scratch array `i` with room for `n` entries; contents are left over from earlier calls. */
 function scratchInts(i: number, n: number): Int32Array {
@@ -187,8 +193,11 @@ function scratchInts(i: number, n: number): Int32Array {
   return a;
 }
 
-function ascending(a: number, b: number): number {
-  return a - b;
+/** A scratch array grown past this many entries (a huge MGET) is not kept for the next call. */
+const SCRATCH_KEEP = 65536;
+
+function releaseLargeScratch(): void {
+  for (let i = 0; i < scratch.length; i++) if (scratch[i]!.length > SCRATCH_KEEP) scratch[i] = new Int32Array(64);
 }
 
 /**
@@ -331,6 +340,7 @@ export function redisCoalesce(msg: Msg): void {
   }
   if (msg.cmd === CMD_MGET) {
     msg.reply = mergeMget(msg, frags) ?? R_INVALID_ARGUMENT;
+    releaseLargeScratch();
     return;
   }
   let sum = 0;
@@ -366,41 +376,42 @@ function mergeMget(msg: Msg, frags: readonly Msg[]): Buffer | null {
   const nkeys = msg.nkeys;
   if (keys === null) return null;
   const nfrag = frags.length;
-  // Number of keys each fragment asked for.
-  const asked = new Int32Array(nfrag);
+  // Number of keys each fragment asked for, and where its element bounds start in `bounds`.
+  const asked = scratchInts(1, nfrag);
+  const first = scratchInts(2, nfrag);
+  const cursor = scratchInts(3, nfrag);
+  for (let i = 0; i < nfrag; i++) asked[i] = cursor[i] = 0;
   for (let k = 0; k < nkeys; k++) {
     const slot = keys[3 * k + 2]!;
     if (slot < 0 || slot >= nfrag) return null;
     asked[slot]!++;
   }
-  // Element boundaries of every sub-reply: bounds[slot] = [start0, start1, ..., end].
-  const bounds: Int32Array[] = new Array<Int32Array>(nfrag);
+  // Element boundaries of every sub-reply, one run per fragment: start0, start1, ..., end.
+  const bounds = scratchInts(0, nkeys + nfrag);
   let body = 0;
+  let run = 0;
   for (let i = 0; i < nfrag; i++) {
     const r = frags[i]!.reply;
-    if (r === null || r[0] !== STAR || readLength(r, 0) !== asked[i]) return null;
     const n = asked[i]!;
-    const b = new Int32Array(n + 1);
+    if (r === null || r[0] !== STAR || readLength(r, 0) !== n) return null;
+    first[i] = run;
     let pos = lineEnd(r, 0);
+    const start = pos;
     for (let e = 0; e < n; e++) {
-      b[e] = pos;
+      bounds[run++] = pos;
       pos = skipElement(r, pos);
       if (pos < 0) return null;
     }
     if (pos !== r.length) return null;
-    b[n] = pos;
-    body += pos - b[0]!;
-    bounds[i] = b;
+    bounds[run++] = pos;
+    body += pos - start;
   }
   const out = Buffer.allocUnsafe(1 + decimalLength(nkeys) + 2 + body);
   let at = writeHeader(out, 0, STAR, nkeys);
-  const cursor = new Int32Array(nfrag);
   for (let k = 0; k < nkeys; k++) {
     const slot = keys[3 * k + 2]!;
-    const b = bounds[slot]!;
-    const e = cursor[slot]!;
-    cursor[slot] = e + 1;
-    at += frags[slot]!.reply!.copy(out, at, b[e]!, b[e + 1]!);
+    const e = first[slot]! + cursor[slot]!++;
+    at += copyBytes(frags[slot]!.reply!, bounds[e]!, bounds[e + 1]!, out, at);
   }
   return out;
 }

@@ -21,6 +21,7 @@
  */
 import type { RequestParser, RequestSink } from '../codec.js';
 import { Msg, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
+import { keyOffsets } from '../key-offsets.js';
 import {
   CMD_UNKNOWN,
   KIND_AUTH,
@@ -429,7 +430,7 @@ export class RedisRequestParser implements RequestParser {
             const nkeys = argc - 1;
             if (nkeys > 1) {
               // [keyStart, keyEnd, fragment slot] per key; the slot is filled by fragment().
-              const keys = new Int32Array(3 * nkeys);
+              const keys = keyOffsets(3 * nkeys);
               for (let i = 0; i < nkeys; i++) {
                 keys[3 * i] = as[i + 1]!;
                 keys[3 * i + 1] = ae[i + 1]!;
@@ -451,7 +452,7 @@ export class RedisRequestParser implements RequestParser {
             const npairs = (argc - 1) >> 1;
             if (npairs > 1) {
               // [keyStart, keyEnd, valueStart, valueEnd] per pair.
-              const keys = new Int32Array(4 * npairs);
+              const keys = keyOffsets(4 * npairs);
               for (let i = 0; i < npairs; i++) {
                 keys[4 * i] = as[2 * i + 1]!;
                 keys[4 * i + 1] = ae[2 * i + 1]!;

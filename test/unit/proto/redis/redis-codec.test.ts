@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import type { KeyRouter } from '../../../../src/proto/codec.js';
 import { Msg, ROUTE_FRAGMENT, ROUTE_KEY } from '../../../../src/proto/message.js';
 import { createRedisCodec } from '../../../../src/proto/redis/redis-codec.js';
@@ -254,6 +255,70 @@ describe('redis coalesce', () => {
     const merged = latin1(coalesced(msg));
     const expected = `*${keys.length}\r\n${keys.map((k) => (k.endsWith('7') ? '$-1\r\n' : `$${k.length + 2}\r\nv:${k}\r\n`)).join('')}`;
     assert.equal(merged.toString('latin1'), expected);
+  });
+});
+
+/** The arguments of one multi-bulk request, read by their lengths. */
+function multiBulkArgs(data: Buffer): string[] {
+  const text = data.toString('latin1');
+  let at = text.indexOf('\r\n') + 2;
+  const count = Number(text.slice(1, at - 2));
+  const args: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const lineEnd = text.indexOf('\r\n', at);
+    const len = Number(text.slice(at + 1, lineEnd));
+    args.push(text.slice(lineEnd + 2, lineEnd + 2 + len));
+    at = lineEnd + 2 + len + 2;
+  }
+  assert.equal(at, text.length, 'nothing after the last argument');
+  return args;
+}
+
+describe('redis fragment and coalesce, property', () => {
+  // Keys a..h land on servers 0..7 and '!' keys on -1 (no live server); MGET, DEL and MSET of
+  // random keys, duplicates included, one after another so that scratch state carries over.
+  const key = fc.tuple(fc.constantFrom(...'abcdefgh!'), fc.string({ maxLength: 20 })).map(([c, rest]) => c + rest);
+  const command = fc.record({
+    name: fc.constantFrom('MGET', 'DEL', 'MSET'),
+    keys: fc.array(key, { minLength: 2, maxLength: 60 }),
+  });
+
+  test('fragments are ascending by server, hold their keys in request order, and merge back', () => {
+    fc.assert(
+      fc.property(fc.array(command, { minLength: 1, maxLength: 8 }), (commands) => {
+        for (const { name, keys } of commands) {
+          const router = new FirstByteRouter();
+          const args = name === 'MSET' ? keys.flatMap((k, i) => [k, `v${i}`]) : keys;
+          const { msg, frags } = split(req(name, ...args), router);
+          const serverOf = (k: string): number => router.serverIndexFor(latin1(k), 0, k.length);
+          const servers = [...new Set(keys.map(serverOf))].sort((a, b) => a - b);
+          if (servers.length === 1) {
+            assert.equal(frags.length, 1);
+            continue;
+          }
+          assert.deepEqual(
+            frags.map((f) => f.serverIndex),
+            servers,
+          );
+          const replies = frags.map((f, i) => {
+            const mine = keys.map((k, j) => [k, j] as const).filter(([k]) => serverOf(k) === servers[i]);
+            const expectedArgs = name === 'MSET' ? mine.flatMap(([k, j]) => [k, `v${j}`]) : mine.map(([k]) => k);
+            assert.deepEqual(multiBulkArgs(f.data), [name.toLowerCase(), ...expectedArgs]);
+            // Routing key: the fragment's first key.
+            assert.equal(f.keyBuf.toString('latin1', f.keyStart, f.keyEnd), mine[0]![0]);
+            if (name === 'MGET') return `*${mine.length}\r\n${mine.map(([k]) => `$${k.length + 1}\r\n=${k}\r\n`).join('')}`;
+            if (name === 'DEL') return `:${mine.length}\r\n`;
+            return '+OK\r\n';
+          });
+          answer(frags, replies);
+          const merged = coalesced(msg);
+          if (name === 'MGET') assert.equal(merged, `*${keys.length}\r\n${keys.map((k) => `$${k.length + 1}\r\n=${k}\r\n`).join('')}`);
+          else if (name === 'DEL') assert.equal(merged, `:${keys.length}\r\n`);
+          else assert.equal(merged, '+OK\r\n');
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
