@@ -89,31 +89,54 @@ export function ketamaContinuum(nodes: readonly DistributionNode[]): KetamaConti
   return sorted;
 }
 
+/** The most buckets a ketama index keeps (Uint32Array: 256 KB). */
+const KETAMA_MAX_BUCKET_BITS = 16;
+
 class Ketama implements Distribution {
   /** Point values, ascending. */
   private readonly values: Uint32Array;
   /** owners[i] is the node index owning values[i]. */
   private readonly owners: Uint32Array;
+  /**
+   * An index over the continuum by the hash's top bits: the points of bucket b are
+   * [bucketStart[b], bucketStart[b + 1]). About two buckets per point, so a lookup mostly
+   * compares with at most one point where a binary search over a pool's hundreds of points
+   * would take ten hard-to-predict steps.
+   */
+  private readonly bucketStart: Uint32Array;
+  private readonly bucketShift: number;
 
   constructor(nodes: readonly DistributionNode[]) {
     const continuum = ketamaContinuum(nodes);
-    this.values = continuum.values;
+    const values = continuum.values;
+    this.values = values;
     this.owners = continuum.owners;
+    let bits = 1;
+    while (bits < KETAMA_MAX_BUCKET_BITS && 1 << bits < 2 * values.length) bits++;
+    this.bucketShift = 32 - bits;
+    const buckets = 1 << bits;
+    const start = new Uint32Array(buckets + 1);
+    let p = 0;
+    for (let b = 0; b <= buckets; b++) {
+      // First point whose value is at or past the bucket's lowest hash (2^32 past the last).
+      const low = b * 2 ** this.bucketShift;
+      while (p < values.length && values[p]! < low) p++;
+      start[b] = p;
+    }
+    this.bucketStart = start;
   }
 
   pick(hash: number): number {
     const values = this.values;
     const size = values.length;
     if (size === 0) return 0;
-    // First point >= hash; past the last point wraps to the first.
-    let lo = 0;
-    let hi = size;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (values[mid]! < hash) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.owners[lo === size ? 0 : lo]!;
+    // First point >= hash; past the last point wraps to the first. Points before the bucket are
+    // below the hash, points after it above, so the answer is in the bucket or its end.
+    const b = hash >>> this.bucketShift;
+    let i = this.bucketStart[b]!;
+    const end = this.bucketStart[b + 1]!;
+    while (i < end && values[i]! < hash) i++;
+    return this.owners[i === size ? 0 : i]!;
   }
 }
 

@@ -83,7 +83,9 @@ test('ketama continuum is sorted and lookup is the first point >= hash, wrapping
         const { values, owners } = ketamaContinuum(nodes);
         for (let i = 1; i < values.length; i++) assert.ok(values[i - 1]! <= values[i]!);
         const dist = buildDistribution('ketama', nodes);
-        const probes = [...hashes, 0, 0xffffffff, values[0]!, values[values.length - 1]!, values[values.length - 1]! + 1];
+        // Every point and its neighbours: the lookup index's bucket edges fall among them.
+        const near = [...values].flatMap((v) => [v - 1, v, v + 1]).filter((h) => h >= 0 && h <= 0xffffffff);
+        const probes = [...hashes, 0, 0xffffffff, ...near];
         for (const h of probes) {
           let at = values.findIndex((v) => v >= h);
           if (at < 0) at = 0;
