@@ -36,9 +36,6 @@ export interface MsgOwner {
 }
 
 export class Msg {
-  /** Monotonic id, for logs. */
-  id = 0;
-
   // ---- request, filled by the codec's request parser
   /** The bytes to send to the server (a slice of the client's input where possible). */
   data: Buffer = EMPTY;

@@ -186,7 +186,6 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
     out[p + 1] = LF;
     const b = out.subarray(starts[i]!, starts[i + 1]!);
     const sub = new Msg();
-    sub.id = msg.id;
     sub.data = b;
     sub.route = ROUTE_KEY;
     sub.cmd = msg.cmd;
@@ -260,7 +259,6 @@ function unsplitFragment(msg: Msg, serverIndex: number): Msg[] {
   const keys = msg.keys!;
   for (let k = 0; k < msg.nkeys; k++) keys[3 * k + 2] = 0;
   const sub = new Msg();
-  sub.id = msg.id;
   sub.data = msg.data;
   sub.route = ROUTE_KEY;
   sub.cmd = msg.cmd;

@@ -20,6 +20,7 @@
 import { REPLY_ERROR } from '../message.js';
 import type { ReplyParser, ReplySink } from '../codec.js';
 import { MC_KEY_MAX, mcValidU32, mcValidU64 } from './commands.js';
+import { bytesOf } from '../../util/bytes.js';
 
 // Parser states.
 const R_START = 0; // expecting the first line of a reply
@@ -421,7 +422,7 @@ export class MemcacheReplyParser implements ReplyParser {
   private complete(end: number, flags: number, sink: ReplySink): void {
     let reply: Buffer;
     if (this.piecesLen === 0) {
-      reply = this.cur.subarray(this.segStart, end);
+      reply = bytesOf(this.cur, this.segStart, end);
     } else {
       if (end > this.segStart) {
         this.pieces.push(this.cur.subarray(this.segStart, end));

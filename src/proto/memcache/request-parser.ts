@@ -101,6 +101,7 @@ import {
   MC_R_LINE_TOO_LONG,
   mcUnsupportedReply,
 } from './replies.js';
+import { bytesOf } from '../../util/bytes.js';
 
 // Parser states.
 const S_LINE = 0; // reading a command line
@@ -512,7 +513,7 @@ export class MemcacheRequestParser implements RequestParser {
     if (n === 0) return false;
     const msg = new Msg();
     msg.cmd = cmd;
-    const data = start === 0 && lf + 1 === buf.length ? buf : buf.subarray(start, lf + 1);
+    const data = bytesOf(buf, start, lf + 1);
     msg.data = data;
     msg.keyBuf = data;
     msg.keyStart = tok[0]!;
@@ -583,7 +584,7 @@ export class MemcacheRequestParser implements RequestParser {
     const msg = new Msg();
     msg.cmd = cmd;
     msg.noreply = noreply;
-    const data = start === 0 && dataEnd === chunk.length ? chunk : chunk.subarray(start, dataEnd);
+    const data = bytesOf(chunk, start, dataEnd);
     msg.data = data;
     msg.keyBuf = data;
     msg.keyStart = ks - start;
@@ -618,7 +619,7 @@ export class MemcacheRequestParser implements RequestParser {
     }
     const msg = new Msg();
     msg.cmd = cmd;
-    const data = start === 0 && lf + 1 === buf.length ? buf : buf.subarray(start, lf + 1);
+    const data = bytesOf(buf, start, lf + 1);
     msg.data = data;
     msg.keyBuf = data;
     msg.keyStart = tok[2 * first]! - start;
@@ -754,7 +755,7 @@ export class MemcacheRequestParser implements RequestParser {
     const msg = new Msg();
     msg.cmd = cmd;
     msg.noreply = noreply;
-    const data = start === 0 && lf + 1 === buf.length ? buf : buf.subarray(start, lf + 1);
+    const data = bytesOf(buf, start, lf + 1);
     msg.data = data;
     if (keyBuf === buf) {
       msg.keyBuf = data;
@@ -805,7 +806,7 @@ export class MemcacheRequestParser implements RequestParser {
     }
     let data: Buffer;
     if (this.piecesLen === 0) {
-      data = chunk.subarray(this.segStart, end);
+      data = bytesOf(chunk, this.segStart, end);
     } else {
       if (end > this.segStart) this.addPiece(chunk.subarray(this.segStart, end));
       // One copy of the whole request, however many chunks it came in.

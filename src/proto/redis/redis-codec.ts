@@ -142,7 +142,6 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
     at[i] = p;
     fragStart[i] = offset;
     const sub = new Msg();
-    sub.id = msg.id;
     sub.data = out.subarray(offset, offset + size[i]!);
     sub.route = ROUTE_KEY;
     sub.cmd = msg.cmd;
@@ -175,8 +174,9 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   return frags;
 }
 
-// Scratch of redisFragment, reused by every call (fragmenting is synchronous, calls never
-// overlap): a multi-key request allocates only its sub-requests and their one buffer.
+// Scratch of redisFragment and the MGET merge, reused by every call (both run to completion,
+// calls never overlap): a multi-key request allocates only its sub-requests and their one
+// buffer, and its merged reply.
 const UNSEEN = -1;
 const SEEN = -2;
 /** Server index + 1 (so that -1, "no live server", has a place) → its fragment slot. */
@@ -208,7 +208,6 @@ function singleFragment(msg: Msg, serverIndex: number, stride: number): Msg[] {
   const keys = msg.keys!;
   if (stride === 3) for (let k = 0; k < msg.nkeys; k++) keys[3 * k + 2] = 0;
   const sub = new Msg();
-  sub.id = msg.id;
   sub.data = msg.data;
   sub.route = ROUTE_KEY;
   sub.cmd = msg.cmd;

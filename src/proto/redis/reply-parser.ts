@@ -16,6 +16,7 @@
 import { STREAM_MIN_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
 import { REPLY_ERROR, REPLY_TRANSIENT } from '../message.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
+import { bytesOf } from '../../util/bytes.js';
 
 // Parser states.
 const S_TYPE = 0; // the type byte of the next reply or element
@@ -258,12 +259,12 @@ export class RedisReplyParser implements ReplyParser {
     if (this.streaming) {
       // The reply began in an earlier chunk and went out piece by piece: this is its end.
       this.streaming = false;
-      sink.onReply(chunk.subarray(0, end), 0);
+      sink.onReply(bytesOf(chunk, 0, end), 0);
       return;
     }
     let data: Buffer;
     if (this.piecesLen === 0) {
-      data = chunk.subarray(replyStart, end);
+      data = bytesOf(chunk, replyStart, end);
     } else {
       const pieces = this.pieces;
       pieces.push(chunk.subarray(0, end));

@@ -58,6 +58,7 @@ import {
   wrongArityReply,
 } from './replies.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
+import { bytesOf } from '../../util/bytes.js';
 
 // Parser states.
 const S_START = 0; // between requests
@@ -103,8 +104,6 @@ const ARITY_REPLIES: readonly Buffer[] = REDIS_COMMANDS.map((c) => wrongArityRep
 const UNSUPPORTED_REPLIES: readonly (Buffer | null)[] = REDIS_COMMANDS.map((c) =>
   c.kind === KIND_UNSUPPORTED ? unsupportedReply(c.name) : null,
 );
-
-let nextMsgId = 0;
 
 /** A byte for an error message: printable ASCII as is, anything else as \xNN. */
 function showByte(b: number): string {
@@ -332,7 +331,7 @@ export class RedisRequestParser implements RequestParser {
 
   /** The bytes of the request in progress, ending at `end` of this chunk; resets the pieces. */
   private take(chunk: Buffer, reqStart: number, end: number): Buffer {
-    if (this.piecesLen === 0) return chunk.subarray(reqStart, end);
+    if (this.piecesLen === 0) return bytesOf(chunk, reqStart, end);
     const pieces = this.pieces;
     pieces.push(chunk.subarray(0, end));
     const data = Buffer.concat(pieces, this.piecesLen + end);
@@ -400,7 +399,6 @@ export class RedisRequestParser implements RequestParser {
     const as = this.argStart;
     const ae = this.argEnd;
     const msg = new Msg();
-    msg.id = ++nextMsgId;
     msg.data = data;
     const cmd = lookupCommand(data, as[0]!, ae[0]!);
     if (cmd === null) {
