@@ -102,6 +102,18 @@ export class RedisReplyParser implements ReplyParser {
             // Fast path: a bulk wholly inside this chunk (GET replies, LRANGE / MGET elements).
             if (wholeBulk(chunk, pos, MAX_REPLY_LEN)) {
               pos = bulkSpan.end + 2;
+              const d = this.depth;
+              if (d > 0) {
+                // More bulks of the same array in this chunk (LRANGE, MGET): take them in one
+                // loop, never past the array's last element; elementDone counts the first.
+                const stack = this.stack;
+                let left = stack[d - 1]! - 1;
+                while (left > 0 && pos < len && chunk[pos] === DOLLAR && wholeBulk(chunk, pos, MAX_REPLY_LEN)) {
+                  pos = bulkSpan.end + 2;
+                  left--;
+                }
+                stack[d - 1] = left + 1;
+              }
               if (this.elementDone()) {
                 open = false;
                 this.emit(chunk, replyStart, pos, sink);
