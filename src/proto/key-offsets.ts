@@ -2,7 +2,7 @@
  * Key offset arrays of multi-key requests (Msg.keys) are views into shared slabs: a typed array
  * of more than 64 bytes gets its own backing store, which costs 0.3-1 µs on Node 20, as much
  * as parsing a 10-key request, against ~25 ns for a view. A slab (32 KB) lives as long as a
- * request using it; arrays above KEY_SLAB_MAX entries (a 341-key request) are allocated alone.
+ * request using it; arrays above KEY_SLAB_MAX entries (some 300 keys) are allocated alone.
  */
 const KEY_SLAB_INTS = 8192;
 const KEY_SLAB_MAX = 1024;
