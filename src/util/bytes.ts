@@ -15,8 +15,9 @@ export function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, 
     return n;
   }
   // Buffer#copy of part of a buffer allocates a view of that part on Node 20 (a hundred bytes
-  // of garbage per read); fill() with a buffer copies its head without one.
-  if (start === 0 && end < src.length) {
+  // of garbage per read); fill() with a buffer copies its head without one. (fill() throws
+  // where copy() would stop at the end of dst: that case is left to copy().)
+  if (start === 0 && end < src.length && at + n <= dst.length) {
     dst.fill(src, at, at + n);
     return n;
   }

@@ -181,3 +181,24 @@ test('every distribution returns an index into the node array', () => {
     { numRuns: 200 },
   );
 });
+
+test('ketama lookup stays exact when the continuum outgrows its index (250 servers, 40,000 points)', () => {
+  const nodes = Array.from({ length: 250 }, (_, i) => node(`10.0.${i >> 8}.${i & 255}:11211`));
+  const { values, owners } = ketamaContinuum(nodes);
+  assert.ok(values.length > 1 << 15, 'more points than the largest index has buckets');
+  const dist = buildDistribution('ketama', nodes);
+  const firstAtOrAbove = (h: number): number => {
+    let lo = 0;
+    let hi = values.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (values[mid]! < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === values.length ? 0 : lo;
+  };
+  const probes = [0, 0xffffffff];
+  for (let i = 0; i < values.length; i += 7) probes.push(values[i]!, Math.max(0, values[i]! - 1), Math.min(0xffffffff, values[i]! + 1));
+  fc.assert(fc.property(fc.nat({ max: 0xffffffff }), (h) => dist.pick(h) === owners[firstAtOrAbove(h)]), { numRuns: 2000 });
+  for (const h of probes) assert.equal(dist.pick(h), owners[firstAtOrAbove(h)], `hash ${h}`);
+});
