@@ -2,7 +2,7 @@
 // memcached, Walnut and C twemproxy (nutcracker) on loopback ports (cf. twemproxy's
 // tests/lib/server_modules.py). Every process started here is SIGKILLed when this process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -138,8 +138,93 @@ function installExitHook(): void {
 // ---------------------------------------------------------------------------------------------
 // Small utilities
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (bind port 0, read it, close). */
+/**
+ * Ports come from a block below Linux's ephemeral range (32768 and up) that this process has
+ * claimed for itself. Port 0's answer came from the ephemeral range, where the kernel also picks
+ * the local end of every outgoing connection and another test file running alongside picks its
+ * ports too: a server told to listen there found it taken now and then ("Address already in
+ * use"). A block is claimed with a file created exclusively under the temporary directory,
+ * taken over when the process named in it is gone.
+ */
+const PORT_BLOCK_BASE = 20_000;
+const PORT_BLOCK_SIZE = 250;
+const PORT_BLOCKS = 48;
+let portBlock: { next: number; end: number } | null = null;
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function claimPortBlock(): Promise<{ next: number; end: number } | null> {
+  const dir = join(tmpdir(), 'walnut-test-ports');
+  mkdirSync(dir, { recursive: true });
+  const me = String(process.pid);
+  for (let i = 0; i < PORT_BLOCKS; i++) {
+    const k = (process.pid + i) % PORT_BLOCKS;
+    const claim = join(dir, `block-${k}`);
+    let mine = false;
+    try {
+      writeFileSync(claim, me, { flag: 'wx' });
+      mine = true;
+    } catch {
+      let owner = NaN;
+      try {
+        owner = Number(readFileSync(claim, 'latin1'));
+      } catch {
+        // released meanwhile: try the next block rather than race for this one
+      }
+      if (Number.isNaN(owner) || pidAlive(owner)) continue;
+      // The owner is gone: take over by rename (atomic), then make sure no other process
+      // taking it over at the same moment renamed after us.
+      const mineTmp = `${claim}.${me}`;
+      writeFileSync(mineTmp, me);
+      renameSync(mineTmp, claim);
+      await new Promise((r) => setTimeout(r, 20));
+      mine = readFileSync(claim, 'latin1') === me;
+    }
+    if (!mine) continue;
+    process.once('exit', () => {
+      try {
+        if (readFileSync(claim, 'latin1') === me) rmSync(claim);
+      } catch {
+        // already gone
+      }
+    });
+    const start = PORT_BLOCK_BASE + k * PORT_BLOCK_SIZE;
+    return { next: start, end: start + PORT_BLOCK_SIZE };
+  }
+  return null;
+}
+
+/** Whether a server can listen on 127.0.0.1:port right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that is free and that no other caller of freePort, in this process
+ * or another, is handed while this process runs (see PORT_BLOCK_BASE).
+ */
 export async function freePort(): Promise<number> {
+  portBlock ??= await claimPortBlock();
+  const block = portBlock;
+  if (block !== null) {
+    while (block.next < block.end) {
+      const port = block.next++;
+      if (await canListen(port)) return port;
+    }
+  }
+  // Every block taken, or this one used up: fall back to a port the kernel says is free.
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

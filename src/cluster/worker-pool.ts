@@ -21,9 +21,16 @@ import { messageType, WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSett
 
 /** A worker that does not answer a stats request in this time is left out of that reading. */
 const STATS_WAIT_MS = 1000;
-/** More restarts than this within RESTART_WINDOW_MS means something is wrong: stop trying. */
-const MAX_RESTARTS = 5;
+/**
+ * Restarts beyond QUICK_RESTARTS within RESTART_WINDOW_MS wait, twice as long each time up to
+ * MAX_RESTART_DELAY_MS: a worker that keeps dying (a crash loop) is not restarted in a tight
+ * loop, yet the pool never gives a slot up. (It used to stop restarting after five, and a
+ * replacement killed while starting was never replaced: a few quick deaths left a primary
+ * with no worker, refusing every connection.)
+ */
+const QUICK_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
+const MAX_RESTART_DELAY_MS = 30_000;
 
 interface Slot {
   worker: Worker;
@@ -38,6 +45,8 @@ export class WorkerPool implements StatsSource {
   /** The unix sockets the workers published at start, by path: the primary removes them at exit. */
   private publishedSockets = new Map<string, number>();
   private restarts: number[] = [];
+  /** Restarts waiting for their back-off delay. */
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   private nextStatsId = 1;
   private readonly waiting = new Map<number, { pending: number; done: () => void }>();
 
@@ -97,17 +106,31 @@ export class WorkerPool implements StatsSource {
   }
 
   private restart(worker: Worker, code: number, signal: string | null): void {
+    this.scheduleRestart(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code})`);
+  }
+
+  /** Fork a replacement, after a back-off delay when workers have been dying quickly. */
+  private scheduleRestart(why: string): void {
+    if (this.closing) return;
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
-    if (this.restarts.length >= MAX_RESTARTS) {
-      log.error(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code}); too many restarts, not restarting`);
-      return;
-    }
+    const over = this.restarts.length - QUICK_RESTARTS;
+    const delay = over < 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** over);
     this.restarts.push(now);
-    if (log.level >= LOG_WARN) log.warn(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code}), restarting it`);
-    this.fork().catch((err: unknown) => {
-      log.error(`restarting a worker failed: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    if (delay === 0) {
+      if (log.level >= LOG_WARN) log.warn(`${why}, restarting it`);
+    } else {
+      log.error(`${why}, restarting it in ${delay} ms (${this.restarts.length} restarts in ${RESTART_WINDOW_MS / 1000} s)`);
+    }
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.closing) return;
+      // A replacement that dies before it is ready is replaced in turn.
+      this.fork().catch((err: unknown) => {
+        this.scheduleRestart(`restarting a worker failed: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    }, delay);
+    this.restartTimers.add(timer);
   }
 
   private broadcast(message: ToWorker): void {
@@ -146,6 +169,8 @@ export class WorkerPool implements StatsSource {
   /** Stop every worker: each stops accepting and finishes in-flight requests within graceMs. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
     const exits = this.slots.map(
       (slot) => new Promise<void>((resolve) => {
         if (slot.worker.isDead()) resolve();
