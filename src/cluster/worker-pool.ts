@@ -100,13 +100,9 @@ export class WorkerPool implements StatsSource {
           reject(new Error(`worker ${worker.process.pid ?? '?'} exited during startup (${signal ?? code})`));
           return;
         }
-        if (!this.closing) this.restart(worker, code, signal);
+        this.scheduleRestart(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code})`);
       });
     });
-  }
-
-  private restart(worker: Worker, code: number, signal: string | null): void {
-    this.scheduleRestart(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code})`);
   }
 
   /** Fork a replacement, after a back-off delay when workers have been dying quickly. */

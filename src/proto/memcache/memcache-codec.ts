@@ -19,6 +19,7 @@ import { Msg, REPLY_ERROR, ROUTE_KEY } from '../message.js';
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { strerror } from '../../util/errno.js';
 import { copyBytes, sameBytes } from '../../util/bytes.js';
+import { IntScratch, SCRATCH_KEEP } from '../scratch.js';
 import { MC_GAT, MC_GATS, MC_GET, MC_GETS } from './commands.js';
 import { MemcacheReplyParser } from './reply-parser.js';
 import { MC_LINE_CAP, MemcacheRequestParser } from './request-parser.js';
@@ -44,20 +45,9 @@ const P_GETS = Buffer.from('gets ', 'latin1');
 const P_GAT = Buffer.from('gat ', 'latin1');
 const P_GATS = Buffer.from('gats ', 'latin1');
 
-/**
- * Scratch arrays of fragment and coalesce, which run to completion one at a time: a typed array
- * of more than 64 bytes has its own backing store, whose allocation costs about 1 µs on Node 20
- * (more than framing a dozen keys). Kept while at most SCRATCH_KEEP entries long.
- */
-const SCRATCH_KEEP = 65536;
-let keyScratch = new Int32Array(1024);
+/** Scratch of fragment (see IntScratch); coalesce keeps its growing runs in runScratch. */
+const scratch = new IntScratch(1);
 let runScratch = new Int32Array(3 * 1024);
-
-/** keyScratch, at least n entries long (contents undefined). */
-function keyScratchOf(n: number): Int32Array {
-  if (keyScratch.length < n) keyScratch = new Int32Array(Math.max(n, 2 * keyScratch.length));
-  return keyScratch;
-}
 
 /** Bounds [start, end) of the exptime token of a gat/gats request line (the second token). */
 function exptimeBounds(data: Buffer): [number, number] {
@@ -107,7 +97,7 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
 
   // Server of every key, and the range of server indices (a pool's few servers), so that a
   // server's rank is an array lookup rather than a Map.
-  const keyRank = keyScratchOf(nkeys);
+  const keyRank = scratch.get(0, nkeys);
   const first = router.serverIndexFor(data, keys[0]!, keys[1]!);
   keyRank[0] = first;
   let lo = first;
@@ -119,7 +109,7 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
     else if (s > hi) hi = s;
   }
   if (lo === hi && sendsUnsplit(msg)) {
-    if (keyScratch.length > SCRATCH_KEEP) keyScratch = new Int32Array(1024);
+    scratch.release();
     return unsplitFragment(msg, first);
   }
   const rankOf = new Int32Array(hi - lo + 1);
@@ -199,7 +189,7 @@ export function mcFragment(msg: Msg, router: KeyRouter): Msg[] {
   }
   msg.fragments = frags;
   msg.pending = nfrag;
-  if (keyScratch.length > SCRATCH_KEEP) keyScratch = new Int32Array(1024);
+  scratch.release();
   return frags;
 }
 

@@ -13,6 +13,7 @@
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { Msg, ROUTE_KEY } from '../message.js';
 import { copyBytes } from '../../util/bytes.js';
+import { IntScratch } from '../scratch.js';
 import { strerror } from '../../util/errno.js';
 import { KIND_MSET, REDIS_COMMANDS, lookupCommand } from './commands.js';
 import { RedisReplyParser } from './reply-parser.js';
@@ -88,8 +89,8 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
 
   // Server of every key; the distinct servers, ascending, become the fragment slots. A pool
   // has few servers: an insertion sort of the few distinct ones beats Array#sort's call.
-  const keyServer = scratchInts(0, nkeys);
-  const servers = scratchInts(5, nkeys);
+  const keyServer = scratch.get(0, nkeys);
+  const servers = scratch.get(5, nkeys);
   let nfrag = 0;
   for (let k = 0; k < nkeys; k++) {
     const s = router.serverIndexFor(data, keys[stride * k]!, keys[stride * k + 1]!);
@@ -103,14 +104,14 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   }
   if (nfrag === 1) {
     slotOfServer[servers[0]! + 1] = UNSEEN;
-    releaseLargeScratch();
+    scratch.release();
     return singleFragment(msg, servers[0]!, stride);
   }
   for (let i = 0; i < nfrag; i++) slotOfServer[servers[i]! + 1] = i;
 
   // Sizes: element count and byte size per fragment, then one buffer for all of them.
-  const count = scratchInts(1, nfrag);
-  const size = scratchInts(2, nfrag);
+  const count = scratch.get(1, nfrag);
+  const size = scratch.get(2, nfrag);
   for (let i = 0; i < nfrag; i++) count[i] = size[i] = 0;
   for (let k = 0; k < nkeys; k++) {
     const slot = slotOfServer[keyServer[k]! + 1]!;
@@ -133,8 +134,8 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
   const out = Buffer.allocUnsafe(total);
 
   // Headers, then each key (and value) appended to its fragment in request order.
-  const at = scratchInts(3, nfrag);
-  const fragStart = scratchInts(4, nfrag);
+  const at = scratch.get(3, nfrag);
+  const fragStart = scratch.get(4, nfrag);
   let offset = 0;
   for (let i = 0; i < nfrag; i++) {
     let p = writeHeader(out, offset, STAR, 1 + per * count[i]!);
@@ -170,7 +171,7 @@ export function redisFragment(msg: Msg, router: KeyRouter): Msg[] {
     at[slot] = p;
   }
   msg.pending = nfrag;
-  releaseLargeScratch();
+  scratch.release();
   return frags;
 }
 
@@ -181,24 +182,7 @@ const UNSEEN = -1;
 const SEEN = -2;
 /** Server index + 1 (so that -1, "no live server", has a place) → its fragment slot. */
 const slotOfServer: number[] = [];
-const scratch: Int32Array[] = Array.from({ length: 6 }, () => new Int32Array(64));
-
-/** Scratch array `i` with room for `n` entries; contents are left over from earlier calls. */
-function scratchInts(i: number, n: number): Int32Array {
-  let a = scratch[i]!;
-  if (a.length < n) {
-    a = new Int32Array(Math.max(n, a.length * 2));
-    scratch[i] = a;
-  }
-  return a;
-}
-
-/** A scratch array grown past this many entries (a huge MGET) is not kept for the next call. */
-const SCRATCH_KEEP = 65536;
-
-function releaseLargeScratch(): void {
-  for (let i = 0; i < scratch.length; i++) if (scratch[i]!.length > SCRATCH_KEEP) scratch[i] = new Int32Array(64);
-}
+const scratch = new IntScratch(6);
 
 /**
  * Every key lives on one server (a one-server pool, hash tags, or luck): the request goes
@@ -339,7 +323,7 @@ export function redisCoalesce(msg: Msg): void {
   }
   if (msg.cmd === CMD_MGET) {
     msg.reply = mergeMget(msg, frags) ?? R_INVALID_ARGUMENT;
-    releaseLargeScratch();
+    scratch.release();
     return;
   }
   let sum = 0;
@@ -376,9 +360,9 @@ function mergeMget(msg: Msg, frags: readonly Msg[]): Buffer | null {
   if (keys === null) return null;
   const nfrag = frags.length;
   // Number of keys each fragment asked for, and where its element bounds start in `bounds`.
-  const asked = scratchInts(1, nfrag);
-  const first = scratchInts(2, nfrag);
-  const cursor = scratchInts(3, nfrag);
+  const asked = scratch.get(1, nfrag);
+  const first = scratch.get(2, nfrag);
+  const cursor = scratch.get(3, nfrag);
   for (let i = 0; i < nfrag; i++) asked[i] = cursor[i] = 0;
   for (let k = 0; k < nkeys; k++) {
     const slot = keys[3 * k + 2]!;
@@ -386,7 +370,7 @@ function mergeMget(msg: Msg, frags: readonly Msg[]): Buffer | null {
     asked[slot]!++;
   }
   // Element boundaries of every sub-reply, one run per fragment: start0, start1, ..., end.
-  const bounds = scratchInts(0, nkeys + nfrag);
+  const bounds = scratch.get(0, nkeys + nfrag);
   let body = 0;
   let run = 0;
   for (let i = 0; i < nfrag; i++) {
