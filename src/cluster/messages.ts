@@ -2,6 +2,7 @@
  * What the primary and its workers say to each other over the cluster IPC channel (--workers).
  * Plain JSON objects with a `type` tag.
  */
+import type { PublishedSocket } from '../proxy/unix-socket.js';
 import type { StatsSnapshot } from '../stats/snapshot.js';
 
 /** Everything a worker needs to start, passed in its environment (WORKER_ENV) as JSON. */
@@ -21,7 +22,8 @@ export type ToWorker =
   | { readonly type: 'log-reopen' };
 
 export type ToPrimary =
-  | { readonly type: 'ready' }
+  /** Listening; `sockets`: the unix sockets this worker published (the others joined them). */
+  | { readonly type: 'ready'; readonly sockets: readonly PublishedSocket[] }
   | { readonly type: 'failed'; readonly reason: string }
   | { readonly type: 'stats'; readonly id: number; readonly snapshot: StatsSnapshot };
 

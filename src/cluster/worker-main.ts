@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     send({ type: 'failed', reason: reasonOf(err) });
     process.exit(1);
   }
-  send({ type: 'ready' });
+  send({ type: 'ready', sockets: proxy.publishedSockets() });
 }
 
 void main();

@@ -10,7 +10,7 @@
  * through the primary).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { stat, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfigWith } from '../config/load.js';
 import { removeSocket, stagingPath } from '../proxy/unix-socket.js';
@@ -42,11 +42,11 @@ export class WorkerPool implements StatsSource {
   private readonly slots: Slot[] = [];
   private readonly settings: WorkerSettings;
   private closing = false;
-  /** The unix sockets the workers published at start, by path: the primary removes them at exit. */
-  private publishedSockets = new Map<string, number>();
+  /** The unix sockets the workers published, by path: the primary removes them at exit. */
+  private readonly publishedSockets = new Map<string, number>();
   private restarts: number[] = [];
-  /** Restarts waiting for their back-off delay. */
-  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  /** Restarts waiting for their back-off delay, with what settles each when the pool closes first. */
+  private readonly restartTimers = new Map<NodeJS.Timeout, () => void>();
   private nextStatsId = 1;
   private readonly waiting = new Map<number, { pending: number; done: () => void }>();
 
@@ -54,7 +54,11 @@ export class WorkerPool implements StatsSource {
     this.settings = settings;
   }
 
-  /** Fork `count` workers and wait until each is listening; rejects with the first failure. */
+  /**
+   * Fork `count` workers and wait until each is listening. Rejects when a worker reports that it
+   * cannot start (a bad config, a bind error) or exits by itself before it is ready: those would
+   * fail again. A worker killed by a signal while starting is replaced, as after start.
+   */
   static async start(count: number, settings: WorkerSettings): Promise<WorkerPool> {
     const paths = await unixSocketPaths(settings.confFile);
     await removeStaleSockets(paths);
@@ -63,7 +67,6 @@ export class WorkerPool implements StatsSource {
     const pool = new WorkerPool(settings);
     try {
       await Promise.all(Array.from({ length: count }, () => pool.fork()));
-      pool.publishedSockets = await socketInodes(paths);
     } catch (err) {
       await pool.close(0);
       throw err;
@@ -71,6 +74,10 @@ export class WorkerPool implements StatsSource {
     return pool;
   }
 
+  /**
+   * Fork a worker. Resolves once it listens; if it is killed by a signal before that, once its
+   * replacement listens. Rejects if it reports a failure or exits with a code before that.
+   */
   private fork(): Promise<void> {
     const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(this.settings) });
     const slot: Slot = { worker, last: null };
@@ -81,6 +88,11 @@ export class WorkerPool implements StatsSource {
         const type = messageType(message);
         if (type === 'ready' && !started) {
           started = true;
+          // The socket a worker publishes after all the others died is a new one (the primary's
+          // handle closed with the last of them): the one to remove at exit.
+          for (const { path, ino } of (message as Extract<ToPrimary, { type: 'ready' }>).sockets) {
+            this.publishedSockets.set(path, ino);
+          }
           resolve();
         } else if (type === 'failed' && !started) {
           started = true;
@@ -95,19 +107,25 @@ export class WorkerPool implements StatsSource {
       worker.on('exit', (code, signal) => {
         const at = this.slots.indexOf(slot);
         if (at >= 0) this.slots.splice(at, 1);
+        const pid = worker.process.pid ?? '?';
         if (!started) {
           started = true;
-          reject(new Error(`worker ${worker.process.pid ?? '?'} exited during startup (${signal ?? code})`));
+          const why = `worker ${pid} exited during startup (${signal ?? code})`;
+          if (signal === null) reject(new Error(why));
+          else resolve(this.replace(why));
           return;
         }
-        this.scheduleRestart(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code})`);
+        this.replaceForever(`worker ${pid} exited (${signal ?? code})`);
       });
     });
   }
 
-  /** Fork a replacement, after a back-off delay when workers have been dying quickly. */
-  private scheduleRestart(why: string): void {
-    if (this.closing) return;
+  /**
+   * Fork a replacement, after a back-off delay when workers have been dying quickly; settles
+   * as the replacement's fork() does (at once when the pool is closing).
+   */
+  private replace(why: string): Promise<void> {
+    if (this.closing) return Promise.resolve();
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
     const over = this.restarts.length - QUICK_RESTARTS;
@@ -118,15 +136,21 @@ export class WorkerPool implements StatsSource {
     } else {
       log.error(`${why}, restarting it in ${delay} ms (${this.restarts.length} restarts in ${RESTART_WINDOW_MS / 1000} s)`);
     }
-    const timer = setTimeout(() => {
-      this.restartTimers.delete(timer);
-      if (this.closing) return;
-      // A replacement that dies before it is ready is replaced in turn.
-      this.fork().catch((err: unknown) => {
-        this.scheduleRestart(`restarting a worker failed: ${err instanceof Error ? err.message : String(err)}`);
-      });
-    }, delay);
-    this.restartTimers.add(timer);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.restartTimers.delete(timer);
+        if (this.closing) resolve();
+        else this.fork().then(resolve, reject);
+      }, delay);
+      this.restartTimers.set(timer, resolve);
+    });
+  }
+
+  /** Once started, the pool never gives a slot up: a replacement that fails is replaced in turn. */
+  private replaceForever(why: string): void {
+    this.replace(why).catch((err: unknown) => {
+      this.replaceForever(`restarting a worker failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
 
   private broadcast(message: ToWorker): void {
@@ -165,7 +189,10 @@ export class WorkerPool implements StatsSource {
   /** Stop every worker: each stops accepting and finishes in-flight requests within graceMs. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    for (const timer of this.restartTimers) clearTimeout(timer);
+    for (const [timer, settle] of this.restartTimers) {
+      clearTimeout(timer);
+      settle();
+    }
     this.restartTimers.clear();
     const exits = this.slots.map(
       (slot) => new Promise<void>((resolve) => {
@@ -201,14 +228,4 @@ async function removeStaleSockets(paths: readonly string[]): Promise<void> {
     // published; only a leftover staging file (this pid reused) is in the way of binding.
     await unlink(stagingPath(path, process.pid) ?? path).catch(() => undefined);
   }
-}
-
-/** The inode now at each path, so that close() removes only the sockets this service published. */
-async function socketInodes(paths: readonly string[]): Promise<Map<string, number>> {
-  const inodes = new Map<string, number>();
-  for (const path of paths) {
-    const info = await stat(path).catch(() => null);
-    if (info !== null) inodes.set(path, info.ino);
-  }
-  return inodes;
 }

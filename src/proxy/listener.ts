@@ -3,20 +3,25 @@
  * accepts clients and applies the pool's client limit. Mirrors twemproxy's nc_proxy.c.
  */
 import cluster from 'node:cluster';
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, stat, unlink } from 'node:fs/promises';
 import { createServer, type ListenOptions, type Server as NetServer } from 'node:net';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { CLIENT_READS, ClientConn } from './client-conn.js';
 import { countConnectionOpened } from './connection-counters.js';
 import type { ServerPool } from './server-pool.js';
 import { interceptAccepts, openAccepted, type AcceptedHandle } from './socket-read.js';
-import { publishSocket, removeSocket, stagingPath } from './unix-socket.js';
+import { publishSocket, removeSocket, stagingPath, type PublishedSocket } from './unix-socket.js';
 
 export class Listener {
   private readonly pool: ServerPool;
   private readonly server: NetServer;
-  /** The inode of the unix socket this process published, removed again by close(). */
-  private publishedInode: number | null = null;
+  /**
+   * The inode of the unix socket this listener serves, when it published it or bound it at the
+   * path. A single process removes it again in close(); a --workers worker leaves that to the
+   * primary, which learns it from the worker (publishedSocket()).
+   */
+  private socketInode: number | null = null;
+  private readonly removesSocket = !cluster.isWorker;
 
   constructor(pool: ServerPool) {
     this.pool = pool;
@@ -55,13 +60,18 @@ export class Listener {
       if (!shared) await unlink(path).catch(() => undefined);
       await this.bind({ path, backlog });
       if (mode !== 0) await chmod(path, mode);
+      this.socketInode = (await stat(path)).ino;
       return;
     }
     if (!shared) await unlink(staging).catch(() => undefined);
     await this.bind({ path: staging, backlog });
-    const ino = await publishSocket(staging, path, mode, shared);
-    // Only a single process removes the path at shutdown; with workers the primary does.
-    if (!shared) this.publishedInode = ino;
+    this.socketInode = await publishSocket(staging, path, mode, shared);
+  }
+
+  /** The unix socket this listener put at its path (null: TCP, or another worker published it). */
+  publishedSocket(): PublishedSocket | null {
+    const path = this.pool.config.listen.path;
+    return path === null || this.socketInode === null ? null : { path, ino: this.socketInode };
   }
 
   private bind(options: ListenOptions): Promise<void> {
@@ -116,6 +126,6 @@ export class Listener {
     this.pool.counters.current--;
     this.server.close();
     const path = this.pool.config.listen.path;
-    if (path !== null && this.publishedInode !== null) await removeSocket(path, this.publishedInode);
+    if (path !== null && this.socketInode !== null && this.removesSocket) await removeSocket(path, this.socketInode);
   }
 }

@@ -14,6 +14,7 @@ import { newConnectionCounters, type ConnectionCounters } from './connection-cou
 import { exposedGc, HeapTrimmer } from './heap-trim.js';
 import { Listener } from './listener.js';
 import { ServerPool } from './server-pool.js';
+import type { PublishedSocket } from './unix-socket.js';
 
 export interface ProxyOptions {
   /** nutcracker's -m; accepted for compatibility (Walnut's buffers are sized by Node). */
@@ -57,6 +58,11 @@ export class Proxy implements StatsSource {
     for (const pool of proxy.pools) if (pool.config.preconnect) pool.preconnect();
     proxy.trimmer?.start();
     return proxy;
+  }
+
+  /** The unix sockets this process put at their paths (a --workers primary removes them at exit). */
+  publishedSockets(): PublishedSocket[] {
+    return this.listeners.flatMap((l) => l.publishedSocket() ?? []);
   }
 
   snapshot(): StatsSnapshot {

@@ -21,6 +21,12 @@ export function stagingPath(path: string, ownerPid: number): string | null {
   return Buffer.byteLength(staging) < UNIX_PATH_MAX ? staging : null;
 }
 
+/** A unix socket put at a path, known by its inode so that only that socket is ever removed. */
+export interface PublishedSocket {
+  readonly path: string;
+  readonly ino: number;
+}
+
 /**
  * Give the socket bound at `staging` its mode (0: leave the umask's) and move it onto `path`.
  * Returns the socket's inode, so that only this socket is removed at shutdown. With `shared`

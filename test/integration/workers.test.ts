@@ -2,7 +2,7 @@
 // a worker that dies is replaced, and SIGTERM stops them all (exit 0, pid file removed).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
@@ -21,6 +21,20 @@ function workerPids(primary: number): number[] {
   } catch {
     return []; // ps exits 1 when there are none
   }
+}
+
+/**
+ * Pids of the grandchildren of this test process: the workers of a walnut primary it started
+ * (its other children, redis servers, have none). Known before the primary says it is ready.
+ */
+function grandchildPids(): number[] {
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid='])
+    .toString()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((r): r is [number, number] => r.length === 2 && r[0]! > 0);
+  const children = new Set(rows.filter(([, ppid]) => ppid === process.pid).map(([pid]) => pid));
+  return rows.filter(([, ppid]) => children.has(ppid)).map(([pid]) => pid);
 }
 
 async function pidServing(port: number): Promise<number> {
@@ -299,6 +313,67 @@ describe('--workers 2 on a unix socket, with clients connecting while it starts'
     } finally {
       load.stop();
       await walnut?.stop();
+    }
+  });
+
+  test('a worker killed before the service is ready is replaced, and the service starts', async () => {
+    // The pool used to fail its start when any worker died before it was ready, and the whole
+    // service exited, though the other worker was already serving the socket.
+    const starting = startWorkers();
+    let victim: number | undefined;
+    for (let i = 0; i < 1000 && victim === undefined; i++) {
+      victim = grandchildPids()[0];
+      if (victim === undefined) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(victim !== undefined, 'a worker appeared');
+    process.kill(victim, 'SIGKILL');
+    const walnut = await starting;
+    try {
+      let workers: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        workers = workerPids(walnut.pid).filter((pid) => pid !== victim);
+        if (workers.length === 2) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(workers.length, 2, `workers after the kill: ${workers.join(',')}`);
+      // The kill did land before that worker was ready: the primary says so.
+      assert.match(readFileSync(walnut.logPath, 'utf8'), new RegExp(`worker ${victim} exited during startup \\(SIGKILL\\), restarting it`));
+      const seen = new Set<number>();
+      for (let i = 0; i < 100 && seen.size < 2; i++) seen.add(await roundTripOverSocket(sock, `unix:start:${i}`));
+      for (const pid of seen) assert.ok(workers.includes(pid), `served by ${pid}, workers ${workers.join(',')}`);
+      process.kill(walnut.pid, 0); // the primary is still there
+    } finally {
+      await walnut.stop();
+    }
+  });
+
+  test('when every worker dies at once, the replacements publish a new socket, and SIGTERM removes it', async () => {
+    const walnut = await startWorkers();
+    let exited = false;
+    void walnut.exited.then(() => (exited = true));
+    try {
+      let first: number[] = [];
+      for (let i = 0; i < 200 && first.length < 2; i++) {
+        first = workerPids(walnut.pid);
+        if (first.length < 2) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(first.length, 2, 'two workers started');
+      const before = statSync(sock).ino;
+      for (const pid of first) process.kill(pid, 'SIGKILL');
+      // The primary's shared handle closes with the last worker; the next worker to listen
+      // binds a new socket and moves it onto the path.
+      let after = before;
+      for (let i = 0; i < 200 && after === before; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        after = statSync(sock).ino;
+      }
+      assert.notEqual(after, before, 'a new socket at the path');
+      await roundTripOverSocket(sock, 'unix:reborn');
+      walnut.kill('SIGTERM');
+      assert.equal(await walnut.exited, 0);
+      assert.equal(existsSync(sock), false, 'the socket the replacements published is removed');
+    } finally {
+      if (!exited) await walnut.stop();
     }
   });
 
