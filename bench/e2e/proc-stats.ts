@@ -77,6 +77,29 @@ export function cpuSeconds(pid: number): number {
   return ticks / CLOCK_TICKS;
 }
 
+/**
+ * CPU seconds (user + system) of this process's children that have exited and been waited
+ * for (cutime + cstime, fields 16 and 17): around one run of a load generator that is a child
+ * process, the difference is that run's CPU.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const text = readStat(process.pid);
+  if (text === null) return Number.NaN;
+  const f = statFields(text);
+  return (Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
+}
+
+/** CPU seconds used so far by all of `pids` (NaN when the list is empty). */
+export function cpuSecondsOf(pids: readonly number[]): number {
+  if (pids.length === 0) return Number.NaN;
+  let ticks = 0;
+  for (const p of pids) {
+    const text = readStat(p);
+    if (text !== null) ticks += cpuTicksFromStat(text);
+  }
+  return ticks / CLOCK_TICKS;
+}
+
 /** The `VmRSS:` figure in kB from the text of /proc/<pid>/status; NaN when absent. */
 export function rssKbFromStatus(statusText: string): number {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(statusText);

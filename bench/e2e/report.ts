@@ -32,7 +32,7 @@ export function fmtFixed(n: number, digits: number): string {
 
 export function formatTests(tests: readonly TestResult[]): string[] {
   const rows: string[][] = [
-    ['suite', 'test', 'P', 'target', 'req/s', 'p50 ms', 'p99 ms', 'cpu µs/req', '│', 'W/T req/s', 'W/D req/s', 'W/T p99', 'W/T cpu'],
+    ['suite', 'test', 'P', 'target', 'req/s', 'p50 ms', 'p99 ms', 'cpu µs/req', 'path µs/req', '│', 'W/T req/s', 'W/D req/s', 'W/T p99', 'W/T cpu', 'W/T ceiling'],
   ];
   for (const t of tests) {
     TARGETS.forEach((target, i) => {
@@ -53,11 +53,13 @@ export function formatTests(tests: readonly TestResult[]): string[] {
         fmtFixed(f.p50Ms, 3),
         fmtFixed(f.p99Ms, 3),
         target === 'direct' ? '-' : fmtFixed(f.cpuUsPerReq, 2),
+        fmtFixed(f.pathCpuUsPerReq, 2),
         '│',
         walnut ? fmtFixed(r.rpsVsTwemproxy, 2) : '',
         walnut ? fmtFixed(r.rpsVsDirect, 2) : '',
         walnut ? fmtFixed(r.p99VsTwemproxy, 2) : '',
         walnut ? fmtFixed(r.cpuVsTwemproxy, 2) : '',
+        walnut ? fmtFixed(r.rpsCeilingVsTwemproxy, 2) : '',
       ]);
     });
   }

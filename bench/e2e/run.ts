@@ -12,7 +12,7 @@ import { runBulk } from './bulk-get.js';
 import { measureIdle } from './idle-memory.js';
 import { MEMCACHE_TESTS, runMemcacheLoad, type MemcacheTest } from './memcache-load.js';
 import { parseBenchArgs, requestCount, USAGE, type BenchOptions } from './options.js';
-import { cpuSeconds } from './proc-stats.js';
+import { cpuSeconds, cpuSecondsOf, reapedChildrenCpuSeconds } from './proc-stats.js';
 import { REDIS_TESTS, runRedisBenchmark, type RedisTest } from './redis-benchmark.js';
 import { formatBulk, formatChecks, formatIdle, formatTests, formatWorkers } from './report.js';
 import {
@@ -107,7 +107,35 @@ function proxyPid(bed: Bed, target: TargetName): number {
 }
 
 function failedSample(round: number, failure: string): Sample {
-  return { round, rps: NaN, p50Ms: NaN, p99Ms: NaN, avgMs: NaN, requests: 0, seconds: NaN, cpuSeconds: NaN, cpuUsPerReq: NaN, errors: 0, failure };
+  return {
+    round,
+    rps: NaN,
+    p50Ms: NaN,
+    p99Ms: NaN,
+    avgMs: NaN,
+    requests: 0,
+    seconds: NaN,
+    cpuSeconds: NaN,
+    cpuUsPerReq: NaN,
+    loadCpuUsPerReq: NaN,
+    serverCpuUsPerReq: NaN,
+    pathCpuUsPerReq: NaN,
+    errors: 0,
+    failure,
+  };
+}
+
+/**
+ * CPU per request of the load generator, the backends and the whole path, from CPU seconds
+ * measured over one run (`proxy` NaN: no proxy on the path).
+ */
+function pathCpu(requests: number, load: number, servers: number, proxy: number): Pick<Sample, 'loadCpuUsPerReq' | 'serverCpuUsPerReq' | 'pathCpuUsPerReq'> {
+  const us = (seconds: number): number => (seconds * 1e6) / requests;
+  return {
+    loadCpuUsPerReq: us(load),
+    serverCpuUsPerReq: us(servers),
+    pathCpuUsPerReq: us(load + servers + (Number.isNaN(proxy) ? 0 : proxy)),
+  };
 }
 
 async function redisSample(
@@ -119,14 +147,17 @@ async function redisSample(
   requests: number,
   round: number,
 ): Promise<Sample> {
-  return redisSampleAt(suite.ports[target], proxyPid(bed, target), suite.keyspace, test, pipeline, requests, round);
+  return redisSampleAt(suite.ports[target], proxyPid(bed, target), suite, test, pipeline, requests, round);
 }
 
-/** redis-benchmark against `port`; `pid` is the proxy whose CPU is counted (0: none). */
+/**
+ * redis-benchmark against `port`; `pid` is the proxy whose CPU is counted (0: none), and
+ * `suite` names the backends whose CPU counts in the whole path.
+ */
 async function redisSampleAt(
   port: number,
   pid: number,
-  keyspace: number,
+  suite: Pick<Suite, 'keyspace' | 'serverPids'>,
   test: RedisTest,
   pipeline: number,
   requests: number,
@@ -134,8 +165,15 @@ async function redisSampleAt(
 ): Promise<Sample> {
   const t0 = performance.now();
   const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
-  const run = await runRedisBenchmark({ port, test, requests, clients: CLIENTS, pipeline, keyspace }, RUN_TIMEOUT_MS);
+  const load0 = reapedChildrenCpuSeconds();
+  const servers0 = cpuSecondsOf(suite.serverPids);
+  const run = await runRedisBenchmark(
+    { port, test, requests, clients: CLIENTS, pipeline, keyspace: suite.keyspace },
+    RUN_TIMEOUT_MS,
+  );
   const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
+  const servers = cpuSecondsOf(suite.serverPids) - servers0;
+  const load = reapedChildrenCpuSeconds() - load0;
   const seconds = (performance.now() - t0) / 1000;
   if (run.row === null) return failedSample(round, run.failure);
   return {
@@ -148,6 +186,7 @@ async function redisSampleAt(
     seconds,
     cpuSeconds: cpu,
     cpuUsPerReq: (cpu * 1e6) / requests,
+    ...pathCpu(requests, load, servers, cpu),
     errors: run.serverErrors,
     failure: '',
   };
@@ -165,6 +204,9 @@ async function memcacheSample(
   const pid = proxyPid(bed, target);
   const t0 = performance.now();
   const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
+  // The memcached load runs in this process: its CPU is this process's.
+  const load0 = process.cpuUsage();
+  const servers0 = cpuSecondsOf(suite.serverPids);
   const r = await runMemcacheLoad({
     port: suite.ports[target],
     test,
@@ -176,6 +218,9 @@ async function memcacheSample(
     timeoutMs: RUN_TIMEOUT_MS,
   });
   const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
+  const servers = cpuSecondsOf(suite.serverPids) - servers0;
+  const loadUsage = process.cpuUsage(load0);
+  const load = (loadUsage.user + loadUsage.system) / 1e6;
   const seconds = (performance.now() - t0) / 1000;
   if (r.failure !== '' || r.requests === 0) return failedSample(round, r.failure || 'no replies');
   return {
@@ -188,6 +233,7 @@ async function memcacheSample(
     seconds,
     cpuSeconds: cpu,
     cpuUsPerReq: (cpu * 1e6) / r.requests,
+    ...pathCpu(r.requests, load, servers, cpu),
     errors: r.errors,
     failure: '',
   };
@@ -302,7 +348,7 @@ async function runWorkers(bed: Bed, opts: BenchOptions, progress: Progress, note
       return PIPELINES.map((pipeline) => {
         const requests = requestCount(REDIS_BASE[pipeline] ?? 0, 1, opts.scale, CLIENTS, pipeline);
         const run = (target: WorkerTarget, round: number, n = requests): Promise<Sample> =>
-          redisSampleAt(port[target], pid[target], suite.keyspace, test, pipeline, n, round);
+          redisSampleAt(port[target], pid[target], suite, test, pipeline, n, round);
         const samples: Record<WorkerTarget, Sample[]> = { twemproxy: [], walnut: [], 'walnut-2w': [] };
         return { suite: name, test, pipeline, requests, run, samples };
       });
@@ -478,7 +524,7 @@ async function main(): Promise<number> {
           pipeline: p.pipeline,
           requests: p.requests,
           samples: samples.get(p) as Record<TargetName, Sample[]>,
-        }),
+        }, cpus().length),
       );
     }
 

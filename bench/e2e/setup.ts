@@ -36,6 +36,8 @@ export interface Suite {
   /** -r for redis-benchmark / key range of the memcached load; 0 = one fixed key. */
   keyspace: number;
   ports: Record<TargetName, number>;
+  /** The pool's backend processes, whose CPU counts in the whole path of a request. */
+  serverPids: number[];
 }
 
 export interface Bed {
@@ -145,18 +147,21 @@ export async function startBed(walnutArgs: readonly string[]): Promise<Bed> {
         protocol: 'redis',
         keyspace: 0,
         ports: { direct: r1[0] as number, twemproxy: nutPorts.redis1, walnut: walPorts.redis1 },
+        serverPids: [(redis[0] as Running).pid],
       },
       {
         name: 'redis-4',
         protocol: 'redis',
         keyspace: KEYSPACE,
         ports: { direct: r4[0] as number, twemproxy: nutPorts.redis4, walnut: walPorts.redis4 },
+        serverPids: redis.slice(1).map((r) => r.pid),
       },
       {
         name: 'memcache-2',
         protocol: 'memcache',
         keyspace: KEYSPACE,
         ports: { direct: mc[0] as number, twemproxy: nutPorts.memcache, walnut: walPorts.memcache },
+        serverPids: memcached.map((m) => m.pid),
       },
     ];
     return {

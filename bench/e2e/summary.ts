@@ -43,6 +43,8 @@ export interface Figures {
   p99Ms: number;
   /** Proxy CPU time per request in µs (NaN for direct). */
   cpuUsPerReq: number;
+  /** CPU per request of every process on the path: load generator, backends, proxy. */
+  pathCpuUsPerReq: number;
 }
 
 /** Ratios of Walnut's figures to twemproxy's (W/T) and to direct (W/D). */
@@ -52,15 +54,23 @@ export interface Ratios {
   p50VsTwemproxy: number;
   p99VsTwemproxy: number;
   cpuVsTwemproxy: number;
+  /**
+   * The most W/T req/s could be on this machine: Walnut's req/s if its whole path (load
+   * generator, backends, Walnut) kept every core busy, cores ÷ path CPU per request, over
+   * twemproxy's measured req/s. Past it, only less CPU per request anywhere on the path helps.
+   */
+  rpsCeilingVsTwemproxy: number;
 }
 
-export function ratios(direct: Figures, twemproxy: Figures, walnut: Figures): Ratios {
+/** Walnut's ratios; `cores`: the machine's, for the ceiling. */
+export function ratios(direct: Figures, twemproxy: Figures, walnut: Figures, cores: number): Ratios {
   return {
     rpsVsTwemproxy: ratio(walnut.rps, twemproxy.rps),
     rpsVsDirect: ratio(walnut.rps, direct.rps),
     p50VsTwemproxy: ratio(walnut.p50Ms, twemproxy.p50Ms),
     p99VsTwemproxy: ratio(walnut.p99Ms, twemproxy.p99Ms),
     cpuVsTwemproxy: ratio(walnut.cpuUsPerReq, twemproxy.cpuUsPerReq),
+    rpsCeilingVsTwemproxy: ratio(ratio(cores * 1e6, walnut.pathCpuUsPerReq), twemproxy.rps),
   };
 }
 

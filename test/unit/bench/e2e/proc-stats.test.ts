@@ -5,12 +5,14 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import {
   cpuSeconds,
+  cpuSecondsOf,
   cpuTicksFromStat,
   fdLimits,
   fdLimitsFromText,
   openFds,
   parentPidFromStat,
   processTree,
+  reapedChildrenCpuSeconds,
   rssKb,
   rssKbFromStatus,
 } from '../../../../bench/e2e/proc-stats.js';
@@ -47,4 +49,19 @@ test('this process: its tree, CPU, RSS and descriptors are readable', async () =
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+test('a child that has exited adds its CPU to reapedChildrenCpuSeconds; cpuSecondsOf sums pids', async () => {
+  const before = reapedChildrenCpuSeconds();
+  // A child that spins for 300 ms of CPU, then exits; 'exit' comes after node has reaped it.
+  const child = spawn(process.execPath, ['-e', 'const end = process.cpuUsage().user + 300e3; while (process.cpuUsage().user < end);'], {
+    stdio: 'ignore',
+  });
+  await new Promise((resolve) => child.once('exit', resolve));
+  const used = reapedChildrenCpuSeconds() - before;
+  assert.ok(used >= 0.25 && used < 5, `child CPU ${used} s`);
+  assert.ok(Number.isNaN(cpuSecondsOf([])));
+  const own = cpuSeconds(process.pid);
+  const twice = cpuSecondsOf([process.pid, process.pid]);
+  assert.ok(twice >= 2 * own && twice < 2 * own + 1, `${twice} vs 2 × ${own}`);
 });

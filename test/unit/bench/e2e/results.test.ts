@@ -10,17 +10,35 @@ import {
   type TargetName,
 } from '../../../../bench/e2e/results.js';
 
-function sample(round: number, rps: number, p99Ms: number, cpuUsPerReq: number, failure = ''): Sample {
-  return { round, rps, p50Ms: p99Ms / 2, p99Ms, avgMs: p99Ms / 2, requests: 1000, seconds: 1, cpuSeconds: cpuUsPerReq / 1000, cpuUsPerReq, errors: 0, failure };
+function sample(round: number, rps: number, p99Ms: number, cpuUsPerReq: number, failure = '', pathCpuUsPerReq = NaN): Sample {
+  return {
+    round,
+    rps,
+    p50Ms: p99Ms / 2,
+    p99Ms,
+    avgMs: p99Ms / 2,
+    requests: 1000,
+    seconds: 1,
+    cpuSeconds: cpuUsPerReq / 1000,
+    cpuUsPerReq,
+    loadCpuUsPerReq: NaN,
+    serverCpuUsPerReq: NaN,
+    pathCpuUsPerReq,
+    errors: 0,
+    failure,
+  };
 }
 
-function makeTest(pipeline: number, figs: Record<TargetName, [number, number, number]>) {
+/** [req/s, p99 ms, proxy cpu µs/req, whole-path cpu µs/req (optional)] per target. */
+type Figs = [number, number, number, number?];
+
+function makeTest(pipeline: number, figs: Record<TargetName, Figs>) {
   const samples = {
-    direct: [sample(1, figs.direct[0], figs.direct[1], NaN)],
-    twemproxy: [sample(1, figs.twemproxy[0], figs.twemproxy[1], figs.twemproxy[2])],
-    walnut: [sample(1, figs.walnut[0], figs.walnut[1], figs.walnut[2])],
+    direct: [sample(1, figs.direct[0], figs.direct[1], NaN, '', figs.direct[3])],
+    twemproxy: [sample(1, figs.twemproxy[0], figs.twemproxy[1], figs.twemproxy[2], '', figs.twemproxy[3])],
+    walnut: [sample(1, figs.walnut[0], figs.walnut[1], figs.walnut[2], '', figs.walnut[3])],
   };
-  return summariseTest({ suite: 'redis-1', test: 'GET', pipeline, requests: 1000, samples });
+  return summariseTest({ suite: 'redis-1', test: 'GET', pipeline, requests: 1000, samples }, 2);
 }
 
 test('summariseTest takes per-figure medians and skips failed rounds', () => {
@@ -31,10 +49,10 @@ test('summariseTest takes per-figure medians and skips failed rounds', () => {
     requests: 1000,
     samples: {
       direct: [sample(1, 100, 1, NaN), sample(2, 300, 3, NaN), sample(3, 200, 9, NaN)],
-      twemproxy: [sample(1, 50, 4, 2), sample(2, 0, NaN, NaN, 'timed out'), sample(3, 70, 6, 4)],
-      walnut: [sample(1, 90, 2, 1), sample(2, 80, 2, 1), sample(3, 85, 2, 3)],
+      twemproxy: [sample(1, 50, 4, 2, '', 6), sample(2, 0, NaN, NaN, 'timed out', 1), sample(3, 70, 6, 4, '', 8)],
+      walnut: [sample(1, 90, 2, 1, '', 5), sample(2, 80, 2, 1, '', 4), sample(3, 85, 2, 3, '', 6)],
     },
-  });
+  }, 2);
   assert.equal(t.median.direct.rps, 200);
   assert.equal(t.median.direct.p99Ms, 3);
   assert.equal(t.median.twemproxy.rps, 60);
@@ -45,6 +63,12 @@ test('summariseTest takes per-figure medians and skips failed rounds', () => {
   assert.ok(Math.abs(t.ratios.rpsVsDirect - 85 / 200) < 1e-12);
   assert.ok(Math.abs(t.ratios.p99VsTwemproxy - 2 / 5) < 1e-12);
   assert.ok(Math.abs(t.ratios.cpuVsTwemproxy - 1 / 3) < 1e-12);
+  // Whole-path CPU: medians 7 (the failed round's 1 left out) and 5 µs. On 2 cores Walnut's
+  // path could carry 2 / 5 µs = 400,000 req/s, against twemproxy's 60: the ceiling.
+  assert.equal(t.median.twemproxy.pathCpuUsPerReq, 7);
+  assert.equal(t.median.walnut.pathCpuUsPerReq, 5);
+  assert.ok(Number.isNaN(t.median.direct.pathCpuUsPerReq));
+  assert.ok(Math.abs(t.ratios.rpsCeilingVsTwemproxy - 400_000 / 60) < 1e-6);
 });
 
 test('idleSummary: KB per opened client and whether memory came back', () => {
@@ -60,7 +84,7 @@ test('idleSummary: KB per opened client and whether memory came back', () => {
 
 test('evaluateTargets applies each target to the right depth and figure', () => {
   const p1 = makeTest(1, { direct: [100, 1, NaN], twemproxy: [80, 2, 10], walnut: [90, 1.5, 9] });
-  const p16 = makeTest(16, { direct: [1000, 5, NaN], twemproxy: [400, 10, 3], walnut: [500, 12, 2] });
+  const p16 = makeTest(16, { direct: [1000, 5, NaN, 2], twemproxy: [400, 10, 3, 6], walnut: [500, 12, 2, 5] });
   const bulk: BulkResult = {
     suite: 'redis-4',
     keys: 10_000,
@@ -90,6 +114,10 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
   assert.ok(Math.abs(get('CPU/request ≤ twemproxy at -P 16').value - 2 / 3) < 1e-12);
   assert.equal(get('req/s at -P 16 ≥ 1.5× twemproxy').value, 1.25);
   assert.equal(get('req/s at -P 16 ≥ 1.5× twemproxy').pass, false);
+  // Its detail gives the ceiling Walnut's whole path sets: 2 cores / 5 µs = 400,000 req/s
+  // against twemproxy's 400 req/s.
+  assert.match(get('req/s at -P 16 ≥ 1.5× twemproxy').detail, /; ceiling 1000\.00 \(all cores busy on Walnut's path\)$/);
+  assert.doesNotMatch(get('req/s at -P 1 ≥ 1.0× twemproxy').detail, /ceiling/);
   assert.equal(get('req/s at -P 16 ≥ 0.6× direct').value, 0.5);
   assert.equal(get('req/s at -P 1 ≥ 1.0× twemproxy').value, 1.125);
   assert.equal(get('p99 ≤ twemproxy at -P 1 ').value, 0.75);

@@ -57,11 +57,20 @@ test('ratio and geomean treat missing figures as unknown', () => {
 
 test('ratios are Walnut over twemproxy and over direct', () => {
   const r = ratios(
-    { rps: 100, p50Ms: 1, p99Ms: 2, cpuUsPerReq: NaN },
-    { rps: 50, p50Ms: 2, p99Ms: 8, cpuUsPerReq: 4 },
-    { rps: 75, p50Ms: 1, p99Ms: 2, cpuUsPerReq: 3 },
+    { rps: 100, p50Ms: 1, p99Ms: 2, cpuUsPerReq: NaN, pathCpuUsPerReq: 2 },
+    { rps: 50, p50Ms: 2, p99Ms: 8, cpuUsPerReq: 4, pathCpuUsPerReq: 6 },
+    { rps: 75, p50Ms: 1, p99Ms: 2, cpuUsPerReq: 3, pathCpuUsPerReq: 4 },
+    2,
   );
-  assert.deepEqual(r, { rpsVsTwemproxy: 1.5, rpsVsDirect: 0.75, p50VsTwemproxy: 0.5, p99VsTwemproxy: 0.25, cpuVsTwemproxy: 0.75 });
+  assert.deepEqual(r, {
+    rpsVsTwemproxy: 1.5,
+    rpsVsDirect: 0.75,
+    p50VsTwemproxy: 0.5,
+    p99VsTwemproxy: 0.25,
+    cpuVsTwemproxy: 0.75,
+    // 2 cores / 4 µs per request = 500,000 req/s for Walnut's path, against twemproxy's 50.
+    rpsCeilingVsTwemproxy: 10_000,
+  });
 });
 
 test('check: pass side and signed margin for upper and lower limits', () => {

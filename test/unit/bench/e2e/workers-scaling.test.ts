@@ -7,7 +7,22 @@ import type { Sample } from '../../../../bench/e2e/results.js';
 import { summariseWorkers } from '../../../../bench/e2e/workers-scaling.js';
 
 function sample(round: number, rps: number, cpuUsPerReq: number, failure = ''): Sample {
-  return { round, rps, p50Ms: 0.5, p99Ms: 1, avgMs: 0.5, requests: 1000, seconds: 1, cpuSeconds: 0, cpuUsPerReq, errors: 0, failure };
+  return {
+    round,
+    rps,
+    p50Ms: 0.5,
+    p99Ms: 1,
+    avgMs: 0.5,
+    requests: 1000,
+    seconds: 1,
+    cpuSeconds: 0,
+    cpuUsPerReq,
+    loadCpuUsPerReq: NaN,
+    serverCpuUsPerReq: NaN,
+    pathCpuUsPerReq: NaN,
+    errors: 0,
+    failure,
+  };
 }
 
 test('summariseWorkers: medians over rounds (failed runs left out), 2w/1w and 2w/twemproxy ratios', () => {
