@@ -192,7 +192,19 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
       this.writeBlocked = true;
       this.socket.pause();
     }
-    if ((this.closing || this.eof) && this.queue.length === 0) this.socket.end();
+    if ((this.closing || this.eof) && this.queue.length === 0) this.endConnection();
+  }
+
+  /**
+   * Every reply owed is out of the queue: end the connection. After the client's own end, with
+   * every reply already in the kernel, a plain close does it (the FIN follows the data, and
+   * nothing is left unread to turn it into a reset): no shutdown request, one system call
+   * less, as twemproxy. Otherwise the FIN must wait for queued writes, and a client that is
+   * still sending must get it before the close: end().
+   */
+  private endConnection(): void {
+    if (this.eof && this.writer.unsent === 0) this.socket.destroy();
+    else this.socket.end();
   }
 
   /** @internal SocketWriter: every reply handed over has been taken by the kernel. */

@@ -2,6 +2,7 @@
 // a 20,000-key MGET arrive intact and in order, a large reply never overtakes an earlier reply
 // of the same client that another server has not sent yet, and stats count the whole reply.
 import assert from 'node:assert/strict';
+import { createConnection } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { STREAM_MIN_BYTES } from '../../src/proto/codec.js';
@@ -87,5 +88,36 @@ describe('large replies stream through Walnut', () => {
     const want = bulk('small-from-a') + bulk(large);
     assert.equal(await c.readText(want), want);
     c.destroy();
+  });
+
+  test('a client that half-closes and does not read yet gets the whole large reply, then the end', async () => {
+    // The client's end arrives with its request; the 8 MB reply then waits in Walnut's socket
+    // queue behind a full kernel buffer while the client does not read. Walnut must end the
+    // connection after that queue, not close it with the queue still there.
+    const value = 'h'.repeat(8 * 1024 * 1024 - 7) + 'the-end';
+    const setter = await RawClient.connect(port);
+    setter.command('SET', 'half-closed-big', value);
+    assert.equal(await setter.readText('+OK\r\n', 10_000), '+OK\r\n');
+    setter.destroy();
+
+    const socket = createConnection(port, '127.0.0.1');
+    socket.pause();
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    socket.end(encodeCommand(['GET', 'half-closed-big']));
+    await sleep(500);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = new Promise<void>((resolve, reject) => {
+      socket.once('end', resolve);
+      socket.once('error', reject);
+    });
+    socket.resume();
+    await ended;
+    const got = Buffer.concat(chunks).toString('latin1');
+    assert.equal(got.length, bulk(value).length, 'every byte of the reply arrived');
+    assert.ok(got === bulk(value), 'the reply arrived intact');
   });
 });

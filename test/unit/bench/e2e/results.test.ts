@@ -129,5 +129,9 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
   assert.equal(get('RSS per idle client').value, 3);
   assert.equal(get('RSS per idle client').pass, true);
   assert.equal(checks.filter((c) => c.name.startsWith('RSS')).length, 1);
+  // All 300 kB of growth came back (after15s = before): nothing kept.
+  assert.equal(get('memory back near its start').value, 0);
+  assert.equal(get('memory back near its start').pass, true);
+  assert.equal(checks.filter((c) => c.name.startsWith('memory back')).length, 1);
   assert.deepEqual(evaluateTargets([], [], []), []);
 });
