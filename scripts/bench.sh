@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `npm run bench`: installs what is missing, compiles with tsc into dist/ (stopping on type
-# errors), then runs the end-to-end benchmark (bench/e2e/run.ts): Walnut against C twemproxy
+# `npm run bench`: installs what is missing, builds into dist/ (scripts/build.sh, stopping on
+# type errors), then runs the end-to-end benchmark (bench/e2e/run.ts): Walnut against C twemproxy
 # and the servers themselves. Arguments go to the benchmark, e.g. `npm run bench -- --quick`;
 # `npm run bench -- --help` lists them.
 set -euo pipefail
@@ -9,8 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
 
-echo "bench: tsc -p tsconfig.json"
-npx tsc -p tsconfig.json
+bash scripts/build.sh
 
 # The idle-client test opens 10,000 connections from the harness to each proxy, and the
 # proxies inherit our limit: ask for 65536 descriptors, or as many as the hard limit allows.

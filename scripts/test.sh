@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing, compiles everything with tsc into dist/ (stopping on
-# type errors), then runs the compiled tests with node's built-in runner.
+# `npm test`: installs what is missing, builds everything into dist/ (scripts/build.sh, stopping
+# on type errors), then runs the compiled tests with node's built-in runner.
 #   scripts/test.sh              unit tests, then integration tests (one run, one summary)
 #   scripts/test.sh unit         unit tests only
 #   scripts/test.sh integration  integration tests only
@@ -21,9 +21,9 @@ esac
 bash scripts/install-deps.sh
 
 # A clean dist/ so compiled tests whose sources were deleted or renamed cannot run.
-echo "test: rm -rf dist && tsc -p tsconfig.json"
+echo "test: rm -rf dist && scripts/build.sh"
 rm -rf dist
-npx tsc -p tsconfig.json
+bash scripts/build.sh
 
 # Node 20's --test does not expand globs itself, so list the files here (sorted for a stable
 # order; node starts them in the order given, so unit tests go first).

@@ -11,7 +11,7 @@ import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
 import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
-import { exposedGc, HeapTrimmer } from './heap-trim.js';
+import { exposedGc, HeapTrimmer, loadMallocTrim } from './heap-trim.js';
 import { Listener } from './listener.js';
 import { ServerPool } from './server-pool.js';
 import type { PublishedSocket } from './unix-socket.js';
@@ -38,7 +38,7 @@ export class Proxy implements StatsSource {
     this.pools = config.pools.map((p) => new ServerPool(p, codecFor(p), this.counters));
     this.listeners = this.pools.map((p) => new Listener(p));
     const gc = exposedGc();
-    this.trimmer = gc === null ? null : new HeapTrimmer(this.counters, gc);
+    this.trimmer = gc === null ? null : new HeapTrimmer(this.counters, gc, loadMallocTrim());
   }
 
   /** Bind every pool's listener (in pool order) and pre-connect where configured. */
