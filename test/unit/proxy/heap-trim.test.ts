@@ -130,7 +130,7 @@ test('the malloc_trim addon is built where a C compiler and Node headers are, an
   const headers = join(dirname(dirname(process.execPath)), 'include', 'node', 'node_api.h');
   let compiler = true;
   try {
-    execFileSync('cc', ['--version'], { stdio: 'ignore' });
+    execFileSync(process.env['CC'] ?? 'cc', ['--version'], { stdio: 'ignore' });
   } catch {
     compiler = false;
   }
