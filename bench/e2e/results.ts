@@ -118,7 +118,7 @@ export interface IdleResult {
    * the last full collection.
    */
   retainedShare: number;
-  /** Whether RSS came back near its start: within 10% of the growth, or 1 MB. */
+  /** Whether RSS came back near its start: within 10% of the growth (the target's test). */
   returned: boolean;
   fdLimit: number;
   failure: string;
@@ -156,7 +156,7 @@ export function idleSummary(
     rssAfterSecondCloseKb: rss.afterSecondClose,
     kbPerClient: opened > 0 ? growth / opened : Number.NaN,
     retainedShare: ratio(retained, growth),
-    returned: retained <= Math.max(growth * 0.1, 1024),
+    returned: retained <= growth * 0.1,
     fdLimit,
     failure,
   };

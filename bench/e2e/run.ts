@@ -217,9 +217,10 @@ async function memcacheSample(
     valueSize: VALUE_SIZE,
     timeoutMs: RUN_TIMEOUT_MS,
   });
+  // First, before the /proc reads below add their own CPU to this process's.
+  const loadUsage = process.cpuUsage(load0);
   const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
   const servers = cpuSecondsOf(suite.serverPids) - servers0;
-  const loadUsage = process.cpuUsage(load0);
   const load = (loadUsage.user + loadUsage.system) / 1e6;
   const seconds = (performance.now() - t0) / 1000;
   if (r.failure !== '' || r.requests === 0) return failedSample(round, r.failure || 'no replies');

@@ -22,8 +22,9 @@ export type ToWorker =
   | { readonly type: 'log-reopen' };
 
 export type ToPrimary =
-  /** Listening; `sockets`: the unix sockets this worker published (the others joined them). */
-  | { readonly type: 'ready'; readonly sockets: readonly PublishedSocket[] }
+  | { readonly type: 'ready' }
+  /** This worker put a unix socket at its path (the others sharing it found it there). */
+  | ({ readonly type: 'published' } & PublishedSocket)
   | { readonly type: 'failed'; readonly reason: string }
   | { readonly type: 'stats'; readonly id: number; readonly snapshot: StatsSnapshot };
 

@@ -60,12 +60,15 @@ async function main(): Promise<void> {
 
   try {
     const config = await loadConfig(settings.confFile);
-    proxy = await Proxy.start(config, { mbufSize: settings.mbufSize });
+    proxy = await Proxy.start(config, {
+      mbufSize: settings.mbufSize,
+      onSocketPublished: (socket) => send({ type: 'published', ...socket }),
+    });
   } catch (err) {
     send({ type: 'failed', reason: reasonOf(err) });
     process.exit(1);
   }
-  send({ type: 'ready', sockets: proxy.publishedSockets() });
+  send({ type: 'ready' });
 }
 
 void main();

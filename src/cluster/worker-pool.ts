@@ -29,6 +29,12 @@ const STATS_WAIT_MS = 1000;
  * with no worker, refusing every connection.)
  */
 const QUICK_RESTARTS = 5;
+/**
+ * Deaths by these signals are crashes (V8 aborts when its heap is exhausted; a native fault):
+ * a worker that crashes while starting would crash again, so the start fails with the reason.
+ * Other signals (SIGKILL from an operator or the OOM killer, SIGTERM) are replaced.
+ */
+const CRASH_SIGNALS: ReadonlySet<string> = new Set(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGSYS']);
 const RESTART_WINDOW_MS = 60_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
@@ -42,6 +48,9 @@ export class WorkerPool implements StatsSource {
   private readonly slots: Slot[] = [];
   private readonly settings: WorkerSettings;
   private closing = false;
+  /** Until start() has settled: workers killed while starting count against QUICK_RESTARTS. */
+  private starting = true;
+  private startupKills = 0;
   /** The unix sockets the workers published, by path: the primary removes them at exit. */
   private readonly publishedSockets = new Map<string, number>();
   private restarts: number[] = [];
@@ -56,8 +65,9 @@ export class WorkerPool implements StatsSource {
 
   /**
    * Fork `count` workers and wait until each is listening. Rejects when a worker reports that it
-   * cannot start (a bad config, a bind error) or exits by itself before it is ready: those would
-   * fail again. A worker killed by a signal while starting is replaced, as after start.
+   * cannot start (a bad config, a bind error), exits by itself or crashes before it is ready:
+   * those would fail again. A worker killed by another signal while starting is replaced, as
+   * after start, up to QUICK_RESTARTS times, so that the start always ends.
    */
   static async start(count: number, settings: WorkerSettings): Promise<WorkerPool> {
     const paths = await unixSocketPaths(settings.confFile);
@@ -70,6 +80,8 @@ export class WorkerPool implements StatsSource {
     } catch (err) {
       await pool.close(0);
       throw err;
+    } finally {
+      pool.starting = false;
     }
     return pool;
   }
@@ -84,18 +96,21 @@ export class WorkerPool implements StatsSource {
     this.slots.push(slot);
     return new Promise((resolve, reject) => {
       let started = false;
+      /** It said why it cannot start: that rejection is its only replacement (no second at exit). */
+      let reportedFailure = false;
       worker.on('message', (message: unknown) => {
         const type = messageType(message);
-        if (type === 'ready' && !started) {
+        if (type === 'published') {
+          // Sent as soon as the socket is at its path: a worker can die before it is ready, and
+          // the socket it published (a new one when every worker had died) must still be removed.
+          const { path, ino } = message as Extract<ToPrimary, { type: 'published' }>;
+          this.publishedSockets.set(path, ino);
+        } else if (type === 'ready' && !started) {
           started = true;
-          // The socket a worker publishes after all the others died is a new one (the primary's
-          // handle closed with the last of them): the one to remove at exit.
-          for (const { path, ino } of (message as Extract<ToPrimary, { type: 'ready' }>).sockets) {
-            this.publishedSockets.set(path, ino);
-          }
           resolve();
         } else if (type === 'failed' && !started) {
           started = true;
+          reportedFailure = true;
           reject(new Error((message as Extract<ToPrimary, { type: 'failed' }>).reason));
         } else if (type === 'stats') {
           const reply = message as Extract<ToPrimary, { type: 'stats' }>;
@@ -107,12 +122,15 @@ export class WorkerPool implements StatsSource {
       worker.on('exit', (code, signal) => {
         const at = this.slots.indexOf(slot);
         if (at >= 0) this.slots.splice(at, 1);
+        if (reportedFailure) return;
         const pid = worker.process.pid ?? '?';
         if (!started) {
           started = true;
           const why = `worker ${pid} exited during startup (${signal ?? code})`;
-          if (signal === null) reject(new Error(why));
-          else resolve(this.replace(why));
+          const replaceable =
+            signal !== null && !CRASH_SIGNALS.has(signal) && !(this.starting && ++this.startupKills > QUICK_RESTARTS);
+          if (replaceable) resolve(this.replace(why));
+          else reject(new Error(why));
           return;
         }
         this.replaceForever(`worker ${pid} exited (${signal ?? code})`);

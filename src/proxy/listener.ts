@@ -18,13 +18,15 @@ export class Listener {
   /**
    * The inode of the unix socket this listener serves, when it published it or bound it at the
    * path. A single process removes it again in close(); a --workers worker leaves that to the
-   * primary, which learns it from the worker (publishedSocket()).
+   * primary, which learns it through `onPublished`.
    */
   private socketInode: number | null = null;
   private readonly removesSocket = !cluster.isWorker;
+  private readonly onPublished: ((socket: PublishedSocket) => void) | null;
 
-  constructor(pool: ServerPool) {
+  constructor(pool: ServerPool, onPublished: ((socket: PublishedSocket) => void) | null) {
     this.pool = pool;
+    this.onPublished = onPublished;
     // Accepted connections are taken over as soon as it listens (see bind()).
     this.server = createServer();
   }
@@ -60,18 +62,19 @@ export class Listener {
       if (!shared) await unlink(path).catch(() => undefined);
       await this.bind({ path, backlog });
       if (mode !== 0) await chmod(path, mode);
-      this.socketInode = (await stat(path)).ino;
+      this.published(path, (await stat(path)).ino);
       return;
     }
     if (!shared) await unlink(staging).catch(() => undefined);
     await this.bind({ path: staging, backlog });
-    this.socketInode = await publishSocket(staging, path, mode, shared);
+    const ino = await publishSocket(staging, path, mode, shared);
+    // null: another worker sharing the socket published it.
+    if (ino !== null) this.published(path, ino);
   }
 
-  /** The unix socket this listener put at its path (null: TCP, or another worker published it). */
-  publishedSocket(): PublishedSocket | null {
-    const path = this.pool.config.listen.path;
-    return path === null || this.socketInode === null ? null : { path, ino: this.socketInode };
+  private published(path: string, ino: number): void {
+    this.socketInode = ino;
+    this.onPublished?.({ path, ino });
   }
 
   private bind(options: ListenOptions): Promise<void> {

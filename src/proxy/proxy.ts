@@ -19,6 +19,11 @@ import type { PublishedSocket } from './unix-socket.js';
 export interface ProxyOptions {
   /** nutcracker's -m; accepted for compatibility (Walnut's buffers are sized by Node). */
   readonly mbufSize: number;
+  /**
+   * Told of each unix socket this process puts at its path, as soon as it is there (a --workers
+   * worker tells the primary, which removes the socket at exit).
+   */
+  readonly onSocketPublished?: (socket: PublishedSocket) => void;
 }
 
 function codecFor(pool: PoolConfig): Codec {
@@ -34,16 +39,16 @@ export class Proxy implements StatsSource {
   /** Returns memory after a crowd of clients leaves; null when node lacks --expose-gc. */
   private readonly trimmer: HeapTrimmer | null;
 
-  private constructor(config: Config) {
+  private constructor(config: Config, options: ProxyOptions) {
     this.pools = config.pools.map((p) => new ServerPool(p, codecFor(p), this.counters));
-    this.listeners = this.pools.map((p) => new Listener(p));
+    this.listeners = this.pools.map((p) => new Listener(p, options.onSocketPublished ?? null));
     const gc = exposedGc();
     this.trimmer = gc === null ? null : new HeapTrimmer(this.counters, gc, loadMallocTrim());
   }
 
   /** Bind every pool's listener (in pool order) and pre-connect where configured. */
-  static async start(config: Config, _options: ProxyOptions): Promise<Proxy> {
-    const proxy = new Proxy(config);
+  static async start(config: Config, options: ProxyOptions): Promise<Proxy> {
+    const proxy = new Proxy(config, options);
     for (let i = 0; i < proxy.listeners.length; i++) {
       const listener = proxy.listeners[i]!;
       try {
@@ -58,11 +63,6 @@ export class Proxy implements StatsSource {
     for (const pool of proxy.pools) if (pool.config.preconnect) pool.preconnect();
     proxy.trimmer?.start();
     return proxy;
-  }
-
-  /** The unix sockets this process put at their paths (a --workers primary removes them at exit). */
-  publishedSockets(): PublishedSocket[] {
-    return this.listeners.flatMap((l) => l.publishedSocket() ?? []);
   }
 
   snapshot(): StatsSnapshot {

@@ -394,3 +394,79 @@ describe('--workers 2 on a unix socket, with clients connecting while it starts'
     }
   });
 });
+
+describe('--workers 2: replacements that cannot start, and crashes while starting', () => {
+  let backend: Running;
+
+  before(async () => {
+    backend = await startRedis();
+  });
+
+  after(async () => {
+    await backend?.stop();
+  });
+
+  const yamlFor = (port: number): string =>
+    `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+
+  test('a replacement that cannot start is retried until it can, and the pool ends with exactly two workers', async () => {
+    const port = await freePort();
+    const walnut = await startWalnut(yamlFor(port), { listenPorts: [port], args: ['--workers', '2'] });
+    try {
+      // The config is broken when a worker dies: its replacements fail ('failed', then exit 1).
+      // Each failure used to be replaced twice (once for the message, once for the exit), and
+      // the pool grew with every round.
+      writeFileSync(walnut.configPath, 'w:\n  listen: [not an address\n');
+      const [victim] = workerPids(walnut.pid);
+      assert.ok(victim !== undefined);
+      process.kill(victim, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(walnut.configPath, yamlFor(port));
+      // The back-off after a second and a half of failures is under 2 s: wait out two of them.
+      let workers: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        workers = workerPids(walnut.pid).filter((pid) => pid !== victim);
+        if (workers.length >= 2) break;
+      }
+      await new Promise((r) => setTimeout(r, 4000));
+      workers = workerPids(walnut.pid);
+      assert.equal(workers.length, 2, `workers: ${workers.join(',')}`);
+      assert.match(readFileSync(walnut.logPath, 'utf8'), /restarting a worker failed: /);
+      const served = new Set<number>();
+      for (let i = 0; i < 100 && served.size < 2; i++) served.add(await pidServing(port));
+      for (const pid of served) assert.ok(workers.includes(pid), `served by ${pid}, workers ${workers.join(',')}`);
+    } finally {
+      await walnut.stop();
+    }
+  });
+
+  test('a worker that crashes while starting fails the start, with the reason', async () => {
+    const port = await freePort();
+    const starting = startWalnut(yamlFor(port), { listenPorts: [port], args: ['--workers', '2'] }).then(
+      (w) => w,
+      (err: unknown) => err as Error,
+    );
+    let victim: number | undefined;
+    for (let i = 0; i < 1000 && victim === undefined; i++) {
+      victim = grandchildPids()[0];
+      if (victim === undefined) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(victim !== undefined, 'a worker appeared');
+    // What V8 does when a worker's heap is exhausted: it would do it again in a replacement.
+    process.kill(victim, 'SIGABRT');
+    const result = await starting;
+    if (result instanceof Error) {
+      assert.match(result.message, new RegExp(`worker ${victim} exited during startup \\(SIGABRT\\)`));
+    } else {
+      // The other worker was listening already, so the proxy looked ready: it still exits 1.
+      try {
+        const exited = await Promise.race([result.exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
+        assert.equal(exited, 1);
+        assert.match(readFileSync(result.logPath, 'utf8'), new RegExp(`worker ${victim} exited during startup \\(SIGABRT\\)`));
+      } finally {
+        await result.stop();
+      }
+    }
+  });
+});

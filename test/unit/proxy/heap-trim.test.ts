@@ -9,9 +9,7 @@ import {
   newConnectionCounters,
   type ConnectionCounters,
 } from '../../../src/proxy/connection-counters.js';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { HeapTrimmer, TRIM_MIN_DROP, TRIM_MIN_INTERVAL_MS, exposedGc, loadMallocTrim } from '../../../src/proxy/heap-trim.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -126,23 +124,16 @@ test("exposedGc finds node --expose-gc's global, and only that", () => {
   }
 });
 
-test('the malloc_trim addon is built where a C compiler and Node headers are, and trims', () => {
-  const headers = join(dirname(dirname(process.execPath)), 'include', 'node', 'node_api.h');
-  let compiler = true;
-  try {
-    execFileSync(process.env['CC'] ?? 'cc', ['--version'], { stdio: 'ignore' });
-  } catch {
-    compiler = false;
-  }
+test('the malloc_trim addon loads when scripts/build.sh built it, and trims', () => {
+  // build.sh records what it did: "built", or "skipped: <why>" (no compiler, no Node headers).
+  const status = readFileSync(new URL('../../../native/malloc_trim.status', import.meta.url), 'utf8').trim();
   const trim = loadMallocTrim();
-  if (!compiler || !existsSync(headers)) {
-    // scripts/build.sh said why it skipped the addon; Walnut runs without it.
+  if (status.startsWith('skipped: ')) {
     assert.equal(trim, null);
     return;
   }
-  assert.ok(trim !== null, 'scripts/build.sh built dist/native/malloc_trim.node');
-  // Free a few megabytes of small blocks in glibc's heap, then trim: a boolean either way.
-  const kept = Array.from({ length: 20_000 }, (_, i) => Buffer.from(`block ${i}`.padEnd(200)));
-  kept.length = 0;
+  assert.equal(status, 'built');
+  assert.ok(trim !== null, 'dist/native/malloc_trim.node loads and has trim()');
+  // Whether glibc had pages to give back depends on the heap: either answer is a boolean.
   assert.equal(typeof trim(), 'boolean');
 });

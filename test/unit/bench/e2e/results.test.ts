@@ -78,8 +78,10 @@ test('idleSummary: KB per opened client and whether memory came back', () => {
   assert.equal(kept.returned, false);
   const back = idleSummary('twemproxy', 1_000, 500, { before: 2_000, withClients: 3_000, after1s: 2_900, after5s: 2_900, after15s: 2_900, secondWave: 3_000, afterSecondClose: 2_900 }, 20_000, '');
   assert.equal(back.kbPerClient, 2);
-  // 900 kB kept is under the 1 MB slack
-  assert.equal(back.returned, true);
+  // 900 of 1,000 kB kept
+  assert.equal(back.returned, false);
+  const near = idleSummary('walnut', 1_000, 0, { before: 2_000, withClients: 3_000, after1s: 2_500, after5s: 2_200, after15s: 2_100, secondWave: 3_000, afterSecondClose: 2_100 }, 20_000, '');
+  assert.equal(near.returned, true, '100 of 1,000 kB kept: at the limit');
 });
 
 test('evaluateTargets applies each target to the right depth and figure', () => {
