@@ -87,8 +87,9 @@ export class WorkerPool implements StatsSource {
   }
 
   /**
-   * Fork a worker. Resolves once it listens; if it is killed by a signal before that, once its
-   * replacement listens. Rejects if it reports a failure or exits with a code before that.
+   * Fork a worker. Resolves once it listens; if it is killed before that, once its replacement
+   * listens. Rejects if before that it reports a failure, exits with a code, crashes
+   * (CRASH_SIGNALS), or is one kill too many while the pool starts.
    */
   private fork(): Promise<void> {
     const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(this.settings) });
