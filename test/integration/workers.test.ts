@@ -319,8 +319,19 @@ describe('--workers 2 on a unix socket, with clients connecting while it starts'
 
   test('a worker killed before the service is ready is replaced, and the service starts', async () => {
     // The pool used to fail its start when any worker died before it was ready, and the whole
-    // service exited, though the other worker was already serving the socket.
-    const starting = startWorkers();
+    // service exited, though the other worker was already serving the socket. Every worker
+    // waits a second before it starts (a preload), so the kill surely lands while it starts.
+    const preload = join(dir, 'slow-workers.cjs');
+    writeFileSync(
+      preload,
+      `if (process.env.${WORKER_ENV} !== undefined) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);\n`,
+    );
+    const saved = process.env['NODE_OPTIONS'];
+    process.env['NODE_OPTIONS'] = `--require ${preload}`;
+    const starting = startWorkers().finally(() => {
+      if (saved === undefined) delete process.env['NODE_OPTIONS'];
+      else process.env['NODE_OPTIONS'] = saved;
+    });
     let victim: number | undefined;
     for (let i = 0; i < 1000 && victim === undefined; i++) {
       victim = grandchildPids()[0];
