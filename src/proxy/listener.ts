@@ -12,6 +12,9 @@ import type { ServerPool } from './server-pool.js';
 import { interceptAccepts, openAccepted, type AcceptedHandle } from './socket-read.js';
 import { publishSocket, removeSocket, stagingPath, type PublishedSocket } from './unix-socket.js';
 
+/** A --workers worker listens on sockets the primary binds and shares (and removes at exit). */
+const SHARED_LISTENER = cluster.isWorker;
+
 export class Listener {
   private readonly pool: ServerPool;
   private readonly server: NetServer;
@@ -21,7 +24,6 @@ export class Listener {
    * primary, which learns it through `onPublished`.
    */
   private socketInode: number | null = null;
-  private readonly removesSocket = !cluster.isWorker;
   private readonly onPublished: ((socket: PublishedSocket) => void) | null;
 
   constructor(pool: ServerPool, onPublished: ((socket: PublishedSocket) => void) | null) {
@@ -53,7 +55,7 @@ export class Listener {
    * worker asks for the primary's staging name and whichever finishes first publishes it.
    */
   private async listenUnix(path: string, mode: number): Promise<void> {
-    const shared = cluster.isWorker;
+    const shared = SHARED_LISTENER;
     const backlog = this.pool.config.backlog;
     const staging = stagingPath(path, shared ? process.ppid : process.pid);
     if (staging === null) {
@@ -129,6 +131,6 @@ export class Listener {
     this.pool.counters.current--;
     this.server.close();
     const path = this.pool.config.listen.path;
-    if (path !== null && this.socketInode !== null && this.removesSocket) await removeSocket(path, this.socketInode);
+    if (path !== null && this.socketInode !== null && !SHARED_LISTENER) await removeSocket(path, this.socketInode);
   }
 }

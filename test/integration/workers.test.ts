@@ -38,6 +38,22 @@ function grandchildPids(): number[] {
   return rows.filter(([, ppid]) => children.has(ppid)).map(([pid]) => pid);
 }
 
+/**
+ * Runs `start` with NODE_OPTIONS requiring a preload (written in `dir`) that runs `code` in every
+ * worker process and not in the primary: a deliberate misbehaviour for a test. NODE_OPTIONS is
+ * restored once `start` settles; the processes it started keep it.
+ */
+function withWorkerPreload<T>(dir: string, code: string, start: () => Promise<T>): Promise<T> {
+  const preload = join(dir, 'worker-preload.cjs');
+  writeFileSync(preload, `if (process.env.${WORKER_ENV} !== undefined) { ${code} }\n`);
+  const saved = process.env['NODE_OPTIONS'];
+  process.env['NODE_OPTIONS'] = `--require ${preload}`;
+  return start().finally(() => {
+    if (saved === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = saved;
+  });
+}
+
 async function pidServing(port: number): Promise<number> {
   const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0 });
   await c.connect();
@@ -321,17 +337,7 @@ describe('--workers 2 on a unix socket, with clients connecting while it starts'
     // The pool used to fail its start when any worker died before it was ready, and the whole
     // service exited, though the other worker was already serving the socket. Every worker
     // waits a second before it starts (a preload), so the kill surely lands while it starts.
-    const preload = join(dir, 'slow-workers.cjs');
-    writeFileSync(
-      preload,
-      `if (process.env.${WORKER_ENV} !== undefined) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);\n`,
-    );
-    const saved = process.env['NODE_OPTIONS'];
-    process.env['NODE_OPTIONS'] = `--require ${preload}`;
-    const starting = startWorkers().finally(() => {
-      if (saved === undefined) delete process.env['NODE_OPTIONS'];
-      else process.env['NODE_OPTIONS'] = saved;
-    });
+    const starting = withWorkerPreload(dir, 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);', startWorkers);
     let victim: number | undefined;
     for (let i = 0; i < 1000 && victim === undefined; i++) {
       victim = grandchildPids()[0];
@@ -464,17 +470,13 @@ describe('--workers 2: replacements that cannot start, and crashes while startin
     // Every worker aborts as it starts (a preload that does what V8 does when a heap is
     // exhausted), so a replacement would crash again: the start must fail, not retry for ever.
     const dir = mkdtempSync(join(tmpdir(), 'walnut-crash-'));
-    const preload = join(dir, 'abort-in-workers.cjs');
-    writeFileSync(preload, `if (process.env.${WORKER_ENV} !== undefined) process.abort();\n`);
     const port = await freePort();
-    const saved = process.env['NODE_OPTIONS'];
-    process.env['NODE_OPTIONS'] = `--require ${preload}`;
     let outcome: RunningProxy | Error;
     try {
-      outcome = await startWalnut(yamlFor(port), { listenPorts: [port], args: ['--workers', '2'] }).catch((err: unknown) => err as Error);
+      outcome = await withWorkerPreload(dir, 'process.abort();', () =>
+        startWalnut(yamlFor(port), { listenPorts: [port], args: ['--workers', '2'] }),
+      ).catch((err: unknown) => err as Error);
     } finally {
-      if (saved === undefined) delete process.env['NODE_OPTIONS'];
-      else process.env['NODE_OPTIONS'] = saved;
       rmSync(dir, { recursive: true, force: true });
     }
     if (!(outcome instanceof Error)) {
