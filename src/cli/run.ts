@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import { WorkerPool } from '../cluster/worker-pool.js';
 import { Proxy } from '../proxy/proxy.js';
-import { DIRECT_WRITES_AVAILABLE } from '../proxy/socket-write.js';
+import { DIRECT_HANDLES_AVAILABLE } from '../proxy/stream-handle.js';
 import type { StatsSnapshot } from '../stats/snapshot.js';
 import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
 import { strerror } from '../util/errno.js';
@@ -151,8 +151,8 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
   }
 
   log.always(`${PROGRAM}-${walnutVersion()} started on pid ${process.pid}`);
-  if (!DIRECT_WRITES_AVAILABLE) {
-    log.warn(`node ${process.version} has no stream_wrap binding: sockets are written with socket.write (slower)`);
+  if (!DIRECT_HANDLES_AVAILABLE) {
+    log.warn(`node ${process.version} has no stream_wrap binding: connections go through net.Socket (slower)`);
   }
 
   let config: Config;

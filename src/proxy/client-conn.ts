@@ -4,7 +4,6 @@
  * twemproxy's client side (nc_client.c, req_recv_done / rsp_send_next in nc_request.c and
  * nc_response.c), plus the backpressure twemproxy lacks.
  */
-import type { Socket } from 'node:net';
 import type { RequestParser, RequestSink } from '../proto/codec.js';
 import {
   Msg,
@@ -20,33 +19,17 @@ import { Fifo } from './fifo.js';
 import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS } from './limits.js';
 import type { Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
-import { sharedReads } from './socket-read.js';
-import { SocketWriter } from './socket-write.js';
+import { openClientStream, type ClientStream, type StreamEvents, type TcpOptions } from './client-stream.js';
+import type { AcceptedHandle } from './socket-read.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
 
 /**
- * The socket's ClientConn. Socket input and events reach it through the shared handlers below
- * rather than closures per connection: idle clients are counted in thousands (memory per idle
- * client is a benchmark target).
+ * The stream reports to its ClientConn directly (StreamEvents), with no closures or listeners
+ * per connection: idle clients are counted in thousands (memory per idle client is a
+ * benchmark target).
  */
-const CONN = Symbol('walnut.clientConn');
-type ClientSocket = Socket & { [CONN]: ClientConn };
-
-/** The `onread` option a client socket must be created with (see socket-read.ts). */
-export const CLIENT_READS = sharedReads((socket, chunk) => (socket as ClientSocket)[CONN].onData(chunk));
-
-function onSocketEnd(this: ClientSocket): void {
-  this[CONN].onEnd();
-}
-function onSocketError(this: ClientSocket, err: NodeJS.ErrnoException): void {
-  this[CONN].onError(err);
-}
-function onSocketClose(this: ClientSocket): void {
-  this[CONN].onClose();
-}
-
-export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
-  private readonly socket: Socket;
+export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, StreamEvents {
+  private readonly stream: ClientStream;
   private readonly pool: ServerPool;
   private readonly parser: RequestParser;
   /** Which of each server's connections this client uses (keeps its requests in order). */
@@ -55,7 +38,6 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
   private readonly queue = new Fifo<Msg>(4);
   private pendingBytes = 0;
   private readonly out = new OutBuffer();
-  private readonly writer: SocketWriter;
   flushQueued = false;
   /** QUIT or an unframeable stream: read nothing more, close once the last reply is out. */
   private closing = false;
@@ -69,23 +51,19 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
   /** Congested server connections holding this client back (ServerConn.hold). */
   private heldBy = 0;
 
-  /** `socket` reads through CLIENT_READS. */
-  constructor(socket: Socket, pool: ServerPool) {
-    this.socket = socket;
-    this.writer = new SocketWriter(socket, this);
+  /** A connection the listener accepted: `tcp` null for a unix socket. */
+  constructor(handle: AcceptedHandle, tcp: TcpOptions | null, pool: ServerPool) {
     this.pool = pool;
     this.parser = pool.codec.newRequestParser();
     this.affinity = pool.takeAffinity();
     pool.stats.client_connections++;
     countConnectionOpened(pool.counters);
     pool.clients.add(this);
-    (socket as ClientSocket)[CONN] = this;
-    socket.on('end', onSocketEnd);
-    socket.on('error', onSocketError);
-    socket.on('close', onSocketClose);
+    this.stream = openClientStream(handle, tcp, this);
+    this.stream.resume();
   }
 
-  /** @internal socket event */
+  /** @internal stream event */
   onData(chunk: Buffer): void {
     if (this.closing || this.closed) return;
     this.parser.feed(chunk, this);
@@ -94,7 +72,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
       (this.queue.length >= MAX_CLIENT_PENDING_REQUESTS || this.pendingBytes >= MAX_CLIENT_PENDING_BYTES)
     ) {
       this.queueFull = true;
-      this.socket.pause();
+      this.stream.pause();
     }
   }
 
@@ -188,9 +166,9 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
 
   flush(): void {
     if (this.closed) return;
-    if (!this.out.empty && !this.out.writeTo(this.writer) && !this.writeBlocked) {
+    if (!this.out.empty && !this.out.writeTo(this.stream) && !this.writeBlocked) {
       this.writeBlocked = true;
-      this.socket.pause();
+      this.stream.pause();
     }
     if ((this.closing || this.eof) && this.queue.length === 0) this.endConnection();
   }
@@ -203,11 +181,11 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
    * still sending must get it before the close: end().
    */
   private endConnection(): void {
-    if (this.eof && this.writer.unsent === 0) this.socket.destroy();
-    else this.socket.end();
+    if (this.eof && this.stream.unsent === 0) this.stream.destroy();
+    else this.stream.end();
   }
 
-  /** @internal SocketWriter: every reply handed over has been taken by the kernel. */
+  /** @internal stream event: every reply handed over has been taken by the kernel. */
   onDrain(): void {
     if (!this.writeBlocked) return;
     this.writeBlocked = false;
@@ -215,7 +193,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
   }
 
   hold(): void {
-    if (this.heldBy++ === 0) this.socket.pause();
+    if (this.heldBy++ === 0) this.stream.pause();
   }
 
   release(): void {
@@ -224,11 +202,11 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
 
   private resumeIfAllowed(): void {
     if (!this.writeBlocked && !this.queueFull && this.heldBy === 0 && !this.closing && !this.closed) {
-      this.socket.resume();
+      this.stream.resume();
     }
   }
 
-  /** @internal socket event */
+  /** @internal stream event */
   onEnd(): void {
     // Half-close: keep writing the replies still owed, then close (spec 6.5).
     this.eof = true;
@@ -238,14 +216,13 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
     if (this.queue.length === 0) scheduleFlush(this);
   }
 
-  /** @internal socket event */
+  /** @internal stream event (the stream closes after it) */
   onError(err: NodeJS.ErrnoException): void {
     this.failed = true;
     if (log.level >= LOG_INFO) log.info(`client ${this.describe()} error: ${err.code ?? err.message}`);
-    this.socket.destroy();
   }
 
-  /** @internal socket event */
+  /** @internal stream event */
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
@@ -271,22 +248,21 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder {
   shutdown(): void {
     if (this.closed) return;
     this.closing = true;
-    this.socket.pause();
+    this.stream.pause();
     scheduleFlush(this);
   }
 
   /** Everything owed has been handed to the kernel and the connection ended, or it is gone. */
   get finished(): boolean {
-    return this.closed || this.socket.writableFinished;
+    return this.closed || this.stream.finished;
   }
 
   /** Close now, whatever is pending (shutdown after the grace period). */
   destroy(): void {
-    this.socket.destroy();
+    this.stream.destroy();
   }
 
   private describe(): string {
-    const s = this.socket;
-    return s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort ?? 0}` : 'unix';
+    return this.stream.peer();
   }
 }

@@ -6,14 +6,24 @@ import cluster from 'node:cluster';
 import { chmod, stat, unlink } from 'node:fs/promises';
 import { createServer, type ListenOptions, type Server as NetServer } from 'node:net';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
-import { CLIENT_READS, ClientConn } from './client-conn.js';
+import { ClientConn } from './client-conn.js';
+import { openClientStream, type StreamEvents } from './client-stream.js';
 import { countConnectionOpened } from './connection-counters.js';
 import type { ServerPool } from './server-pool.js';
-import { interceptAccepts, openAccepted, type AcceptedHandle } from './socket-read.js';
+import { interceptAccepts, type AcceptedHandle } from './socket-read.js';
 import { publishSocket, removeSocket, stagingPath, type PublishedSocket } from './unix-socket.js';
 
 /** A --workers worker listens on sockets the primary binds and shares (and removes at exit). */
 const SHARED_LISTENER = cluster.isWorker;
+
+/** A refused client's stream: its reply is written, then everything is dropped. */
+const IGNORED_EVENTS: StreamEvents = {
+  onData: () => undefined,
+  onEnd: () => undefined,
+  onError: () => undefined,
+  onClose: () => undefined,
+  onDrain: () => undefined,
+};
 
 export class Listener {
   private readonly pool: ServerPool;
@@ -107,18 +117,14 @@ export class Listener {
     if (config.clientConnections > 0 && pool.stats.client_connections >= config.clientConnections) {
       // twemproxy ignores client_connections; we refuse politely with a reply the client can read.
       if (log.level >= LOG_INFO) log.info(`pool ${config.name}: client limit ${config.clientConnections} reached`);
-      const refused = openAccepted(handle, false, null);
-      refused.on('error', () => undefined);
       // Whatever the client sends is read and dropped, so that its close is seen.
-      refused.resume();
-      refused.end(pool.codec.errorReply('max number of clients reached'));
+      const refused = openClientStream(handle, null, IGNORED_EVENTS);
+      refused.write(pool.codec.errorReply('max number of clients reached'));
+      refused.end();
       return;
     }
-    // allowHalfOpen: a client that shuts down its write side still gets its replies (spec 6.5).
-    const socket = openAccepted(handle, true, CLIENT_READS);
-    if (config.listen.path === null) socket.setNoDelay(true);
-    if (config.tcpkeepalive) socket.setKeepAlive(true);
-    new ClientConn(socket, pool);
+    const tcp = config.listen.path === null ? { noDelay: true, keepAlive: config.tcpkeepalive } : null;
+    new ClientConn(handle, tcp, pool);
   }
 
   /**

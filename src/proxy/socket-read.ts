@@ -1,24 +1,22 @@
 /**
- * Reading sockets without Node's Readable machinery. A 'data' listener costs, for every read,
- * a fresh 64 KB allocation shrunk to size and wrapped in an ArrayBuffer, Readable's push
+ * Reading net.Sockets (server connections; client connections too where Node lacks the
+ * stream_wrap binding) without Node's Readable machinery. A 'data' listener costs, for every
+ * read, a fresh 64 KB allocation shrunk to size and wrapped in an ArrayBuffer, Readable's push
  * bookkeeping and a process.nextTick (maybeReadMore): about 1 µs of CPU per read here, on a
  * path that makes two reads per proxied request. With net's `onread` option the kernel's
- * bytes land in one buffer shared by every socket of the process, and the callback copies out
- * exactly what was read (small copies come from Node's Buffer pool).
- *
- * Sharing one buffer is safe because libuv reads into it and runs the callback back to back
- * on the one JS thread, and the callback copies before returning: nothing may keep a view
- * of the shared buffer past the callback, since the next read of any socket overwrites it.
+ * bytes land in the buffer shared by every socket of the process (SHARED_READ_BUFFER), and
+ * the callback copies out exactly what was read (small copies come from Node's Buffer pool).
  *
  * pause() and resume() keep working: net.Socket turns them into readStop/readStart when
  * `onread` is in use. 'end', 'error' and 'close' are emitted as usual; 'data' never is.
+ *
+ * Accepting: interceptAccepts() hands each accepted connection over as a bare handle, which
+ * client-stream.ts drives directly.
  */
 import { Socket, type OnReadOpts, type Server as NetServer } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { copyBytes } from '../util/bytes.js';
-
-/** As large as the read Node itself asks libuv for. */
-const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+import { SHARED_READ_BUFFER } from './stream-handle.js';
 
 export type ChunkHandler = (socket: Socket, chunk: Buffer) => void;
 
@@ -48,9 +46,9 @@ interface ServerInternals {
 }
 
 /**
- * net.Server wraps each accepted connection in a net.Socket without a way to pass `onread`.
- * This replaces the accept callback of `server`'s listening handle: each connection goes to
- * `accept` as a bare handle, for openAccepted() to wrap. Call it from the listen callback,
+ * net.Server wraps each accepted connection in a net.Socket, which client connections do
+ * without. This replaces the accept callback of `server`'s listening handle: each connection
+ * goes to `accept` as a bare handle (see openClientStream). Call it from the listen callback,
  * before the event loop can accept anything (a connection accepted before would be wrapped
  * by net.Server and never answered). The same callback is what a
  * cluster worker's round-robin handle calls, so workers are covered too. net.Server's own
@@ -70,9 +68,13 @@ export function interceptAccepts(server: NetServer, accept: (handle: AcceptedHan
   };
 }
 
-/** A socket for an accepted connection; it reads through `onread` when one is given. */
-export function openAccepted(handle: AcceptedHandle, allowHalfOpen: boolean, onread: OnReadOpts | null): Socket {
-  const options = { handle, allowHalfOpen, readable: true, writable: true, onread: onread ?? undefined };
+/**
+ * A net.Socket for an accepted connection, reading through `onread`, half-open allowed (a
+ * client that shuts down its write side still gets its replies). `paused`: no read until
+ * resume().
+ */
+export function openAccepted(handle: AcceptedHandle, onread: OnReadOpts, paused: boolean): Socket {
+  const options = { handle, allowHalfOpen: true, readable: true, writable: true, onread, pauseOnCreate: paused };
   return new Socket(options as ConstructorParameters<typeof Socket>[0]);
 }
 

@@ -6,7 +6,7 @@
  * same effect from writev over its mbuf chains (nc_message.c msg_send_chain).
  */
 import { copyBytes } from '../util/bytes.js';
-import type { SocketWriter } from './socket-write.js';
+import type { Writer } from './stream-handle.js';
 
 /** Something that has output to write when the batch runs. */
 export interface Flushable {
@@ -72,7 +72,7 @@ export class OutBuffer {
    * large buffers are passed through untouched. Returns false when the socket is backed up
    * (the writer reports the drain).
    */
-  writeTo(writer: SocketWriter): boolean {
+  writeTo(writer: Writer): boolean {
     const bufs = this.bufs;
     const n = this.count;
     let ok = true;

@@ -22,7 +22,7 @@ async function listening(): Promise<{ server: ReturnType<typeof createServer>; p
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   const accepted: Socket[] = [];
-  interceptAccepts(server, (handle) => accepted.push(openAccepted(handle, true, READS)));
+  interceptAccepts(server, (handle) => accepted.push(openAccepted(handle, READS, false)));
   return { server, port: address.port, accepted };
 }
 

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { DIRECT_WRITES_AVAILABLE, SocketWriter } from '../../../src/proxy/socket-write.js';
+import { SocketWriter } from '../../../src/proxy/socket-write.js';
+import { DIRECT_HANDLES_AVAILABLE } from '../../../src/proxy/stream-handle.js';
 import { socketPair } from './socket-pair.js';
 
 /** Distinct bytes per position, so a reordering or a lost piece shows. */
@@ -34,7 +35,7 @@ function readAll(b: Socket, bytes: number): Promise<Buffer> {
 }
 
 test('the stream_wrap binding is there on this Node (direct writes are what runs in production)', () => {
-  assert.equal(DIRECT_WRITES_AVAILABLE, true);
+  assert.equal(DIRECT_HANDLES_AVAILABLE, true);
 });
 
 for (const direct of [true, false]) {

@@ -3,13 +3,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { DIRECT_WRITES_AVAILABLE, SocketWriter } from '../../../src/proxy/socket-write.js';
+import { SocketWriter } from '../../../src/proxy/socket-write.js';
+import { DIRECT_HANDLES_AVAILABLE } from '../../../src/proxy/stream-handle.js';
 import { OutBuffer, scheduleFlush, type Flushable } from '../../../src/proxy/write-batch.js';
 import { socketPair } from './socket-pair.js';
 
 for (const direct of [true, false]) {
   test(`OutBuffer.writeTo delivers every byte in order (${direct ? 'direct writes' : 'socket.write fallback'})`, async () => {
-    if (direct) assert.equal(DIRECT_WRITES_AVAILABLE, true, 'this Node has the stream_wrap binding');
+    if (direct) assert.equal(DIRECT_HANDLES_AVAILABLE, true, 'this Node has the stream_wrap binding');
     const { a, b, close } = await socketPair();
     const writer = new SocketWriter(a, { onDrain: () => undefined }, direct);
     // One OutBuffer for every run: the slots it keeps between writes must not leak into the next.

@@ -1,0 +1,362 @@
+/**
+ * The byte stream under a client connection. ClientConn needs little of a socket: bytes in,
+ * batches out, pause and resume, an end after the last reply, a close, and word of the
+ * peer's end, of errors, of the close and of a drain. HandleStream gives exactly that
+ * straight from the accepted libuv handle (stream-handle.ts); SocketStream gives the same
+ * through net.Socket, where Node lacks the binding (and for streams that only exist as Node
+ * streams, such as TLS).
+ *
+ * The contract, the same for both:
+ * - A stream starts paused: resume() starts the reads.
+ * - Every call reports to the owner's StreamEvents, never through EventEmitter listeners, so
+ *   that an idle connection costs one small object.
+ * - onData gets chunks it may keep; reading stops while paused.
+ * - onEnd: the peer ended its side; nothing more will be read. Writing goes on.
+ * - end(): the FIN follows every byte written so far. Reading goes on and whatever arrives
+ *   is dropped until the peer's end, which closes the stream: a close while input is unread
+ *   would send a reset, which can destroy the last replies before the client reads them.
+ * - onError reports a failed read or write; the stream is closed after it.
+ * - destroy() closes at once; onClose follows, once, asynchronously.
+ */
+import type { Socket } from 'node:net';
+import { copyBytes } from '../util/bytes.js';
+import { openAccepted, sharedReads, type AcceptedHandle } from './socket-read.js';
+import { SocketWriter } from './socket-write.js';
+import {
+  DIRECT_HANDLES_AVAILABLE,
+  lastReadResult,
+  SHARED_READ_BUFFER,
+  STREAM_BINDING,
+  UV_EOF,
+  uvError,
+  WRITE_DONE,
+  WRITE_HIGH_WATER,
+  WRITE_QUEUED,
+  writeToHandle,
+  type ShutdownReq,
+  type StreamHandle,
+  type WriteOwner,
+  type Writer,
+} from './stream-handle.js';
+
+export interface StreamEvents {
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  onError(err: NodeJS.ErrnoException): void;
+  onClose(): void;
+  /** Everything handed over has been taken by the kernel, after a write reported backed up. */
+  onDrain(): void;
+}
+
+export interface ClientStream extends Writer {
+  pause(): void;
+  resume(): void;
+  end(): void;
+  destroy(): void;
+  /** end() has put the FIN after the last byte, or the stream is closed. */
+  readonly finished: boolean;
+  /** `address:port` of the peer, or 'unix'. */
+  peer(): string;
+}
+
+export interface TcpOptions {
+  noDelay: boolean;
+  keepAlive: boolean;
+}
+
+/**
+ * A ClientStream for a connection the listener accepted: `tcp` null for a unix socket.
+ * `direct: false` forces the net.Socket fallback (tests).
+ */
+export function openClientStream(
+  handle: AcceptedHandle,
+  tcp: TcpOptions | null,
+  events: StreamEvents,
+  direct = DIRECT_HANDLES_AVAILABLE,
+): ClientStream {
+  return direct && DIRECT_HANDLES_AVAILABLE
+    ? new HandleStream(handle as unknown as StreamHandle, tcp, events)
+    : new SocketStream(handle, tcp, events);
+}
+
+const OWNER = Symbol('walnut.clientStream');
+type OwnedHandle = StreamHandle & { [OWNER]: HandleStream };
+
+function onHandleRead(this: OwnedHandle): void {
+  const n = lastReadResult();
+  if (n > 0) {
+    const chunk = Buffer.allocUnsafe(n);
+    copyBytes(SHARED_READ_BUFFER, 0, n, chunk, 0);
+    this[OWNER].onRead(chunk);
+  } else if (n < 0) {
+    this[OWNER].onReadEnd(n);
+  }
+}
+
+function onHandleClose(this: OwnedHandle): void {
+  this[OWNER].onClosed();
+}
+
+function onShutdownDone(this: ShutdownReq, status: number): void {
+  const handle = this.handle as OwnedHandle | null;
+  this.handle = null;
+  handle?.[OWNER].onShutdown(status);
+}
+
+class HandleStream implements ClientStream, WriteOwner {
+  /** null once closing: writes are dropped, as on a destroyed socket. */
+  private handle: OwnedHandle | null;
+  private readonly owned: OwnedHandle;
+  private readonly events: StreamEvents;
+  private reading = false;
+  private paused = true;
+  private eof = false;
+  /** end() was called: input is dropped until the peer's end. */
+  private ending = false;
+  /** The shutdown (FIN after the last byte) completed. */
+  private ended = false;
+  /** Writes libuv holds because the kernel did not take them whole. */
+  private queued = 0;
+
+  constructor(handle: StreamHandle, tcp: TcpOptions | null, events: StreamEvents) {
+    const owned = handle as OwnedHandle;
+    owned[OWNER] = this;
+    this.owned = owned;
+    this.handle = owned;
+    this.events = events;
+    if (tcp !== null) {
+      if (tcp.noDelay) owned.setNoDelay?.(true);
+      if (tcp.keepAlive) owned.setKeepAlive?.(true, 0);
+    }
+    owned.onread = onHandleRead;
+    owned.useUserBuffer(SHARED_READ_BUFFER);
+  }
+
+  get unsent(): number {
+    return this.handle === null ? 0 : this.handle.writeQueueSize;
+  }
+
+  get finished(): boolean {
+    return this.ended || this.handle === null;
+  }
+
+  write(buf: Buffer): boolean {
+    return this.handle === null || this.written(writeToHandle(this.handle, buf, this));
+  }
+
+  writev(bufs: Buffer[]): boolean {
+    return this.handle === null || this.written(writeToHandle(this.handle, bufs, this));
+  }
+
+  private written(result: number): boolean {
+    if (result === WRITE_DONE) return true;
+    if (result === WRITE_QUEUED) {
+      this.queued++;
+      return this.unsent < WRITE_HIGH_WATER;
+    }
+    this.fail(uvError(result, 'write'));
+    return true;
+  }
+
+  /** @internal stream-handle.ts: a queued write has ended. */
+  onWriteComplete(status: number): void {
+    this.queued--;
+    if (this.handle === null) return;
+    if (status < 0) this.fail(uvError(status, 'write'));
+    else if (this.queued === 0) this.events.onDrain();
+  }
+
+  pause(): void {
+    this.paused = true;
+    // After end() the peer's end must still be seen.
+    if (!this.ending) this.stopReading();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.startReading();
+  }
+
+  end(): void {
+    const handle = this.handle;
+    if (handle === null || this.ending) return;
+    this.ending = true;
+    const req = new STREAM_BINDING!.ShutdownWrap();
+    req.oncomplete = onShutdownDone;
+    req.handle = handle;
+    const err = handle.shutdown(req);
+    if (err !== 0) {
+      // No FIN can be sent (the peer reset the connection): nothing is left to wait for.
+      this.destroy();
+      return;
+    }
+    this.startReading();
+  }
+
+  destroy(): void {
+    const handle = this.handle;
+    if (handle === null) return;
+    this.handle = null;
+    this.reading = false;
+    handle.close(onHandleClose);
+  }
+
+  peer(): string {
+    const out: { address?: string; port?: number } = {};
+    if (this.owned.getpeername === undefined) return 'unix';
+    return this.owned.getpeername(out) === 0 ? `${out.address}:${out.port}` : 'unknown';
+  }
+
+  /** @internal onHandleRead */
+  onRead(chunk: Buffer): void {
+    if (!this.ending) this.events.onData(chunk);
+  }
+
+  /** @internal onHandleRead: end of stream or a read error. */
+  onReadEnd(status: number): void {
+    if (status !== UV_EOF) {
+      this.fail(uvError(status, 'read'));
+      return;
+    }
+    this.eof = true;
+    this.stopReading();
+    if (!this.ending) this.events.onEnd();
+    else if (this.ended) this.destroy();
+    // else: closed when the shutdown completes.
+  }
+
+  /** @internal onShutdownDone */
+  onShutdown(status: number): void {
+    this.ended = true;
+    if (status < 0 || this.eof) this.destroy();
+  }
+
+  /** @internal onHandleClose */
+  onClosed(): void {
+    this.events.onClose();
+  }
+
+  private fail(err: NodeJS.ErrnoException): void {
+    if (this.handle === null) return;
+    this.events.onError(err);
+    this.destroy();
+  }
+
+  private startReading(): void {
+    const handle = this.handle;
+    if (handle === null || this.reading || this.eof || (this.paused && !this.ending)) return;
+    const err = handle.readStart();
+    if (err !== 0) {
+      this.fail(uvError(err, 'read'));
+      return;
+    }
+    this.reading = true;
+  }
+
+  private stopReading(): void {
+    if (!this.reading || this.handle === null) return;
+    this.reading = false;
+    this.handle.readStop();
+  }
+}
+
+/** The same contract over net.Socket (see the header). */
+const SOCKET_OWNER = Symbol('walnut.clientStream');
+type OwnedSocket = Socket & { [SOCKET_OWNER]: SocketStream };
+
+const SOCKET_READS = sharedReads((socket, chunk) => (socket as OwnedSocket)[SOCKET_OWNER].onRead(chunk));
+
+function onSocketEnd(this: OwnedSocket): void {
+  this[SOCKET_OWNER].onPeerEnd();
+}
+function onSocketError(this: OwnedSocket, err: NodeJS.ErrnoException): void {
+  this[SOCKET_OWNER].onSocketError(err);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[SOCKET_OWNER].onSocketClose();
+}
+
+class SocketStream implements ClientStream {
+  private readonly socket: Socket;
+  private readonly events: StreamEvents;
+  private readonly writer: SocketWriter;
+  private ending = false;
+  private closed = false;
+
+  constructor(handle: AcceptedHandle, tcp: TcpOptions | null, events: StreamEvents) {
+    const socket = openAccepted(handle, SOCKET_READS, true);
+    (socket as OwnedSocket)[SOCKET_OWNER] = this;
+    this.socket = socket;
+    this.events = events;
+    this.writer = new SocketWriter(socket, events, false);
+    if (tcp !== null) {
+      if (tcp.noDelay) socket.setNoDelay(true);
+      if (tcp.keepAlive) socket.setKeepAlive(true);
+    }
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  get unsent(): number {
+    return this.writer.unsent;
+  }
+
+  get finished(): boolean {
+    return this.socket.writableFinished || this.socket.destroyed;
+  }
+
+  write(buf: Buffer): boolean {
+    return this.writer.write(buf);
+  }
+
+  writev(bufs: Buffer[]): boolean {
+    return this.writer.writev(bufs);
+  }
+
+  pause(): void {
+    if (!this.ending) this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    if (this.ending) return;
+    this.ending = true;
+    // With allowHalfOpen, net.Socket closes once both the FIN is sent and the peer's is seen.
+    this.socket.end();
+    this.socket.resume();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  peer(): string {
+    const s = this.socket;
+    return s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort ?? 0}` : 'unix';
+  }
+
+  /** @internal socket events */
+  onRead(chunk: Buffer): void {
+    if (!this.ending) this.events.onData(chunk);
+  }
+
+  onPeerEnd(): void {
+    if (!this.ending) this.events.onEnd();
+  }
+
+  onSocketError(err: NodeJS.ErrnoException): void {
+    if (this.closed) return;
+    this.events.onError(err);
+    this.socket.destroy();
+  }
+
+  onSocketClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.onClose();
+  }
+}
