@@ -1,7 +1,7 @@
 // Command-line options of the end-to-end benchmark (`npm run bench -- [options]`) and the
 // request counts they imply. No twemproxy counterpart.
 
-export const SECTIONS = ['redis', 'memcache', 'bulk', 'workers', 'idle'] as const;
+export const SECTIONS = ['redis', 'memcache', 'connect', 'bulk', 'workers', 'idle'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -22,10 +22,11 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
 
-Runs redis-benchmark and a memcached load against the servers directly, against C twemproxy
-(nutcracker) and against Walnut, interleaved round by round, then times 10,000-key MGETs and
-compares Walnut --workers 2 with one process, and measures memory per idle client. Prints
-tables and writes bench/results/<time>.json.
+Runs redis-benchmark, a memcached load and short-lived connections (connect, GET, close)
+against the servers directly, against C twemproxy (nutcracker) and against Walnut,
+interleaved round by round, then times 10,000-key MGETs and compares Walnut --workers 2 with
+one process, and measures memory per idle client. Prints tables and writes
+bench/results/<time>.json.
 
   --rounds N         rounds of every test (default 3); figures are medians over rounds
   --quick            1 round with a quarter of the requests (under 2 minutes)

@@ -9,8 +9,10 @@ import { performance } from 'node:perf_hooks';
 import { isAbsolute, join } from 'node:path';
 import { repoRoot, walnutCli, nutcrackerBin } from '../../scripts/lib/processes.js';
 import { runBulk } from './bulk-get.js';
+import { runConnectChurn } from './connect-churn.js';
+import { respCommand } from './raw-client.js';
 import { measureIdle } from './idle-memory.js';
-import { MEMCACHE_TESTS, runMemcacheLoad, type MemcacheTest } from './memcache-load.js';
+import { benchKey, MEMCACHE_TESTS, runMemcacheLoad, type MemcacheTest } from './memcache-load.js';
 import { parseBenchArgs, requestCount, USAGE, type BenchOptions } from './options.js';
 import { cpuSeconds, cpuSecondsOf, reapedChildrenCpuSeconds } from './proc-stats.js';
 import { REDIS_TESTS, runRedisBenchmark, type RedisTest } from './redis-benchmark.js';
@@ -55,6 +57,10 @@ const REDIS_WEIGHT: Record<number, Partial<Record<RedisTest, number>>> = {
   16: { LRANGE_100: 0.1, MSET: 0.3 },
 };
 const MEMCACHE_WEIGHT: Partial<Record<MemcacheTest, number>> = { MGET_10: 0.5 };
+/** Short-lived connections per run: about a second each. */
+const CONNECT_BASE = 10_000;
+/** The pools the short-lived connections test (one server behind each proxy is enough). */
+const CONNECT_SUITES = ['redis-1', 'memcache-2'];
 const BULK_TRIALS = { full: 21, quick: 9 };
 // Walnut needs about a hundred 10,000-key requests before its times settle: the JIT optimises
 // the 10,000-iteration loops, and the heap and malloc arenas grow to their working size (the
@@ -240,10 +246,58 @@ async function memcacheSample(
   };
 }
 
+/** One GET of a key every backend holds, and the exact reply to it. */
+function connectExchange(protocol: Suite['protocol']): { request: Buffer; reply: Buffer } {
+  const key = benchKey(1);
+  const value = 'x'.repeat(VALUE_SIZE);
+  return protocol === 'redis'
+    ? { request: Buffer.from(respCommand(['GET', key])), reply: Buffer.from(`$${VALUE_SIZE}\r\n${value}\r\n`) }
+    : { request: Buffer.from(`get ${key}\r\n`), reply: Buffer.from(`VALUE ${key} 0 ${VALUE_SIZE}\r\n${value}\r\nEND\r\n`) };
+}
+
+/** `connections` short-lived connections, CLIENTS at a time; per-request figures are per connection. */
+async function connectSample(bed: Bed, suite: Suite, target: TargetName, connections: number, round: number): Promise<Sample> {
+  const pid = proxyPid(bed, target);
+  const t0 = performance.now();
+  const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
+  // The clients run in this process: its CPU is the load generator's.
+  const load0 = process.cpuUsage();
+  const servers0 = cpuSecondsOf(suite.serverPids);
+  const r = await runConnectChurn({
+    port: suite.ports[target],
+    connections,
+    parallel: CLIENTS,
+    ...connectExchange(suite.protocol),
+    timeoutMs: RUN_TIMEOUT_MS,
+  });
+  const loadUsage = process.cpuUsage(load0);
+  const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
+  const servers = cpuSecondsOf(suite.serverPids) - servers0;
+  const load = (loadUsage.user + loadUsage.system) / 1e6;
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.failure !== '') return failedSample(round, r.failure);
+  return {
+    round,
+    rps: r.rps,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    avgMs: r.avgMs,
+    requests: r.completed,
+    seconds,
+    cpuSeconds: cpu,
+    cpuUsPerReq: (cpu * 1e6) / r.completed,
+    ...pathCpu(r.completed, load, servers, cpu),
+    errors: r.errors,
+    failure: '',
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The plan: every (suite, test, depth) with its request count, run for every target each round
 
 interface Planned {
+  /** Short-lived connections: reported apart, and not part of the request-rate targets. */
+  connect: boolean;
   suite: Suite;
   test: string;
   pipeline: number;
@@ -260,6 +314,7 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
           const weight = REDIS_WEIGHT[pipeline]?.[test] ?? 1;
           const requests = requestCount(REDIS_BASE[pipeline] ?? 0, weight, opts.scale, CLIENTS, pipeline);
           out.push({
+            connect: false,
             suite,
             test,
             pipeline,
@@ -275,6 +330,7 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
           const weight = MEMCACHE_WEIGHT[test] ?? 1;
           const requests = requestCount(MEMCACHE_BASE[pipeline] ?? 0, weight, opts.scale, CLIENTS, pipeline);
           out.push({
+            connect: false,
             suite,
             test,
             pipeline,
@@ -283,6 +339,17 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
           });
         }
       }
+    }
+    if (opts.sections.has('connect') && CONNECT_SUITES.includes(suite.name)) {
+      const connections = requestCount(CONNECT_BASE, 1, opts.scale, CLIENTS, 1);
+      out.push({
+        connect: true,
+        suite,
+        test: 'CONNECT',
+        pipeline: 1,
+        requests: connections,
+        run: (target, round) => connectSample(bed, suite, target, connections, round),
+      });
     }
   }
   return out;
@@ -297,9 +364,15 @@ async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise
   for (const suite of bed.suites) {
     const redis = suite.protocol === 'redis';
     const used = opts.sections.has(redis ? 'redis' : 'memcache') || opts.sections.has('bulk') || (redis && opts.sections.has('workers'));
-    if (!used) continue;
+    const churn = opts.sections.has('connect') && CONNECT_SUITES.includes(suite.name);
+    if (!used && !churn) continue;
     for (const target of TARGETS) {
       progress.note(`warm-up ${suite.name} ${target}`);
+      if (churn) {
+        const exchange = connectExchange(suite.protocol);
+        await runConnectChurn({ port: suite.ports[target], connections: 5_000, parallel: CLIENTS, ...exchange, timeoutMs: RUN_TIMEOUT_MS });
+      }
+      if (!used) continue;
       for (const pipeline of PIPELINES) {
         const requests = pipeline === 1 ? 2_000 : 20_000;
         if (redis) {
@@ -483,6 +556,7 @@ async function main(): Promise<number> {
   const bed = await startBed(opts.walnutArgs);
   if (pinned) for (const proxy of Object.values(bed.proxies)) pinToCpu0(proxy.pid);
   const tests: TestResult[] = [];
+  const connects: TestResult[] = [];
   const bulk: BulkResult[] = [];
   const idle: IdleResult[] = [];
   let workers: WorkersResult[] = [];
@@ -518,7 +592,7 @@ async function main(): Promise<number> {
       }
     }
     for (const p of planned) {
-      tests.push(
+      (p.connect ? connects : tests).push(
         summariseTest({
           suite: p.suite.name,
           test: p.test,
@@ -565,6 +639,7 @@ async function main(): Promise<number> {
       note: 'direct = the first server of the pool; figures are medians over rounds; cpu = proxy utime+stime per request',
     },
     tests,
+    connects,
     bulk,
     workers,
     idle,
@@ -583,6 +658,13 @@ async function main(): Promise<number> {
       `descriptor limits: harness ${ownLimit}, twemproxy ${bed.fdLimits.twemproxy}, walnut ${bed.fdLimits.walnut}`,
   );
   if (tests.length > 0) lines.push('', ...formatTests(tests));
+  if (connects.length > 0) {
+    lines.push(
+      '',
+      `Short-lived connections: connect, one GET, close, ${CLIENTS} at a time (req/s = connections/s; latency, cpu and path per connection)`,
+      ...formatTests(connects),
+    );
+  }
   if (bulk.length > 0) lines.push('', ...formatBulk(bulk));
   if (workers.length > 0) lines.push('', ...formatWorkers(workers));
   if (idle.length > 0) lines.push('', ...formatIdle(idle));
