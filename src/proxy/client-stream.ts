@@ -14,7 +14,9 @@
  * - onEnd: the peer ended its side; nothing more will be read. Writing goes on.
  * - end(): the FIN follows every byte written so far. Reading goes on and whatever arrives
  *   is dropped until the peer's end, which closes the stream: a close while input is unread
- *   would send a reset, which can destroy the last replies before the client reads them.
+ *   would send a reset, which can destroy the last replies before the client reads them. A
+ *   peer that has not ended its side LINGER_MS after the FIN went out is closed anyway.
+ *   A FIN that cannot be sent is an error.
  * - onError reports a failed read or write; the stream is closed after it.
  * - destroy() closes at once; onClose follows, once, asynchronously.
  */
@@ -59,6 +61,9 @@ export interface ClientStream extends Writer {
   peer(): string;
 }
 
+/** How long a stream whose FIN is out waits for the peer's before it closes anyway. */
+export const LINGER_MS = 5_000;
+
 export interface TcpOptions {
   noDelay: boolean;
   keepAlive: boolean;
@@ -66,17 +71,19 @@ export interface TcpOptions {
 
 /**
  * A ClientStream for a connection the listener accepted: `tcp` null for a unix socket.
- * `direct: false` forces the net.Socket fallback (tests).
+ * `direct: false` forces the net.Socket fallback, and `lingerMs` shortens the wait for the
+ * peer's end (tests).
  */
 export function openClientStream(
   handle: AcceptedHandle,
   tcp: TcpOptions | null,
   events: StreamEvents,
   direct = DIRECT_HANDLES_AVAILABLE,
+  lingerMs = LINGER_MS,
 ): ClientStream {
   return direct && DIRECT_HANDLES_AVAILABLE
-    ? new HandleStream(handle as unknown as StreamHandle, tcp, events)
-    : new SocketStream(handle, tcp, events);
+    ? new HandleStream(handle as unknown as StreamHandle, tcp, events, lingerMs)
+    : new SocketStream(handle, tcp, events, lingerMs);
 }
 
 const OWNER = Symbol('walnut.clientStream');
@@ -103,6 +110,10 @@ function onShutdownDone(this: ShutdownReq, status: number): void {
   handle?.[OWNER].onShutdown(status);
 }
 
+function onLingerTimeout(stream: HandleStream | SocketStream): void {
+  stream.destroy();
+}
+
 class HandleStream implements ClientStream, WriteOwner {
   /** null once closing: writes are dropped, as on a destroyed socket. */
   private handle: OwnedHandle | null;
@@ -117,8 +128,13 @@ class HandleStream implements ClientStream, WriteOwner {
   private ended = false;
   /** Writes libuv holds because the kernel did not take them whole. */
   private queued = 0;
+  /** After the FIN: closes a peer that does not end its side. */
+  private linger: NodeJS.Timeout | null = null;
 
-  constructor(handle: StreamHandle, tcp: TcpOptions | null, events: StreamEvents) {
+  private readonly lingerMs: number;
+
+  constructor(handle: StreamHandle, tcp: TcpOptions | null, events: StreamEvents, lingerMs: number) {
+    this.lingerMs = lingerMs;
     const owned = handle as OwnedHandle;
     owned[OWNER] = this;
     this.owned = owned;
@@ -126,6 +142,8 @@ class HandleStream implements ClientStream, WriteOwner {
     this.events = events;
     if (tcp !== null) {
       if (tcp.noDelay) owned.setNoDelay?.(true);
+      // As net.Socket's setKeepAlive(true) and twemproxy: SO_KEEPALIVE with the system's
+      // timings. (libuv sets SO_KEEPALIVE, then answers EINVAL to the zero delay.)
       if (tcp.keepAlive) owned.setKeepAlive?.(true, 0);
     }
     owned.onread = onHandleRead;
@@ -186,8 +204,7 @@ class HandleStream implements ClientStream, WriteOwner {
     req.handle = handle;
     const err = handle.shutdown(req);
     if (err !== 0) {
-      // No FIN can be sent (the peer reset the connection): nothing is left to wait for.
-      this.destroy();
+      this.fail(uvError(err, 'shutdown'));
       return;
     }
     this.startReading();
@@ -198,6 +215,7 @@ class HandleStream implements ClientStream, WriteOwner {
     if (handle === null) return;
     this.handle = null;
     this.reading = false;
+    if (this.linger !== null) clearTimeout(this.linger);
     handle.close(onHandleClose);
   }
 
@@ -228,7 +246,10 @@ class HandleStream implements ClientStream, WriteOwner {
   /** @internal onShutdownDone */
   onShutdown(status: number): void {
     this.ended = true;
-    if (status < 0 || this.eof) this.destroy();
+    if (this.handle === null) return; // closed meanwhile (the shutdown was cancelled)
+    if (status < 0) this.fail(uvError(status, 'shutdown'));
+    else if (this.eof) this.destroy();
+    else this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
   }
 
   /** @internal onHandleClose */
@@ -275,6 +296,9 @@ function onSocketError(this: OwnedSocket, err: NodeJS.ErrnoException): void {
 function onSocketClose(this: OwnedSocket): void {
   this[SOCKET_OWNER].onSocketClose();
 }
+function onSocketFinish(this: OwnedSocket): void {
+  this[SOCKET_OWNER].onFinish();
+}
 
 class SocketStream implements ClientStream {
   private readonly socket: Socket;
@@ -282,8 +306,12 @@ class SocketStream implements ClientStream {
   private readonly writer: SocketWriter;
   private ending = false;
   private closed = false;
+  private linger: NodeJS.Timeout | null = null;
 
-  constructor(handle: AcceptedHandle, tcp: TcpOptions | null, events: StreamEvents) {
+  private readonly lingerMs: number;
+
+  constructor(handle: AcceptedHandle, tcp: TcpOptions | null, events: StreamEvents, lingerMs: number) {
+    this.lingerMs = lingerMs;
     const socket = openAccepted(handle, SOCKET_READS, true);
     (socket as OwnedSocket)[SOCKET_OWNER] = this;
     this.socket = socket;
@@ -296,6 +324,7 @@ class SocketStream implements ClientStream {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
+    socket.on('finish', onSocketFinish);
   }
 
   get unsent(): number {
@@ -354,9 +383,15 @@ class SocketStream implements ClientStream {
     this.socket.destroy();
   }
 
+  onFinish(): void {
+    // The FIN is out; net.Socket closes once the peer's arrives, or here after LINGER_MS.
+    if (!this.closed) this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
+  }
+
   onSocketClose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.linger !== null) clearTimeout(this.linger);
     this.events.onClose();
   }
 }

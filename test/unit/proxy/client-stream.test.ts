@@ -54,7 +54,9 @@ async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-async function listening(direct: boolean): Promise<{ server: Server; connectOne(): Promise<Connected> }> {
+const SHORT_LINGER_MS = 100;
+
+async function listening(direct: boolean): Promise<{ server: Server; connectOne(allowHalfOpen?: boolean): Promise<Connected> }> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -64,13 +66,14 @@ async function listening(direct: boolean): Promise<{ server: Server; connectOne(
   interceptAccepts(server, (handle) => accepted.push(handle));
   return {
     server,
-    async connectOne(): Promise<Connected> {
-      const client = connect(address.port, '127.0.0.1');
+    /** allowHalfOpen: the client does not end its side when it sees the stream's end. */
+    async connectOne(allowHalfOpen = false): Promise<Connected> {
+      const client = connect({ port: address.port, host: '127.0.0.1', allowHalfOpen });
       client.on('error', () => undefined);
       await once(client, 'connect');
       await until(() => accepted.length > 0, 'the accept');
       const events = new Recorder();
-      const stream = openClientStream(accepted.shift()!, { noDelay: true, keepAlive: false }, events, direct);
+      const stream = openClientStream(accepted.shift()!, { noDelay: true, keepAlive: false }, events, direct, SHORT_LINGER_MS);
       return { client, stream, events };
     },
   };
@@ -228,6 +231,50 @@ for (const direct of [true, false]) {
       }
     });
 
+    test('a peer that does not end its side after end() is closed once the linger time has passed', async () => {
+      const { server, connectOne } = await listening(direct);
+      const { client, stream, events } = await connectOne(true);
+      try {
+        const reader = readAll(client);
+        stream.resume();
+        stream.write(Buffer.from('+OK\r\n'));
+        const t0 = Date.now();
+        stream.end();
+        await reader.ended;
+        assert.equal(reader.text(), '+OK\r\n');
+        await until(() => events.count('close') === 1, 'the close');
+        assert.ok(Date.now() - t0 >= SHORT_LINGER_MS - 5, `closed after ${Date.now() - t0} ms, not before the linger time`);
+        const clientClosed = once(client, 'close');
+        client.end();
+        await clientClosed;
+        assert.deepEqual(events.log, ['close']);
+      } finally {
+        client.destroy();
+        server.close();
+      }
+    });
+
+    test('destroy() with writes queued and the FIN pending: no error, no drain, one close', async () => {
+      const { server, connectOne } = await listening(direct);
+      const { client, stream, events } = await connectOne();
+      try {
+        stream.resume();
+        client.pause();
+        for (let i = 0; stream.unsent < 1024 * 1024 && i < 400; i++) stream.write(pattern(64 * 1024, i));
+        assert.ok(stream.unsent >= 1024 * 1024, 'backed up');
+        stream.end();
+        stream.destroy();
+        await until(() => events.count('close') === 1, 'the close');
+        await new Promise((r) => setTimeout(r, SHORT_LINGER_MS + 50));
+        assert.deepEqual(events.log, ['close']);
+        assert.equal(events.drains, 0);
+        assert.equal(stream.unsent, 0);
+      } finally {
+        client.destroy();
+        server.close();
+      }
+    });
+
     test('end() right after the peer ended closes the stream once the FIN is out', async () => {
       const { server, connectOne } = await listening(direct);
       const { client, stream, events } = await connectOne();
@@ -249,3 +296,22 @@ for (const direct of [true, false]) {
     });
   });
 }
+
+// net.Socket ignores how its shutdown ended (afterShutdown in Node's net.js): only the handle
+// stream can say that its FIN could not be sent.
+test('handle stream: a FIN that cannot be sent (the peer reset the connection) is an error, then one close', async () => {
+  const { server, connectOne } = await listening(true);
+  const { client, stream, events } = await connectOne();
+  try {
+    client.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 50));
+    stream.end();
+    await until(() => events.count('close') === 1, 'the close');
+    assert.equal(events.log.length, 2, events.log.join(', '));
+    assert.match(events.log[0]!, /^error E[A-Z]+$/);
+    assert.equal(events.errors[0]!.syscall, 'shutdown');
+  } finally {
+    stream.destroy();
+    server.close();
+  }
+});
