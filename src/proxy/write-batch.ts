@@ -102,8 +102,9 @@ export class OutBuffer {
       }
     }
     // The writer keeps the Buffers, not the array: reuse it, without keeping them alive.
+    // (A loop: Array#fill is a call into C++, dearer than the few stores a batch needs.)
     if (n > KEPT_SLOTS) this.bufs = [];
-    else bufs.fill(FREE_SLOT, 0, n);
+    else for (let i = 0; i < n; i++) bufs[i] = FREE_SLOT;
     this.count = 0;
     this.bytes = 0;
     return ok;
