@@ -198,31 +198,34 @@ async function redisSampleAt(
   };
 }
 
-async function memcacheSample(
+/** What a load generator running in this process reports for one run. */
+interface InProcessLoad {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  avgMs: number;
+  requests: number;
+  errors: number;
+  failure: string;
+}
+
+/**
+ * One run of a load generator that runs in this process (the memcached load, the short-lived
+ * connections) against `target`: its CPU is this process's.
+ */
+async function inProcessSample(
   bed: Bed,
   suite: Suite,
   target: TargetName,
-  test: MemcacheTest,
-  pipeline: number,
-  requests: number,
   round: number,
+  runLoad: (port: number) => Promise<InProcessLoad>,
 ): Promise<Sample> {
   const pid = proxyPid(bed, target);
   const t0 = performance.now();
   const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
-  // The memcached load runs in this process: its CPU is this process's.
   const load0 = process.cpuUsage();
   const servers0 = cpuSecondsOf(suite.serverPids);
-  const r = await runMemcacheLoad({
-    port: suite.ports[target],
-    test,
-    requests,
-    connections: CLIENTS,
-    depth: pipeline,
-    keyspace: suite.keyspace,
-    valueSize: VALUE_SIZE,
-    timeoutMs: RUN_TIMEOUT_MS,
-  });
+  const r = await runLoad(suite.ports[target]);
   // First, before the /proc reads below add their own CPU to this process's.
   const loadUsage = process.cpuUsage(load0);
   const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
@@ -246,6 +249,29 @@ async function memcacheSample(
   };
 }
 
+function memcacheSample(
+  bed: Bed,
+  suite: Suite,
+  target: TargetName,
+  test: MemcacheTest,
+  pipeline: number,
+  requests: number,
+  round: number,
+): Promise<Sample> {
+  return inProcessSample(bed, suite, target, round, (port) =>
+    runMemcacheLoad({
+      port,
+      test,
+      requests,
+      connections: CLIENTS,
+      depth: pipeline,
+      keyspace: suite.keyspace,
+      valueSize: VALUE_SIZE,
+      timeoutMs: RUN_TIMEOUT_MS,
+    }),
+  );
+}
+
 /** One GET of a key every backend holds, and the exact reply to it. */
 function connectExchange(protocol: Suite['protocol']): { request: Buffer; reply: Buffer } {
   const key = benchKey(1);
@@ -256,40 +282,17 @@ function connectExchange(protocol: Suite['protocol']): { request: Buffer; reply:
 }
 
 /** `connections` short-lived connections, CLIENTS at a time; per-request figures are per connection. */
-async function connectSample(bed: Bed, suite: Suite, target: TargetName, connections: number, round: number): Promise<Sample> {
-  const pid = proxyPid(bed, target);
-  const t0 = performance.now();
-  const cpu0 = pid > 0 ? cpuSeconds(pid) : NaN;
-  // The clients run in this process: its CPU is the load generator's.
-  const load0 = process.cpuUsage();
-  const servers0 = cpuSecondsOf(suite.serverPids);
-  const r = await runConnectChurn({
-    port: suite.ports[target],
-    connections,
-    parallel: CLIENTS,
-    ...connectExchange(suite.protocol),
-    timeoutMs: RUN_TIMEOUT_MS,
+function connectSample(bed: Bed, suite: Suite, target: TargetName, connections: number, round: number): Promise<Sample> {
+  return inProcessSample(bed, suite, target, round, async (port) => {
+    const r = await runConnectChurn({
+      port,
+      connections,
+      parallel: CLIENTS,
+      ...connectExchange(suite.protocol),
+      timeoutMs: RUN_TIMEOUT_MS,
+    });
+    return { ...r, requests: r.completed };
   });
-  const loadUsage = process.cpuUsage(load0);
-  const cpu = pid > 0 ? cpuSeconds(pid) - cpu0 : NaN;
-  const servers = cpuSecondsOf(suite.serverPids) - servers0;
-  const load = (loadUsage.user + loadUsage.system) / 1e6;
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.failure !== '') return failedSample(round, r.failure);
-  return {
-    round,
-    rps: r.rps,
-    p50Ms: r.p50Ms,
-    p99Ms: r.p99Ms,
-    avgMs: r.avgMs,
-    requests: r.completed,
-    seconds,
-    cpuSeconds: cpu,
-    cpuUsPerReq: (cpu * 1e6) / r.completed,
-    ...pathCpu(r.completed, load, servers, cpu),
-    errors: r.errors,
-    failure: '',
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
