@@ -12,11 +12,12 @@
  */
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { Msg, ROUTE_KEY } from '../message.js';
-import { copyBytes } from '../../util/bytes.js';
+import { copyBytes, copyBytesFrom } from '../../util/bytes.js';
 import { IntScratch } from '../scratch.js';
 import { strerror } from '../../util/errno.js';
 import { KIND_MSET, REDIS_COMMANDS, lookupCommand } from './commands.js';
-import { RedisReplyParser } from './reply-parser.js';
+import { bulkSpan, wholeBulk } from './bulk-scan.js';
+import { MAX_REPLY_LEN, RedisReplyParser } from './reply-parser.js';
 import { RedisRequestParser, decimalLength } from './request-parser.js';
 import { R_INVALID_ARGUMENT, R_OK, errReply } from './replies.js';
 
@@ -353,49 +354,57 @@ function singleReplyFits(msg: Msg, kind: number, r: Buffer): boolean {
   return !Number.isNaN(integerReply(r));
 }
 
-/** The merged MGET array, or null when a sub-reply is not an array of the expected length. */
+/**
+ * The merged MGET array, or null when a sub-reply is not an array of the expected length. One
+ * pass in request order: each key's element is the next one in its fragment's reply (a
+ * fragment asks for its keys in request order), and elements that follow each other in one
+ * reply are copied together.
+ */
 function mergeMget(msg: Msg, frags: readonly Msg[]): Buffer | null {
   const keys = msg.keys;
   const nkeys = msg.nkeys;
   if (keys === null) return null;
   const nfrag = frags.length;
-  // Number of keys each fragment asked for, and where its element bounds start in `bounds`.
+  // Per fragment: keys asked, the scan position in its reply, and the reply's backing store.
   const asked = scratch.get(1, nfrag);
-  const first = scratch.get(2, nfrag);
-  const cursor = scratch.get(3, nfrag);
-  for (let i = 0; i < nfrag; i++) asked[i] = cursor[i] = 0;
+  const cursor = scratch.get(2, nfrag);
+  const backing: ArrayBufferLike[] = new Array<ArrayBufferLike>(nfrag);
+  for (let i = 0; i < nfrag; i++) asked[i] = 0;
   for (let k = 0; k < nkeys; k++) {
     const slot = keys[3 * k + 2]!;
     if (slot < 0 || slot >= nfrag) return null;
     asked[slot]!++;
   }
-  // Element boundaries of every sub-reply, one run per fragment: start0, start1, ..., end.
-  const bounds = scratch.get(0, nkeys + nfrag);
+  // The merged body is every sub-reply without its array header.
   let body = 0;
-  let run = 0;
   for (let i = 0; i < nfrag; i++) {
     const r = frags[i]!.reply;
-    const n = asked[i]!;
-    if (r === null || r[0] !== STAR || readLength(r, 0) !== n) return null;
-    first[i] = run;
-    let pos = lineEnd(r, 0);
-    const start = pos;
-    for (let e = 0; e < n; e++) {
-      bounds[run++] = pos;
-      pos = skipElement(r, pos);
-      if (pos < 0) return null;
-    }
-    if (pos !== r.length) return null;
-    bounds[run++] = pos;
-    body += pos - start;
+    if (r === null || r[0] !== STAR || readLength(r, 0) !== asked[i]) return null;
+    cursor[i] = lineEnd(r, 0);
+    body += r.length - cursor[i]!;
+    backing[i] = r.buffer;
   }
   const out = Buffer.allocUnsafe(1 + decimalLength(nkeys) + 2 + body);
   let at = writeHeader(out, 0, STAR, nkeys);
+  // Consecutive keys of one fragment are consecutive elements of its reply: one copy per run.
+  let runSlot = -1;
+  let runStart = 0;
   for (let k = 0; k < nkeys; k++) {
     const slot = keys[3 * k + 2]!;
-    const e = first[slot]! + cursor[slot]!++;
-    at += copyBytes(frags[slot]!.reply!, bounds[e]!, bounds[e + 1]!, out, at);
+    const r = frags[slot]!.reply!;
+    const pos = cursor[slot]!;
+    // A bulk (the usual element) in one tight scan, anything else (nil, errors) the slow way.
+    const next = r[pos] === DOLLAR && wholeBulk(r, pos, MAX_REPLY_LEN) ? bulkSpan.end + 2 : skipElement(r, pos);
+    if (next < 0) return null;
+    if (slot !== runSlot) {
+      if (runSlot >= 0) at += copyBytesFrom(frags[runSlot]!.reply!, backing[runSlot]!, runStart, cursor[runSlot]!, out, at);
+      runSlot = slot;
+      runStart = pos;
+    }
+    cursor[slot] = next;
   }
+  if (runSlot >= 0) at += copyBytesFrom(frags[runSlot]!.reply!, backing[runSlot]!, runStart, cursor[runSlot]!, out, at);
+  for (let i = 0; i < nfrag; i++) if (cursor[i] !== frags[i]!.reply!.length) return null;
   return out;
 }
 

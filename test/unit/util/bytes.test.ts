@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { keyOffsets } from '../../../src/proto/key-offsets.js';
-import { SHORT_BYTES, bytesOf, copyBytes, sameBytes } from '../../../src/util/bytes.js';
+import { SHORT_BYTES, bytesOf, copyBytes, copyBytesFrom, sameBytes } from '../../../src/util/bytes.js';
 
 const range = fc
   .uint8Array({ minLength: 0, maxLength: 3 * SHORT_BYTES })
@@ -39,6 +39,23 @@ test('copyBytes copies exactly what Buffer#copy copies, on every path', () => {
     assert.equal(copyBytes(src, 0, n, dst, 1), n);
     assert.deepEqual(dst, Buffer.concat([Buffer.alloc(1), src.subarray(0, n), Buffer.alloc(1)]));
   }
+});
+
+test('copyBytesFrom copies what Buffer#copy copies, from a buffer in the middle of its backing store too', () => {
+  fc.assert(
+    fc.property(range, fc.integer({ min: 0, max: 16 }), ({ src, start, end, at, room }, lead) => {
+      // The same bytes `lead` bytes into a larger allocation: byteOffset must be honoured.
+      const big = Buffer.alloc(lead + src.length + 3, 0x55);
+      src.copy(big, lead);
+      const inner = big.subarray(lead, lead + src.length);
+      const n = end - start;
+      const dst = Buffer.alloc(at + n + room, 0xee);
+      const want = Buffer.alloc(dst.length, 0xee);
+      assert.equal(copyBytesFrom(inner, inner.buffer, start, end, dst, at), src.copy(want, at, start, end));
+      assert.deepEqual(dst, want);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('copyBytes stops at the end of dst, like Buffer#copy', () => {
