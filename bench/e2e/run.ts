@@ -249,6 +249,20 @@ async function inProcessSample(
   };
 }
 
+/** The memcached load the bench runs: CLIENTS connections, batches of `pipeline` requests. */
+function memcacheLoad(port: number, suite: Suite, test: MemcacheTest, pipeline: number, requests: number): Promise<InProcessLoad> {
+  return runMemcacheLoad({
+    port,
+    test,
+    requests,
+    connections: CLIENTS,
+    depth: pipeline,
+    keyspace: suite.keyspace,
+    valueSize: VALUE_SIZE,
+    timeoutMs: RUN_TIMEOUT_MS,
+  });
+}
+
 function memcacheSample(
   bed: Bed,
   suite: Suite,
@@ -258,18 +272,7 @@ function memcacheSample(
   requests: number,
   round: number,
 ): Promise<Sample> {
-  return inProcessSample(bed, suite, target, round, (port) =>
-    runMemcacheLoad({
-      port,
-      test,
-      requests,
-      connections: CLIENTS,
-      depth: pipeline,
-      keyspace: suite.keyspace,
-      valueSize: VALUE_SIZE,
-      timeoutMs: RUN_TIMEOUT_MS,
-    }),
-  );
+  return inProcessSample(bed, suite, target, round, (port) => memcacheLoad(port, suite, test, pipeline, requests));
 }
 
 /** One GET of a key every backend holds, and the exact reply to it. */
@@ -386,16 +389,7 @@ async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise
           }
         } else {
           for (const test of MEMCACHE_TESTS) {
-            await runMemcacheLoad({
-              port: suite.ports[target],
-              test,
-              requests,
-              connections: CLIENTS,
-              depth: pipeline,
-              keyspace: suite.keyspace,
-              valueSize: VALUE_SIZE,
-              timeoutMs: RUN_TIMEOUT_MS,
-            });
+            await memcacheLoad(suite.ports[target], suite, test, pipeline, requests);
           }
         }
       }
