@@ -15,13 +15,14 @@
  * - end(): the FIN follows every byte written so far. Reading goes on and whatever arrives
  *   is dropped until the peer's end, which closes the stream: a close while input is unread
  *   would send a reset, which can destroy the last replies before the client reads them. A
- *   peer that has not ended its side LINGER_MS after the FIN went out is closed anyway.
+ *   peer that has not ended its side CLIENT_LINGER_MS after the FIN went out is closed anyway.
  *   A FIN that cannot be sent is an error.
  * - onError reports a failed read or write; the stream is closed after it.
  * - destroy() closes at once; onClose follows, once, asynchronously.
  */
 import type { Socket } from 'node:net';
 import { copyBytes } from '../util/bytes.js';
+import { CLIENT_LINGER_MS } from './limits.js';
 import { openAccepted, sharedReads, type AcceptedHandle } from './socket-read.js';
 import { SocketWriter } from './socket-write.js';
 import {
@@ -61,9 +62,6 @@ export interface ClientStream extends Writer {
   peer(): string;
 }
 
-/** How long a stream whose FIN is out waits for the peer's before it closes anyway. */
-export const LINGER_MS = 5_000;
-
 export interface TcpOptions {
   noDelay: boolean;
   keepAlive: boolean;
@@ -79,7 +77,7 @@ export function openClientStream(
   tcp: TcpOptions | null,
   events: StreamEvents,
   direct = DIRECT_HANDLES_AVAILABLE,
-  lingerMs = LINGER_MS,
+  lingerMs = CLIENT_LINGER_MS,
 ): ClientStream {
   return direct && DIRECT_HANDLES_AVAILABLE
     ? new HandleStream(handle as unknown as StreamHandle, tcp, events, lingerMs)
@@ -384,7 +382,7 @@ class SocketStream implements ClientStream {
   }
 
   onFinish(): void {
-    // The FIN is out; net.Socket closes once the peer's arrives, or here after LINGER_MS.
+    // The FIN is out; net.Socket closes once the peer's arrives, or here after lingerMs.
     if (!this.closed) this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
   }
 

@@ -20,3 +20,10 @@ export const MAX_CLIENT_PENDING_BYTES = 32 * 1024 * 1024;
  * stopped or still-connecting server). Clients that send to it are paused until it drains.
  */
 export const MAX_SERVER_UNSENT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How long a client that has been sent its last reply and a FIN (after QUIT, an unframeable
+ * request, a refused connection or at shutdown) may keep its own side open: the connection is
+ * then closed. Without it such a client holds a descriptor for ever.
+ */
+export const CLIENT_LINGER_MS = 5_000;
