@@ -56,7 +56,11 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 const SHORT_LINGER_MS = 100;
 
-async function listening(direct: boolean): Promise<{ server: Server; connectOne(allowHalfOpen?: boolean): Promise<Connected> }> {
+/** `lingerMs`: the linger time of the streams (short, for the test of the linger itself). */
+async function listening(
+  direct: boolean,
+  lingerMs = 60_000,
+): Promise<{ server: Server; connectOne(allowHalfOpen?: boolean): Promise<Connected> }> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -73,7 +77,7 @@ async function listening(direct: boolean): Promise<{ server: Server; connectOne(
       await once(client, 'connect');
       await until(() => accepted.length > 0, 'the accept');
       const events = new Recorder();
-      const stream = openClientStream(accepted.shift()!, { noDelay: true, keepAlive: false }, events, direct, SHORT_LINGER_MS);
+      const stream = openClientStream(accepted.shift()!, { noDelay: true, keepAlive: false }, events, direct, lingerMs);
       return { client, stream, events };
     },
   };
@@ -232,7 +236,7 @@ for (const direct of [true, false]) {
     });
 
     test('a peer that does not end its side after end() is closed once the linger time has passed', async () => {
-      const { server, connectOne } = await listening(direct);
+      const { server, connectOne } = await listening(direct, SHORT_LINGER_MS);
       const { client, stream, events } = await connectOne(true);
       try {
         const reader = readAll(client);
