@@ -28,10 +28,11 @@ async function fakeFixedReplyServer(answer: (n: number, socket: Socket) => void)
 }
 
 test('completes every connection, with per-connection latency and rate', async () => {
-  // The reply in two writes: the generator must wait for all of it.
+  // The reply in two writes 20 ms apart: the generator must wait for all of it (a timer may
+  // fire a little early against the clock, hence the margin in the check).
   const { server, port, accepted } = await fakeFixedReplyServer((_, s) => {
     s.write(REPLY.subarray(0, 3));
-    setTimeout(() => s.end(REPLY.subarray(3)), 2);
+    setTimeout(() => s.end(REPLY.subarray(3)), 20);
   });
   try {
     const r = await runConnectChurn({ port, connections: 300, parallel: 10, request: REQUEST, reply: REPLY, timeoutMs: 20_000 });
@@ -40,7 +41,7 @@ test('completes every connection, with per-connection latency and rate', async (
     assert.equal(accepted(), 300, 'one connection per completed exchange');
     assert.equal(r.errors, 0);
     assert.ok(r.rps > 0 && Number.isFinite(r.rps));
-    assert.ok(r.p50Ms >= 2 && r.p99Ms >= r.p50Ms, `p50 ${r.p50Ms} p99 ${r.p99Ms}`);
+    assert.ok(r.p50Ms >= 10 && r.p99Ms >= r.p50Ms, `p50 ${r.p50Ms} p99 ${r.p99Ms}`);
   } finally {
     server.close();
   }
