@@ -62,6 +62,21 @@ async function pidServing(port: number): Promise<number> {
   return Number(/process_id:(\d+)/.exec(info)?.[1]);
 }
 
+/**
+ * The workers seen serving connections, until `want` distinct ones or 20 s have passed. The
+ * kernel hands each accept to whichever worker is waiting, so one worker can win many in a
+ * row (and one still starting wins none): keep trying for a while, not a fixed count.
+ */
+async function pidsServing(port: number, want: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  const deadline = Date.now() + 20_000;
+  while (seen.size < want && Date.now() < deadline) {
+    seen.add(await pidServing(port));
+    if (seen.size < want) await new Promise((r) => setTimeout(r, 10));
+  }
+  return seen;
+}
+
 describe('--workers 2', () => {
   let backend: Running;
   let walnut: RunningProxy;
@@ -83,8 +98,7 @@ describe('--workers 2', () => {
   test('two worker processes accept the pool\'s clients', async () => {
     const workers = workerPids(walnut.pid);
     assert.equal(workers.length, 2);
-    const seen = new Set<number>();
-    for (let i = 0; i < 100 && seen.size < 2; i++) seen.add(await pidServing(port));
+    const seen = await pidsServing(port, 2);
     assert.deepEqual([...seen].sort(), [...workers].sort());
   });
 
@@ -141,8 +155,7 @@ describe('--workers 2', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(workers.length, 2, `workers after the kills: ${workers.join(',')}`);
-    const served = new Set<number>();
-    for (let i = 0; i < 100 && served.size < 2; i++) served.add(await pidServing(port));
+    const served = await pidsServing(port, 2);
     for (const pid of served) assert.ok(workers.includes(pid), `served by ${pid}, workers ${workers.join(',')}`);
   });
 
@@ -433,8 +446,7 @@ describe('--workers 2: replacements that cannot start, and crashes while startin
     try {
       // Both workers serving: the start is over (a worker still starting would read the broken
       // config below and, rightly, fail the start).
-      const serving = new Set<number>();
-      for (let i = 0; i < 200 && serving.size < 2; i++) serving.add(await pidServing(port));
+      const serving = await pidsServing(port, 2);
       assert.equal(serving.size, 2, 'both workers serve');
       await new Promise((r) => setTimeout(r, 200));
       // The config is broken when a worker dies: its replacements fail ('failed', then exit 1).
@@ -458,8 +470,7 @@ describe('--workers 2: replacements that cannot start, and crashes while startin
       const log = readFileSync(walnut.logPath, 'utf8');
       assert.equal(workers.length, 2, `workers: ${workers.join(',')}; the log ends:\n${log.split('\n').slice(-12).join('\n')}`);
       assert.match(log, /restarting a worker failed: /);
-      const served = new Set<number>();
-      for (let i = 0; i < 100 && served.size < 2; i++) served.add(await pidServing(port));
+      const served = await pidsServing(port, 2);
       for (const pid of served) assert.ok(workers.includes(pid), `served by ${pid}, workers ${workers.join(',')}`);
     } finally {
       await walnut.stop();
