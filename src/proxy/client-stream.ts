@@ -21,7 +21,6 @@
  * - destroy() closes at once; onClose follows, once, asynchronously.
  */
 import type { Socket } from 'node:net';
-import { copyBytes } from '../util/bytes.js';
 import { CLIENT_LINGER_MS } from './limits.js';
 import { openAccepted, sharedReads, type AcceptedHandle } from './socket-read.js';
 import { SocketWriter } from './socket-write.js';
@@ -30,6 +29,7 @@ import {
   lastReadResult,
   SHARED_READ_BUFFER,
   STREAM_BINDING,
+  takeSharedRead,
   UV_EOF,
   uvError,
   WRITE_DONE,
@@ -90,9 +90,7 @@ type OwnedHandle = StreamHandle & { [OWNER]: HandleStream };
 function onHandleRead(this: OwnedHandle): void {
   const n = lastReadResult();
   if (n > 0) {
-    const chunk = Buffer.allocUnsafe(n);
-    copyBytes(SHARED_READ_BUFFER, 0, n, chunk, 0);
-    this[OWNER].onRead(chunk);
+    this[OWNER].onRead(takeSharedRead(n));
   } else if (n < 0) {
     this[OWNER].onReadEnd(n);
   }
@@ -126,9 +124,8 @@ class HandleStream implements ClientStream, WriteOwner {
   private ended = false;
   /** Writes libuv holds because the kernel did not take them whole. */
   private queued = 0;
-  /** After the FIN: closes a peer that does not end its side. */
+  /** After the FIN: closes a peer that does not end its side within lingerMs. */
   private linger: NodeJS.Timeout | null = null;
-
   private readonly lingerMs: number;
 
   constructor(handle: StreamHandle, tcp: TcpOptions | null, events: StreamEvents, lingerMs: number) {
@@ -305,7 +302,6 @@ class SocketStream implements ClientStream {
   private ending = false;
   private closed = false;
   private linger: NodeJS.Timeout | null = null;
-
   private readonly lingerMs: number;
 
   constructor(handle: AcceptedHandle, tcp: TcpOptions | null, events: StreamEvents, lingerMs: number) {

@@ -15,8 +15,7 @@
  */
 import { Socket, type OnReadOpts, type Server as NetServer } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { copyBytes } from '../util/bytes.js';
-import { SHARED_READ_BUFFER } from './stream-handle.js';
+import { SHARED_READ_BUFFER, takeSharedRead } from './stream-handle.js';
 
 export type ChunkHandler = (socket: Socket, chunk: Buffer) => void;
 
@@ -29,9 +28,7 @@ export function sharedReads(onChunk: ChunkHandler): OnReadOpts {
   return {
     buffer: SHARED_READ_BUFFER,
     callback(this: Socket, nread: number): boolean {
-      const chunk = Buffer.allocUnsafe(nread);
-      copyBytes(SHARED_READ_BUFFER, 0, nread, chunk, 0);
-      onChunk(this, chunk);
+      onChunk(this, takeSharedRead(nread));
       return true;
     },
   };

@@ -12,6 +12,7 @@
  * same contract (client-stream.ts, socket-write.ts): the proxy works, only slower.
  */
 import { getSystemErrorName } from 'node:util';
+import { copyBytes } from '../util/bytes.js';
 
 /** The parts of a libuv stream handle (Node's LibuvStreamWrap) that Walnut uses. */
 export interface StreamHandle {
@@ -92,6 +93,13 @@ export const DIRECT_HANDLES_AVAILABLE = STREAM_BINDING !== null;
  * view of it past the callback, since the next read of any socket overwrites it.
  */
 export const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
+/** The `n` bytes a read just put in SHARED_READ_BUFFER, copied out (small ones from Node's pool). */
+export function takeSharedRead(n: number): Buffer {
+  const chunk = Buffer.allocUnsafe(n);
+  copyBytes(SHARED_READ_BUFFER, 0, n, chunk, 0);
+  return chunk;
+}
 
 /** The byte count (> 0), 0, UV_EOF or an error of the read `onread` is reporting. */
 export function lastReadResult(): number {
