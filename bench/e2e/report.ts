@@ -1,7 +1,7 @@
 // Formats the end-to-end benchmark's results as plain-text tables for a person to read: one
 // line per test and target with Walnut's ratios on its line, then bulk gets, idle memory and
 // the targets. No twemproxy counterpart.
-import { formatMargin, type Check } from './summary.js';
+import { describeRounds, formatMargin, type Check } from './summary.js';
 import { TARGETS, type BulkResult, type IdleResult, type TestResult } from './results.js';
 import { WORKER_TARGETS, type WorkersResult } from './workers-scaling.js';
 
@@ -152,7 +152,7 @@ export function formatChecks(checks: readonly Check[]): string[] {
       c.name,
       fmtFixed(c.value, 2),
       formatMargin(c.margin),
-      c.detail,
+      [c.detail, describeRounds(c)].filter((x) => x !== '').join('; '),
     ]);
   }
   return formatTable(rows, 'llrrl');

@@ -17,6 +17,7 @@ import { parseBenchArgs, requestCount, USAGE, type BenchOptions } from './option
 import { cpuSeconds, cpuSecondsOf, reapedChildrenCpuSeconds } from './proc-stats.js';
 import { REDIS_TESTS, runRedisBenchmark, type RedisTest } from './redis-benchmark.js';
 import { formatBulk, formatChecks, formatIdle, formatTests, formatWorkers } from './report.js';
+import { roundOrder } from './summary.js';
 import {
   evaluateTargets,
   summariseTest,
@@ -430,7 +431,7 @@ async function runWorkers(bed: Bed, opts: BenchOptions, progress: Progress, note
     for (const p of planned) await p.run('walnut-2w', 0, p.pipeline === 1 ? 4_000 : 40_000);
     for (let round = 1; round <= opts.rounds; round++) {
       for (const p of planned) {
-        for (const target of WORKER_TARGETS) {
+        for (const target of roundOrder(WORKER_TARGETS, round)) {
           progress.step(`round ${round}/${opts.rounds} workers ${p.suite} ${p.test} -P ${p.pipeline} ${target}`);
           const sample = await p.run(target, round);
           if (sample.failure !== '') notes.push(`round ${round} workers ${p.suite} ${p.test} -P ${p.pipeline} ${target}: ${sample.failure}`);
@@ -580,7 +581,7 @@ async function main(): Promise<number> {
     for (const p of planned) samples.set(p, { direct: [], twemproxy: [], walnut: [] });
     for (let round = 1; round <= opts.rounds; round++) {
       for (const p of planned) {
-        for (const target of TARGETS) {
+        for (const target of roundOrder(TARGETS, round)) {
           progress.step(`round ${round}/${opts.rounds} ${testLabel({ suite: p.suite.name, test: p.test, pipeline: p.pipeline })} ${target}`);
           const s = await p.run(target, round);
           if (s.failure !== '') notes.push(`round ${round} ${p.suite.name} ${p.test} -P ${p.pipeline} ${target}: ${s.failure}`);

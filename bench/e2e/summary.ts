@@ -86,13 +86,53 @@ export interface Check {
   margin: number;
   /** Extra words for the report (how the value was formed, the worst test, ...). */
   detail: string;
+  /**
+   * The value from each round's samples alone (rounds run every target back to back), empty
+   * where the value is not formed by rounds. When some round falls on the other side of the
+   * limit, the verdict is within the round-to-round noise of the machine.
+   */
+  perRound: number[];
 }
 
 export function check(name: string, kind: 'max' | 'min', limit: number, value: number, detail = ''): Check {
   const measured = Number.isFinite(value);
   const pass = measured && (kind === 'max' ? value <= limit : value >= limit);
   const margin = !measured ? Number.NaN : kind === 'max' ? (limit - value) / limit : (value - limit) / limit;
-  return { name, kind, limit, value, pass, margin, detail };
+  return { name, kind, limit, value, pass, margin, detail, perRound: [] };
+}
+
+/** Whether `value` meets the limit of `c`. */
+function meets(c: Pick<Check, 'kind' | 'limit'>, value: number): boolean {
+  return c.kind === 'max' ? value <= c.limit : value >= c.limit;
+}
+
+/** How many of the check's rounds fall on the other side of the limit from its verdict. */
+export function roundsAgainst(c: Check): number {
+  return c.perRound.filter((v) => Number.isFinite(v) && meets(c, v) !== c.pass).length;
+}
+
+/** "by round 0.990 1.010 1.020: 1 of 3 would pass: within the noise" / "by round ...: all agree"; empty without rounds. */
+export function describeRounds(c: Check): string {
+  const rounds = c.perRound.filter((v) => Number.isFinite(v));
+  if (rounds.length < 2 || !Number.isFinite(c.value)) return '';
+  const against = roundsAgainst(c);
+  const values = rounds.map((v) => v.toFixed(3)).join(' ');
+  const verdict =
+    against === 0 ? 'all agree' : `${against} of ${rounds.length} would ${c.pass ? 'miss' : 'pass'}: within the noise`;
+  return `by round ${values}: ${verdict}`;
+}
+
+/**
+ * The order in which round `round` (1-based) runs the targets: rotated by one each round, so
+ * that no target always runs first or last (after the same neighbour, on a machine warmed or
+ * loaded by the run before it). Three rounds of three targets put each target once in each
+ * place.
+ */
+export function roundOrder<T>(targets: readonly T[], round: number): T[] {
+  const n = targets.length;
+  if (n === 0) return [];
+  const shift = (((round - 1) % n) + n) % n;
+  return [...targets.slice(shift), ...targets.slice(0, shift)];
 }
 
 /** "+12.3%" / "-4.0%" / "n/a". */
@@ -111,6 +151,7 @@ export function aggregateCheck(
   kind: 'max' | 'min',
   limit: number,
   perTest: ReadonlyArray<{ label: string; value: number }>,
+  perRound: readonly number[] = [],
 ): Check {
   const measured = perTest.filter((t) => Number.isFinite(t.value) && t.value > 0);
   const g = geomean(measured.map((t) => t.value));
@@ -122,11 +163,13 @@ export function aggregateCheck(
   const worstText = worst === undefined ? '' : `, worst ${worst.label} ${worst.value.toFixed(2)}`;
   const missing = perTest.length - measured.length;
   const missingText = missing > 0 ? `, ${missing} not measured` : '';
-  return check(
+  const c = check(
     name,
     kind,
     limit,
     g,
     `geomean of ${measured.length} tests; ${meeting}/${measured.length} meet it alone${worstText}${missingText}`,
   );
+  c.perRound = [...perRound];
+  return c;
 }

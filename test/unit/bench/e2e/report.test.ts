@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fmtFixed, fmtInt, formatChecks, formatTable } from '../../../../bench/e2e/report.js';
-import { check } from '../../../../bench/e2e/summary.js';
+import { aggregateCheck, check } from '../../../../bench/e2e/summary.js';
 
 test('formatTable pads columns to their widest cell, left or right', () => {
   const lines = formatTable(
@@ -28,4 +28,9 @@ test('formatChecks says PASS, MISS or N/A with the margin', () => {
   assert.match(lines[1] ?? '', /^PASS +fast +1\.80 +\+20\.0%/);
   assert.match(lines[2] ?? '', /^MISS +small +5\.00 +-25\.0%/);
   assert.match(lines[3] ?? '', /^N\/A +none +- +n\/a/);
+});
+
+test('formatChecks ends the detail with the value of each round', () => {
+  const lines = formatChecks([aggregateCheck('rps', 'min', 1, [{ label: 'a', value: 0.98 }], [0.98, 1.03, 0.97])]);
+  assert.match(lines[1] ?? '', /^MISS +rps +0\.98 +-2\.0% +geomean of 1 tests; 0\/1 meet it alone, worst a 0\.98; by round 0\.980 1\.030 0\.970: 1 of 3 would pass: within the noise$/);
 });

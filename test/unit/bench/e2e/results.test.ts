@@ -137,3 +137,44 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
   assert.equal(checks.filter((c) => c.name.startsWith('memory back')).length, 1);
   assert.deepEqual(evaluateTargets([], [], []), []);
 });
+
+test('evaluateTargets forms each aggregate target from every round alone too', () => {
+  // Two tests at -P 1, three rounds. Medians: twemproxy 100 and 200 req/s, Walnut 110 and 180,
+  // so W/T = 1.1 and 0.9 (geomean 0.995: a miss). Round by round the geomean is
+  // sqrt(1.2·0.8), sqrt(1.1·0.9) and sqrt(1.0·1.0): one round alone would pass.
+  const t = (name: string, tw: number[], w: number[]) =>
+    summariseTest(
+      {
+        suite: 'redis-1',
+        test: name,
+        pipeline: 1,
+        requests: 1000,
+        samples: {
+          direct: tw.map((_, i) => sample(i + 1, 1000, 1, NaN)),
+          twemproxy: tw.map((rps, i) => sample(i + 1, rps, 1, 10)),
+          walnut: w.map((rps, i) => sample(i + 1, rps, 1, 10)),
+        },
+      },
+      2,
+    );
+  const a = t('GET', [100, 100, 100], [120, 110, 100]);
+  const b = t('SET', [200, 200, 200], [160, 180, 200]);
+  const rps = evaluateTargets([a, b], [], []).find((c) => c.name.startsWith('req/s at -P 1 '));
+  assert.ok(rps);
+  assert.ok(Math.abs(rps.value - Math.sqrt(1.1 * 0.9)) < 1e-12);
+  assert.equal(rps.pass, false);
+  assert.equal(rps.perRound.length, 3);
+  assert.ok(Math.abs((rps.perRound[0] ?? NaN) - Math.sqrt(1.2 * 0.8)) < 1e-12);
+  assert.ok(Math.abs((rps.perRound[1] ?? NaN) - Math.sqrt(1.1 * 0.9)) < 1e-12);
+  assert.ok(Math.abs((rps.perRound[2] ?? NaN) - 1) < 1e-12);
+  // A round where one target failed has no ratio for that test; the others still count.
+  const c = t('INCR', [100, 100, 100], [100, 100, 100]);
+  c.samples.walnut[1] = sample(2, 0, NaN, NaN, 'timed out');
+  const cpu = evaluateTargets([c], [], []).find((x) => x.name.startsWith('CPU/request ≤ twemproxy at -P 1 '));
+  assert.ok(cpu);
+  assert.deepEqual(cpu.perRound.map((v) => Number.isNaN(v)), [false, true, false]);
+  // Checks not formed by rounds have none.
+  const bulkAndIdle = evaluateTargets([], [], [idleSummary('walnut', 10, 0, { before: 0, withClients: 10, after1s: 0, after5s: 0, after15s: 0, secondWave: 0, afterSecondClose: 0 }, 1, '')]);
+  assert.ok(bulkAndIdle.length > 0);
+  for (const x of bulkAndIdle) assert.deepEqual(x.perRound, []);
+});

@@ -3,7 +3,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { aggregateCheck, check, formatMargin, geomean, median, quantileSorted, ratio, ratios } from '../../../../bench/e2e/summary.js';
+import {
+  aggregateCheck,
+  check,
+  describeRounds,
+  formatMargin,
+  geomean,
+  median,
+  quantileSorted,
+  ratio,
+  ratios,
+  roundOrder,
+  roundsAgainst,
+} from '../../../../bench/e2e/summary.js';
 
 test('median of odd and even counts, ignoring NaN', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -109,4 +121,33 @@ test('aggregateCheck judges the geometric mean and names the worst test', () => 
   assert.match(m.detail, /worst x 1\.20/);
   assert.equal(m.pass, false);
   assert.equal(aggregateCheck('none', 'max', 1, []).pass, false);
+});
+
+test('roundOrder rotates the targets by one each round, so each takes every place once', () => {
+  const targets = ['direct', 'twemproxy', 'walnut'] as const;
+  assert.deepEqual(roundOrder(targets, 1), ['direct', 'twemproxy', 'walnut']);
+  assert.deepEqual(roundOrder(targets, 2), ['twemproxy', 'walnut', 'direct']);
+  assert.deepEqual(roundOrder(targets, 3), ['walnut', 'direct', 'twemproxy']);
+  assert.deepEqual(roundOrder(targets, 4), ['direct', 'twemproxy', 'walnut']);
+  for (let place = 0; place < 3; place++) {
+    const seen = [1, 2, 3].map((round) => roundOrder(targets, round)[place]);
+    assert.deepEqual([...seen].sort(), [...targets].sort(), `place ${place}`);
+  }
+  assert.deepEqual(roundOrder([], 2), []);
+});
+
+test('describeRounds says whether every round alone gives the verdict', () => {
+  const miss = aggregateCheck('rps', 'min', 1, [{ label: 'a', value: 0.99 }], [0.97, 1.02, 0.99]);
+  assert.equal(miss.pass, false);
+  assert.equal(roundsAgainst(miss), 1);
+  assert.equal(describeRounds(miss), 'by round 0.970 1.020 0.990: 1 of 3 would pass: within the noise');
+  const pass = aggregateCheck('cpu', 'max', 1, [{ label: 'a', value: 0.7 }], [0.69, 0.66, NaN, 0.7]);
+  assert.equal(roundsAgainst(pass), 0);
+  assert.equal(describeRounds(pass), 'by round 0.690 0.660 0.700: all agree');
+  // A limit met exactly counts as met, as in the verdict.
+  const edge = aggregateCheck('cpu', 'max', 1, [{ label: 'a', value: 1.1 }], [1, 1.2]);
+  assert.equal(describeRounds(edge), 'by round 1.000 1.200: 1 of 2 would pass: within the noise');
+  // One round, or none measured, says nothing.
+  assert.equal(describeRounds(aggregateCheck('x', 'max', 1, [{ label: 'a', value: 1 }], [1])), '');
+  assert.equal(describeRounds(check('y', 'max', 1, 0.5)), '');
 });
