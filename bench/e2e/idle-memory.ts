@@ -58,11 +58,11 @@ export async function measureIdle(
   which: ProxyName,
   yaml: (ports: PoolPorts) => string,
   clients: number,
-  walnutArgs: readonly string[],
+  extraArgs: readonly string[],
 ): Promise<IdleResult> {
   let proxy: RunningProxy | null = null;
   try {
-    const started = await startProxy(which, yaml, walnutArgs);
+    const started = await startProxy(which, yaml, extraArgs);
     proxy = started.proxy;
     const ports = started.ports;
     const pid = proxy.pid;

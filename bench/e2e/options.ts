@@ -13,6 +13,8 @@ export interface BenchOptions {
   idleClients: number;
   /** Extra arguments for Walnut (e.g. --workers 2), split on whitespace. */
   walnutArgs: string[];
+  /** Extra arguments for nutcracker (e.g. -v 5, its default verbosity), split on whitespace. */
+  twemproxyArgs: string[];
   /** Where result JSON goes; relative paths are taken from the repository root. */
   outDir: string;
   /** Proxies on CPU 0, everything else (servers, load generators) on the other CPUs. */
@@ -34,6 +36,8 @@ bench/results/<time>.json.
   --only LIST        run only these sections, comma-separated: ${SECTIONS.join(',')}
   --idle-clients N   idle connections for the memory test (default 10000)
   --walnut-args S    extra Walnut arguments, e.g. --walnut-args "--workers 2"
+  --twemproxy-args S extra nutcracker arguments, after the bench's own "-v 4 -i 30000"; e.g.
+                     --twemproxy-args "-v 5" runs it at its default log level (slower)
   --out DIR          where to write the JSON (default bench/results)
   --pin              proxies on CPU 0, servers and load generators on the other CPUs (steadier
                      figures; needs taskset and 2+ CPUs; skips the workers section)
@@ -48,6 +52,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let sections: Set<Section> = new Set(SECTIONS);
   let idleClients = 10_000;
   let walnutArgs: string[] = [];
+  let twemproxyArgs: string[] = [];
   let outDir = 'bench/results';
   let pin = false;
   let help = false;
@@ -101,6 +106,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--walnut-args':
         walnutArgs = value().split(/\s+/).filter((a) => a !== '');
         break;
+      case '--twemproxy-args':
+        twemproxyArgs = value().split(/\s+/).filter((a) => a !== '');
+        break;
       case '--out':
         outDir = value();
         break;
@@ -122,6 +130,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     sections,
     idleClients,
     walnutArgs,
+    twemproxyArgs,
     outDir,
     pin,
     help,

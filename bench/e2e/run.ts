@@ -37,6 +37,7 @@ import {
   startBed,
   startProxy,
   VALUE_SIZE,
+  PROXY_ARGS,
   type Bed,
   type Suite,
 } from './setup.js';
@@ -551,7 +552,8 @@ async function main(): Promise<number> {
   if (workersSection && pinned) notes.push('workers section skipped: --pin gives the proxies one CPU');
 
   progress.note('starting redis ×5, memcached ×2, nutcracker, walnut');
-  const bed = await startBed(opts.walnutArgs);
+  const proxyArgs = { walnut: opts.walnutArgs, twemproxy: opts.twemproxyArgs };
+  const bed = await startBed(proxyArgs);
   if (pinned) for (const proxy of Object.values(bed.proxies)) pinToCpu0(proxy.pid);
   const tests: TestResult[] = [];
   const connects: TestResult[] = [];
@@ -612,7 +614,7 @@ async function main(): Promise<number> {
     if (opts.sections.has('idle')) {
       for (const which of ['twemproxy', 'walnut'] as const) {
         progress.step(`${which} with ${idleClients} idle clients`);
-        idle.push(await measureIdle(which, bed.yaml, idleClients, opts.walnutArgs));
+        idle.push(await measureIdle(which, bed.yaml, idleClients, proxyArgs[which]));
       }
     }
   } finally {
@@ -632,7 +634,9 @@ async function main(): Promise<number> {
     setup: {
       clients: CLIENTS,
       pipelines: PIPELINES,
-      proxyArgs: '-v 4 -i 30000',
+      proxyArgs: PROXY_ARGS.join(' '),
+      walnutArgs: opts.walnutArgs.join(' '),
+      twemproxyArgs: opts.twemproxyArgs.join(' '),
       serverConnections: 1,
       note: 'direct = the first server of the pool; figures are medians over rounds; cpu = proxy utime+stime per request',
     },
@@ -654,6 +658,9 @@ async function main(): Promise<number> {
   lines.push(
     `${cpus().length} CPUs, load average ${load(loadStart)} at start, ${load(loadavg())} at end; ` +
       `descriptor limits: harness ${ownLimit}, twemproxy ${bed.fdLimits.twemproxy}, walnut ${bed.fdLimits.walnut}`,
+  );
+  lines.push(
+    `arguments: twemproxy ${[...PROXY_ARGS, ...opts.twemproxyArgs].join(' ')}; walnut ${[...PROXY_ARGS, ...opts.walnutArgs].join(' ')}`,
   );
   if (tests.length > 0) lines.push('', ...formatTests(tests));
   if (connects.length > 0) {

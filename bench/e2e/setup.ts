@@ -101,11 +101,14 @@ export const PROXY_ARGS = ['-v', '4', '-i', '30000'];
  */
 const START_ATTEMPTS = 3;
 
+/** Extra command-line arguments for each proxy, after PROXY_ARGS. */
+export type ProxyArgs = Readonly<Record<ProxyName, readonly string[]>>;
+
 /** Starts one proxy on free ports (`yaml` writes its pools for them) and raises its descriptor limit. */
 export async function startProxy(
   which: ProxyName,
   yaml: (ports: PoolPorts) => string,
-  walnutArgs: readonly string[],
+  extraArgs: readonly string[],
 ): Promise<{ proxy: RunningProxy; ports: PoolPorts; fdLimit: number }> {
   for (let attempt = 1; ; attempt++) {
     const ports = await freePoolPorts();
@@ -113,8 +116,8 @@ export async function startProxy(
     try {
       const proxy =
         which === 'walnut'
-          ? await startWalnut(yaml(ports), { listenPorts, args: [...PROXY_ARGS, ...walnutArgs] })
-          : await startNutcracker(yaml(ports), { listenPorts, args: [...PROXY_ARGS] });
+          ? await startWalnut(yaml(ports), { listenPorts, args: [...PROXY_ARGS, ...extraArgs] })
+          : await startNutcracker(yaml(ports), { listenPorts, args: [...PROXY_ARGS, ...extraArgs] });
       return { proxy, ports, fdLimit: raiseFdLimit(proxy.pid, WANT_FDS) };
     } catch (e) {
       const inUse = /Address already in use|EADDRINUSE/.test(e instanceof Error ? e.message : String(e));
@@ -123,7 +126,7 @@ export async function startProxy(
   }
 }
 
-export async function startBed(walnutArgs: readonly string[]): Promise<Bed> {
+export async function startBed(proxyArgs: ProxyArgs): Promise<Bed> {
   const redis = await Promise.all(Array.from({ length: 5 }, () => startRedis()));
   const memcached = await Promise.all([0, 1].map(() => startMemcached()));
   const r1 = [(redis[0] as Running).port];
@@ -135,10 +138,10 @@ export async function startBed(walnutArgs: readonly string[]): Promise<Bed> {
     await Promise.all(stoppable.map((p) => p.stop()));
   };
   try {
-    const nut = await startProxy('twemproxy', yaml, []);
+    const nut = await startProxy('twemproxy', yaml, proxyArgs.twemproxy);
     const nutPorts = nut.ports;
     stoppable.push(nut.proxy);
-    const wal = await startProxy('walnut', yaml, walnutArgs);
+    const wal = await startProxy('walnut', yaml, proxyArgs.walnut);
     const walPorts = wal.ports;
     stoppable.push(wal.proxy);
     const suites: Suite[] = [

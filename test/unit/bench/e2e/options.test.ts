@@ -20,12 +20,16 @@ test('defaults, --quick and explicit values', () => {
   assert.equal(e.scale, 0.5);
   assert.deepEqual([...e.sections], ['redis', 'idle']);
   assert.deepEqual(e.walnutArgs, ['--workers', '2']);
+  assert.deepEqual(e.twemproxyArgs, []);
+  assert.deepEqual(parseBenchArgs(['--twemproxy-args=-v 5']).twemproxyArgs, ['-v', '5']);
+  assert.deepEqual(parseBenchArgs(['--twemproxy-args', ' -v  5 -m 512 ']).twemproxyArgs, ['-v', '5', '-m', '512']);
   assert.equal(parseBenchArgs(['-h']).help, true);
 });
 
 test('bad input is an error naming the option', () => {
   assert.throws(() => parseBenchArgs(['--rounds', '0']), /--rounds: not a positive integer/);
   assert.throws(() => parseBenchArgs(['--rounds']), /--rounds needs a value/);
+  assert.throws(() => parseBenchArgs(['--twemproxy-args']), /--twemproxy-args needs a value/);
   assert.throws(() => parseBenchArgs(['--scale', 'x']), /--scale/);
   assert.throws(() => parseBenchArgs(['--only', 'redis,disk']), /unknown section disk/);
   assert.throws(() => parseBenchArgs(['--fast']), /unknown option --fast/);
