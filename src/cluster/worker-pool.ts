@@ -16,7 +16,7 @@ import { loadConfigWith } from '../config/load.js';
 import { removeSocket, stagingPath } from '../proxy/unix-socket.js';
 import { sumSnapshots } from '../stats/sum.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
-import { log, LOG_WARN } from '../util/log.js';
+import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { messageType, WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.js';
 
 /** A worker that does not answer a stats request in this time is left out of that reading. */
@@ -119,6 +119,12 @@ export class WorkerPool implements StatsSource {
           const wait = this.waiting.get(reply.id);
           if (wait !== undefined && --wait.pending === 0) wait.done();
         }
+      });
+      // A message sent to a worker that has just died fails (EPIPE) after the send returned,
+      // as an 'error' on the worker: without a listener that would end the primary. The
+      // worker's 'exit' follows and is what counts.
+      worker.on('error', (err: Error) => {
+        if (log.level >= LOG_INFO) log.info(`worker ${worker.process.pid ?? '?'}: ${err.message}`);
       });
       worker.on('exit', (code, signal) => {
         const at = this.slots.indexOf(slot);
