@@ -4,9 +4,10 @@
  * requests (stats, log level, shutdown). The primary owns signals, the pid file and the stats
  * port; a worker ignores the terminal's SIGINT and waits for the primary's word.
  */
+import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import { Proxy } from '../proxy/proxy.js';
-import { log } from '../util/log.js';
+import { log, LOG_INFO } from '../util/log.js';
 import { messageType, WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.js';
 
 function send(message: ToPrimary): void {
@@ -17,9 +18,27 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** This worker cannot start: say why to the primary (which logs it) and exit. */
+function failStart(err: unknown): never {
+  send({ type: 'failed', reason: reasonOf(err) });
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
+  // A message to a primary that has just gone fails (EPIPE) after the send returned, as an
+  // 'error' on this worker's cluster.Worker: without a listener that would end the worker
+  // before its graceful stop. The 'disconnect' that follows stops it.
+  cluster.worker?.on('error', (err: Error) => {
+    if (log.level >= LOG_INFO) log.info(`worker ${process.pid}: ${err.message}`);
+  });
   const settings = JSON.parse(process.env[WORKER_ENV] ?? '{}') as WorkerSettings;
-  log.open(settings.output);
+  try {
+    // A replacement started after the log file became unwritable (rotated to another owner,
+    // its directory gone) cannot log: the primary logs the reason for it.
+    log.open(settings.output);
+  } catch (err) {
+    failStart(err);
+  }
   log.setLevel(settings.verbosity);
   let proxy: Proxy | null = null;
   let stopping = false;
@@ -65,10 +84,9 @@ async function main(): Promise<void> {
       onSocketPublished: (socket) => send({ type: 'published', ...socket }),
     });
   } catch (err) {
-    send({ type: 'failed', reason: reasonOf(err) });
-    process.exit(1);
+    failStart(err);
   }
   send({ type: 'ready' });
 }
 
-void main();
+main().catch(failStart);

@@ -88,11 +88,17 @@ export class WorkerPool implements StatsSource {
 
   /**
    * Fork a worker. Resolves once it listens; if it is killed before that, once its replacement
-   * listens. Rejects if before that it reports a failure, exits with a code, crashes
-   * (CRASH_SIGNALS), or is one kill too many while the pool starts.
+   * listens. Rejects if its process cannot be created, or if before that it reports a failure,
+   * exits with a code, crashes (CRASH_SIGNALS), or is one kill too many while the pool starts.
    */
   private fork(): Promise<void> {
-    const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(this.settings) });
+    let worker: Worker;
+    try {
+      worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(this.settings) });
+    } catch (err) {
+      // fork(2) itself failed (ENOMEM and the like): Node throws rather than emitting.
+      return Promise.reject(new Error(`cannot start a worker: ${err instanceof Error ? err.message : String(err)}`));
+    }
     const slot: Slot = { worker, last: null };
     this.slots.push(slot);
     return new Promise((resolve, reject) => {
@@ -120,10 +126,21 @@ export class WorkerPool implements StatsSource {
           if (wait !== undefined && --wait.pending === 0) wait.done();
         }
       });
-      // A message sent to a worker that has just died fails (EPIPE) after the send returned,
-      // as an 'error' on the worker: without a listener that would end the primary. The
-      // worker's 'exit' follows and is what counts.
-      worker.on('error', (err: Error) => {
+      worker.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.syscall?.startsWith('spawn') === true) {
+          // The process could not be created (EMFILE, EAGAIN, ...): Node reports it as an
+          // 'error' and no 'exit' follows, so this is the end of this worker.
+          const at = this.slots.indexOf(slot);
+          if (at >= 0) this.slots.splice(at, 1);
+          if (!started) {
+            started = true;
+            reject(new Error(`cannot start a worker: ${err.message}`));
+          }
+          return;
+        }
+        // A message sent to a worker that has just died fails (EPIPE) after the send returned,
+        // as an 'error' on the worker: without a listener that would end the primary. The
+        // worker's 'exit' follows and is what counts.
         if (log.level >= LOG_INFO) log.info(`worker ${worker.process.pid ?? '?'}: ${err.message}`);
       });
       worker.on('exit', (code, signal) => {

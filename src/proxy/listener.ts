@@ -52,10 +52,6 @@ export class Listener {
     const listen = this.pool.config.listen;
     if (listen.path !== null) await this.listenUnix(listen.path, listen.mode);
     else await this.bind({ host: listen.address, port: listen.port, backlog: this.pool.config.backlog });
-    // Errors after a successful bind (accept failures) are logged; bind errors were rejected above.
-    this.server.on('error', (err) => {
-      if (log.level >= LOG_WARN) log.warn(`listener of pool ${this.pool.config.name}: ${err.message}`);
-    });
     countConnectionOpened(this.pool.counters);
   }
 
@@ -96,6 +92,11 @@ export class Listener {
       server.once('error', onError);
       server.listen(options, () => {
         server.off('error', onError);
+        // From now on an error is an accept failure: logged, never fatal. Attached here, not
+        // once listen() is done: a unix socket accepts while it is still being published.
+        server.on('error', (err) => {
+          if (log.level >= LOG_WARN) log.warn(`listener of pool ${this.pool.config.name}: ${err.message}`);
+        });
         // Now, in the callback: from the next turn of the loop the handle accepts, and a
         // connection net.Server wrapped itself would never be answered (a worker sharing a
         // unix socket accepts while it is still publishing the socket).

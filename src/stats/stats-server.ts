@@ -49,8 +49,8 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
     // Input is ignored, but read and dropped so that unread bytes do not turn our close into
     // a reset that could discard the document before the client reads it.
     socket.resume();
-    Promise.resolve(source.snapshot()).then(
-      (snapshot) => {
+    Promise.resolve(source.snapshot())
+      .then((snapshot) => {
         checkGauges(snapshot);
         const now = Date.now();
         const text = statsJson(snapshot, {
@@ -61,9 +61,13 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
         });
         // twemproxy closes right after writing; wait only until the bytes are handed to the kernel.
         socket.end(text, () => socket.destroy());
-      },
-      () => socket.destroy(),
-    );
+      })
+      .catch((err: unknown) => {
+        // No stats to give (a worker's reading failed), or a fault in forming the document:
+        // this reader goes without, the proxy goes on.
+        if (log.level >= LOG_WARN) log.warn(`stats: ${err instanceof Error ? err.message : String(err)}`);
+        socket.destroy();
+      });
   };
 
   const server: Server = createServer(onConnection);

@@ -1,29 +1,49 @@
 // The --workers primary (WorkerPool) run inside this test process, for what cannot be driven
-// from outside: a message to a worker that has just died fails after send() returned, as an
-// 'error' event on that worker, and the primary must live on.
+// from outside: failures around the workers' processes and their IPC channel, which must
+// neither end nor hang the primary (or a worker).
 import assert from 'node:assert/strict';
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { freePort } from '../../scripts/lib/processes.js';
 import { WorkerPool } from '../../src/cluster/worker-pool.js';
+import type { WorkerSettings } from '../../src/cluster/messages.js';
 
-test('a failed send to a worker (EPIPE: it has just died) does not end the primary', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-pool-'));
-  const port = await freePort();
+let dir = '';
+let settings: WorkerSettings;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'walnut-pool-'));
   const confFile = join(dir, 'walnut.yml');
   // No backend is needed: nothing is sent through the pool.
-  writeFileSync(confFile, `p:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n   - 127.0.0.1:1:1\n`);
-  const pool = await WorkerPool.start(2, { confFile, output: join(dir, 'walnut.log'), verbosity: 5, mbufSize: 16384 });
+  writeFileSync(confFile, `p:\n  listen: 127.0.0.1:${await freePort()}\n  redis: true\n  servers:\n   - 127.0.0.1:1:1\n`);
+  settings = { confFile, output: join(dir, 'walnut.log'), verbosity: 5, mbufSize: 16384 };
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function liveWorkers(): Worker[] {
+  return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); ) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a failed send to a worker (EPIPE: it has just died) does not end the primary', async () => {
+  const pool = await WorkerPool.start(2, settings);
   try {
-    const workers = Object.values(cluster.workers ?? {});
+    const workers = liveWorkers();
     assert.equal(workers.length, 2);
     for (const worker of workers) {
       // What Node does when a worker.send() finds the channel broken.
       const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE', errno: -32, syscall: 'write' });
-      assert.doesNotThrow(() => worker!.process.emit('error', epipe));
+      assert.doesNotThrow(() => worker.process.emit('error', epipe));
     }
     // The primary still talks to its workers and stops them.
     const snapshot = await pool.snapshot();
@@ -31,7 +51,70 @@ test('a failed send to a worker (EPIPE: it has just died) does not end the prima
     pool.setLogLevel(5);
   } finally {
     await pool.close(0);
-    rmSync(dir, { recursive: true, force: true });
   }
-  assert.equal(Object.keys(cluster.workers ?? {}).length, 0);
+  assert.equal(liveWorkers().length, 0);
+});
+
+test('a worker whose primary has gone finishes its stop even if its last message fails (EPIPE)', async () => {
+  const pool = await WorkerPool.start(1, settings);
+  try {
+    const [worker] = liveWorkers();
+    assert.ok(worker);
+    const exited = new Promise<number | null>((resolve) => worker.process.once('exit', (code) => resolve(code)));
+    // The worker is stopped while a stats request waits for it and the channel is cut: when
+    // it runs again it reads the request and answers into a closed channel, then sees the
+    // disconnect. It must stop as after any disconnect (exit 0), not die of the failed send.
+    worker.process.kill('SIGSTOP');
+    void pool.snapshot();
+    await new Promise((r) => setTimeout(r, 50));
+    worker.process.disconnect();
+    worker.process.kill('SIGCONT');
+    assert.equal(await exited, 0);
+  } finally {
+    await pool.close(0);
+  }
+});
+
+test('a worker that cannot be spawned fails the start with the reason instead of hanging it', async () => {
+  // Node reports a spawn that fails with ENOENT (here: no such working directory; also
+  // EMFILE, EAGAIN, ...) as an 'error' on the worker and never as an 'exit'.
+  cluster.setupPrimary({ cwd: join(dir, 'no-such-directory') });
+  try {
+    const outcome = await Promise.race([
+      WorkerPool.start(2, settings).then(
+        async (pool) => {
+          await pool.close(0);
+          return 'started';
+        },
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      ),
+      new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 10_000)),
+    ]);
+    assert.match(outcome, /^cannot start a worker: spawn \S+ ENOENT$/);
+  } finally {
+    cluster.setupPrimary({ cwd: process.cwd() });
+  }
+});
+
+test('a replacement whose fork throws (ENOMEM) is retried, and the primary lives on', async () => {
+  const pool = await WorkerPool.start(1, settings);
+  const fork = cluster.fork;
+  let attempts = 0;
+  try {
+    const [worker] = liveWorkers();
+    assert.ok(worker);
+    // fork(2) failing makes Node throw from cluster.fork(), here in the restart timer.
+    cluster.fork = () => {
+      attempts++;
+      throw Object.assign(new Error('spawn ENOMEM'), { code: 'ENOMEM', syscall: 'spawn' });
+    };
+    worker.process.kill('SIGKILL');
+    await until('three failed restarts', () => attempts >= 3);
+    cluster.fork = fork;
+    await until('a replacement worker', () => liveWorkers().length === 1);
+    assert.notEqual(liveWorkers()[0]!.process.pid, worker.process.pid);
+  } finally {
+    cluster.fork = fork;
+    await pool.close(0);
+  }
 });

@@ -2,7 +2,7 @@
 // a worker that dies is replaced, and SIGTERM stops them all (exit 0, pid file removed).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
@@ -470,6 +470,40 @@ describe('--workers 2: replacements that cannot start, and crashes while startin
       const log = readFileSync(walnut.logPath, 'utf8');
       assert.equal(workers.length, 2, `workers: ${workers.join(',')}; the log ends:\n${log.split('\n').slice(-12).join('\n')}`);
       assert.match(log, /restarting a worker failed: /);
+      const served = await pidsServing(port, 2);
+      for (const pid of served) assert.ok(workers.includes(pid), `served by ${pid}, workers ${workers.join(',')}`);
+    } finally {
+      await walnut.stop();
+    }
+  });
+
+  test('a replacement that cannot open the log file says why, and is retried until it can', async () => {
+    const port = await freePort();
+    const walnut = await startWalnut(yamlFor(port), { listenPorts: [port], args: ['--workers', '2'] });
+    const moved = `${walnut.logPath}.moved`;
+    try {
+      assert.equal((await pidsServing(port, 2)).size, 2, 'both workers serve');
+      // The log is rotated away and a directory takes its name (EISDIR even for root): the
+      // primary keeps writing to the file it has open, a new worker cannot open the path.
+      renameSync(walnut.logPath, moved);
+      mkdirSync(walnut.logPath);
+      const [victim] = workerPids(walnut.pid);
+      assert.ok(victim !== undefined);
+      process.kill(victim, 'SIGKILL');
+      let log = '';
+      for (let i = 0; i < 100 && !/restarting a worker failed: .*EISDIR/.test(log); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        log = readFileSync(moved, 'utf8');
+      }
+      // The reason is in the primary's log (a worker that died of it used to say nothing).
+      assert.match(log, /restarting a worker failed: .*EISDIR.*walnut\.log/);
+      rmdirSync(walnut.logPath);
+      let workers: number[] = [];
+      for (let i = 0; i < 100 && workers.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        workers = workerPids(walnut.pid).filter((pid) => pid !== victim);
+      }
+      assert.equal(workers.length, 2, `workers: ${workers.join(',')}`);
       const served = await pidsServing(port, 2);
       for (const pid of served) assert.ok(workers.includes(pid), `served by ${pid}, workers ${workers.join(',')}`);
     } finally {

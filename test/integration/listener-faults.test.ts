@@ -1,0 +1,68 @@
+// A listener's accept failures (EMFILE and the like, which libuv reports through the listening
+// handle) are logged and the proxy goes on, from the moment the socket accepts: a unix socket
+// accepts while Walnut is still publishing it at its path (staging name, mode, rename).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startRedis, startWalnut, type Running } from '../../scripts/lib/processes.js';
+
+let backend: Running;
+const dir = mkdtempSync(join(tmpdir(), 'walnut-accept-'));
+
+before(async () => {
+  backend = await startRedis();
+});
+
+after(async () => {
+  await backend?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('an accept failure while the unix socket is being published is logged, not fatal', async () => {
+  const sock = join(dir, 'walnut.sock');
+  // Deliberate fault injection: one loop turn after a unix socket starts listening, call its
+  // accept callback with UV_EMFILE, as libuv does when accept(2) fails.
+  const preload = join(dir, 'accept-emfile.cjs');
+  writeFileSync(
+    preload,
+    `const net = require('node:net');
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  const o = args[0];
+  if (o !== null && typeof o === 'object' && typeof o.path === 'string') {
+    this.once('listening', () => setImmediate(() => this._handle?.onconnection(-24)));
+  }
+  return listen.apply(this, args);
+};
+`,
+  );
+  const saved = process.env['NODE_OPTIONS'];
+  process.env['NODE_OPTIONS'] = `--require ${preload}`;
+  const yaml = `u:\n  listen: ${sock}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+  const walnut = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock] }).finally(() => {
+    if (saved === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = saved;
+  });
+  try {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const c = createConnection(sock);
+      let got = '';
+      c.on('data', (d) => {
+        got += d.toString('latin1');
+        if (got.endsWith('\r\n')) {
+          c.destroy();
+          resolve(got);
+        }
+      });
+      c.on('error', reject);
+      c.write('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n');
+    });
+    assert.equal(reply, '+OK\r\n');
+    assert.match(readFileSync(walnut.logPath, 'utf8'), /listener of pool u: accept EMFILE/);
+  } finally {
+    await walnut.stop();
+  }
+});
