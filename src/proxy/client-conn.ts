@@ -13,10 +13,10 @@ import {
   ROUTE_QUIT,
   type MsgOwner,
 } from '../proto/message.js';
-import { log, LOG_INFO } from '../util/log.js';
+import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
-import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS } from './limits.js';
+import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS, MAX_CLIENT_UNSENT_BYTES, MAX_REQUEST_BYTES } from './limits.js';
 import type { Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
 import { openClientStream, type ClientStream, type StreamEvents, type TcpOptions } from './client-stream.js';
@@ -67,6 +67,11 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   onData(chunk: Buffer): void {
     if (this.closing || this.closed) return;
     this.parser.feed(chunk, this);
+    if (this.parser.pendingBytes > MAX_REQUEST_BYTES) {
+      if (log.level >= LOG_WARN) log.warn(`client ${this.describe()}: request over ${MAX_REQUEST_BYTES} bytes, closing`);
+      this.onFramingError(this.pool.codec.errorReply(`request too large (over ${MAX_REQUEST_BYTES / 1048576} MiB)`));
+      return;
+    }
     if (
       !this.queueFull &&
       (this.queue.length >= MAX_CLIENT_PENDING_REQUESTS || this.pendingBytes >= MAX_CLIENT_PENDING_BYTES)
@@ -169,6 +174,16 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     if (!this.out.empty && !this.out.writeTo(this.stream) && !this.writeBlocked) {
       this.writeBlocked = true;
       this.stream.pause();
+    }
+    // (writeBlocked first: a field, where unsent asks the socket; below the high-water mark
+    // the socket is far from the limit.)
+    if (this.writeBlocked && this.stream.unsent > MAX_CLIENT_UNSENT_BYTES) {
+      if (log.level >= LOG_WARN) {
+        log.warn(`client ${this.describe()}: over ${MAX_CLIENT_UNSENT_BYTES} bytes of replies not read, closing`);
+      }
+      this.failed = true;
+      this.stream.destroy();
+      return;
     }
     if ((this.closing || this.eof) && this.queue.length === 0) this.endConnection();
   }

@@ -7,6 +7,8 @@
  * - the unsent bytes of a server connection the client sends to: resumes when that
  *   connection's socket has drained (or the connection closed).
  * A client whose socket does not take its replies is not read either until that socket drains.
+ * Pausing cannot bound everything (a request still arriving, replies already asked for, new
+ * clients for a stopped server): the hard bounds after MAX_SERVER_UNSENT_BYTES refuse or close.
  */
 
 /** Requests of one client that are parsed but not yet answered. */
@@ -20,6 +22,27 @@ export const MAX_CLIENT_PENDING_BYTES = 32 * 1024 * 1024;
  * stopped or still-connecting server). Clients that send to it are paused until it drains.
  */
 export const MAX_SERVER_UNSENT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The hard bound behind MAX_SERVER_UNSENT_BYTES. A paused client's last read still gets in,
+ * and new clients keep coming: past this many queued request bytes, a request for the
+ * connection fails at once (ENOBUFS) instead of being queued.
+ */
+export const MAX_SERVER_QUEUED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Bytes of one request still being received. A request cannot be forwarded before it is
+ * whole, so a client sending a larger one gets an error reply and is disconnected. Redis takes
+ * no argument larger than 512 MB (proto-max-bulk-len).
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Reply bytes handed to a client's socket that the kernel has not taken (a client that does
+ * not read what it asked for). Past it the client is disconnected, as Redis does with its
+ * client-output-buffer-limit.
+ */
+export const MAX_CLIENT_UNSENT_BYTES = 256 * 1024 * 1024;
 
 /**
  * How long a client that has been sent its last reply and a FIN (after QUIT, an unframeable

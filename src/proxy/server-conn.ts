@@ -63,6 +63,8 @@ export class ServerConn implements ReplySink, Flushable {
   private writeBlocked = false;
   /** Feeders held back until this connection drains; null when none. */
   private held: Set<Feeder> | null = null;
+  /** Requests have been refused (MAX_SERVER_QUEUED_BYTES) since the last drain: logged once. */
+  private refusing = false;
 
   constructor(server: Server) {
     this.server = server;
@@ -148,6 +150,20 @@ export class ServerConn implements ReplySink, Flushable {
     return this.writeBlocked || this.out.bytes >= MAX_SERVER_UNSENT_BYTES;
   }
 
+  /** Request bytes waiting here or in the socket for the server to take them. */
+  get queuedBytes(): number {
+    return this.out.bytes + this.writer.unsent;
+  }
+
+  /** A request was refused for want of queue room: say so once until the connection drains. */
+  noteRefused(): void {
+    if (this.refusing) return;
+    this.refusing = true;
+    if (log.level >= LOG_WARN) {
+      log.warn(`server ${this.server.config.pname}: ${this.queuedBytes} bytes of requests queued, refusing more until it takes them`);
+    }
+  }
+
   /** Hold `feeder` back until this connection drains or closes. */
   hold(feeder: Feeder): void {
     const held = (this.held ??= new Set());
@@ -166,6 +182,7 @@ export class ServerConn implements ReplySink, Flushable {
   /** @internal SocketWriter: every request handed over has been taken by the kernel. */
   onDrain(): void {
     this.writeBlocked = false;
+    this.refusing = false;
     if (!this.congested) this.releaseHeld();
   }
 

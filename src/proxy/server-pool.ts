@@ -56,7 +56,7 @@ export class ServerPool implements KeyRouter {
    */
   forward(msg: Msg, affinity: number, feeder: Feeder | null): void {
     const index = this.serverIndexFor(msg.keyBuf, msg.keyStart, msg.keyEnd);
-    if (index < 0) this.failNow(msg, 'ECONNREFUSED');
+    if (index < 0) this.fail(msg, 'ECONNREFUSED');
     else this.servers[index]!.send(msg, affinity, feeder);
   }
 
@@ -65,7 +65,7 @@ export class ServerPool implements KeyRouter {
     const fragments = this.codec.fragment(msg, this);
     this.stats.fragments += fragments.length;
     for (const fragment of fragments) {
-      if (fragment.serverIndex < 0) this.failNow(fragment, 'ECONNREFUSED');
+      if (fragment.serverIndex < 0) this.fail(fragment, 'ECONNREFUSED');
       else this.servers[fragment.serverIndex]!.send(fragment, affinity, feeder);
     }
   }
@@ -134,8 +134,11 @@ export class ServerPool implements KeyRouter {
     return a;
   }
 
-  /** Fail a request without touching any server (no live server). */
-  private failNow(msg: Msg, code: string): void {
+  /**
+   * Fail a request (or fragment) at once with a Node error code, as if its server had failed:
+   * no live server, or no queue room left on its connection.
+   */
+  fail(msg: Msg, code: string): void {
     msg.errorCode = code;
     this.complete(msg);
   }

@@ -6,6 +6,7 @@
 import type { ServerConfig } from '../config/config.js';
 import type { Msg } from '../proto/message.js';
 import { newServerStats, type ServerStats } from '../stats/metrics.js';
+import { MAX_SERVER_QUEUED_BYTES } from './limits.js';
 import { ServerConn, type Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
 
@@ -49,6 +50,14 @@ export class Server {
     if (conn === null) {
       conn = new ServerConn(this);
       this.slots[slot] = conn;
+    }
+    // (congested first: fields only, where queuedBytes asks the socket.)
+    if (conn.congested && conn.queuedBytes >= MAX_SERVER_QUEUED_BYTES) {
+      // Its feeders are paused already; what still comes fails now rather than grow the queue.
+      conn.noteRefused();
+      if (feeder !== null) conn.hold(feeder);
+      this.pool.fail(msg, 'ENOBUFS');
+      return;
     }
     conn.enqueue(msg);
     if (feeder !== null && conn.congested) conn.hold(feeder);
