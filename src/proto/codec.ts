@@ -53,6 +53,15 @@ export interface ReplySink {
  */
 export const STREAM_MIN_BYTES = 32 * 1024;
 
+/**
+ * The most a reply parser gathers of one reply that is not streamed (not at the head of its
+ * client's queue, or a fragment to merge). Past it the rest of the reply is read and dropped,
+ * and the reply is reported as REPLY_TOO_LARGE: the request fails, the stream stays framed.
+ * The same bound applies to the replies of a request's fragments taken together. One small
+ * request (an MGET naming a large value thousands of times) can otherwise fill the memory.
+ */
+export const MAX_GATHERED_REPLY_BYTES = 512 * 1024 * 1024;
+
 export interface ReplyParser {
   feed(chunk: Buffer, sink: ReplySink): void;
   readonly pendingBytes: number;

@@ -19,6 +19,8 @@ export type Route = typeof ROUTE_KEY | typeof ROUTE_FRAGMENT | typeof ROUTE_LOCA
 export const REPLY_ERROR = 1; // redis `-...` reply; memcache ERROR / CLIENT_ERROR / SERVER_ERROR
 /** redis -OOM / -BUSY / -LOADING: twemproxy drops the reply and closes the server connection. */
 export const REPLY_TRANSIENT = 2;
+/** The reply was larger than MAX_GATHERED_REPLY_BYTES: read and dropped, `reply` is empty. */
+export const REPLY_TOO_LARGE = 4;
 
 export const EMPTY = Buffer.alloc(0);
 
@@ -85,6 +87,8 @@ export class Msg {
   fragments: Msg[] | null = null;
   /** For a fragmented Msg: fragments still waiting for their reply. */
   pending = 0;
+  /** For a fragmented Msg: reply bytes its fragments have gathered (MAX_GATHERED_REPLY_BYTES). */
+  replyBytes = 0;
   /** Index of the server this Msg (or fragment) was routed to; -1 when none. */
   serverIndex = -1;
   /** Deadline in ms (performance.now() clock) or 0 when the pool has no timeout. */

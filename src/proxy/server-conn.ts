@@ -5,8 +5,8 @@
  * nc_server.c (server_close, server_connected) and the rsp path of nc_response.c.
  */
 import { connect, type Socket } from 'node:net';
-import type { ReplyParser, ReplySink } from '../proto/codec.js';
-import { REPLY_ERROR, REPLY_TRANSIENT, type Msg } from '../proto/message.js';
+import { MAX_GATHERED_REPLY_BYTES, type ReplyParser, type ReplySink } from '../proto/codec.js';
+import { REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT, type Msg } from '../proto/message.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
@@ -222,6 +222,15 @@ export class ServerConn implements ReplySink, Flushable {
     stats.responses++;
     stats.response_bytes += msg.streamedBytes + reply.length;
     this.server.onSuccess();
+    if ((flags & REPLY_TOO_LARGE) !== 0) {
+      // Too large to hold for a merge or behind an earlier reply: the request fails instead.
+      if (log.level >= LOG_WARN) {
+        log.warn(`server ${this.server.config.pname}: a reply over ${MAX_GATHERED_REPLY_BYTES} bytes was dropped`);
+      }
+      msg.errorCode = 'EMSGSIZE';
+      this.server.pool.complete(msg);
+      return;
+    }
     msg.reply = reply;
     msg.replyFlags = flags;
     this.server.pool.complete(msg);

@@ -6,7 +6,7 @@
  */
 import type { PoolConfig } from '../config/config.js';
 import { Placement } from '../hash/placement.js';
-import type { Codec, KeyRouter } from '../proto/codec.js';
+import { MAX_GATHERED_REPLY_BYTES, type Codec, type KeyRouter } from '../proto/codec.js';
 import type { Msg } from '../proto/message.js';
 import { newPoolStats, type PoolStats } from '../stats/metrics.js';
 import type { PoolSnapshot } from '../stats/snapshot.js';
@@ -86,6 +86,12 @@ export class ServerPool implements KeyRouter {
       if (msg.errorCode !== null) this.stats.forward_error++;
       msg.owner.onMsgDone(msg);
       return;
+    }
+    const reply = msg.reply;
+    if (reply !== null && (parent.replyBytes += reply.length) > MAX_GATHERED_REPLY_BYTES) {
+      // Together too large to merge: the request fails, and what was gathered is let go now.
+      msg.errorCode ??= 'EMSGSIZE';
+      for (const f of parent.fragments ?? []) f.reply = null;
     }
     if (--parent.pending !== 0) return;
     if (parent.owner === null) {

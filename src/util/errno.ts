@@ -27,6 +27,7 @@ const STRERROR: Readonly<Record<string, string>> = {
   ECONNABORTED: 'Software caused connection abort',
   ECONNRESET: 'Connection reset by peer',
   ENOBUFS: 'No buffer space available',
+  EMSGSIZE: 'Message too long',
   ENOTCONN: 'Transport endpoint is not connected',
   ETIMEDOUT: 'Connection timed out',
   ECONNREFUSED: 'Connection refused',

@@ -1,12 +1,14 @@
-// The hard memory bounds of src/proxy/limits.ts that close or refuse rather than pause:
-// MAX_REQUEST_BYTES (one request still arriving), MAX_CLIENT_UNSENT_BYTES (replies a client
-// does not read) and MAX_SERVER_QUEUED_BYTES (requests for a server that takes none). Without
-// them one client, or a stopped server and a stream of clients, grew Walnut without limit.
+// The hard memory bounds that close or refuse rather than pause: MAX_REQUEST_BYTES (one
+// request still arriving), MAX_CLIENT_UNSENT_BYTES (replies a client does not read),
+// MAX_SERVER_QUEUED_BYTES (requests for a server that takes none) and MAX_GATHERED_REPLY_BYTES
+// (a reply held whole for a merge). Without them one client, or a stopped server and a stream
+// of clients, grew Walnut without limit.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startMemcached, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { MAX_GATHERED_REPLY_BYTES } from '../../src/proto/codec.js';
 import { MAX_CLIENT_UNSENT_BYTES, MAX_REQUEST_BYTES, MAX_SERVER_QUEUED_BYTES } from '../../src/proxy/limits.js';
 
 const MiB = 1024 * 1024;
@@ -58,25 +60,31 @@ async function writeMany(s: Socket, head: Buffer, chunk: Buffer, times: number):
 
 describe('memory bounds', () => {
   let redis: Running;
+  let redis2: Running;
   let memcached: Running;
   let walnut: RunningProxy;
   let rport: number;
   let mport: number;
+  let r2port: number;
 
   before(async () => {
     redis = await startRedis();
-    memcached = await startMemcached();
+    redis2 = await startRedis();
+    memcached = await startMemcached({ args: ['-I', '2m'] });
     rport = await freePort();
     mport = await freePort();
+    r2port = await freePort();
     const yaml =
       `r:\n  listen: 127.0.0.1:${rport}\n  redis: true\n  servers:\n    - 127.0.0.1:${redis.port}:1\n` +
-      `m:\n  listen: 127.0.0.1:${mport}\n  servers:\n    - 127.0.0.1:${memcached.port}:1\n`;
-    walnut = await startWalnut(yaml, { listenPorts: [rport, mport] });
+      `m:\n  listen: 127.0.0.1:${mport}\n  servers:\n    - 127.0.0.1:${memcached.port}:1\n` +
+      `r2:\n  listen: 127.0.0.1:${r2port}\n  redis: true\n  servers:\n    - 127.0.0.1:${redis.port}:1\n    - 127.0.0.1:${redis2.port}:1\n`;
+    walnut = await startWalnut(yaml, { listenPorts: [rport, mport, r2port] });
   });
 
   after(async () => {
     await walnut?.stop();
     await redis?.stop();
+    await redis2?.stop();
     await memcached?.stop();
   });
 
@@ -173,5 +181,75 @@ describe('memory bounds', () => {
     const ok = all.filter((r) => r === '+OK\r\n').length;
     assert.equal(refused + ok, clients, all.join(''));
     assert.ok(refused >= 1 && ok >= MAX_SERVER_QUEUED_BYTES / valueBytes - 2, `refused ${refused}, ok ${ok}`);
+  });
+
+  /** Sends `request` and reads the reply up to its first CR LF (an error or a status line). */
+  async function firstLine(port: number, request: Buffer): Promise<string> {
+    const s = await open(port);
+    try {
+      s.write(request);
+      return await new Promise<string>((resolve, reject) => {
+        let got = '';
+        s.on('data', (d: Buffer) => {
+          got += d.toString('latin1', 0, Math.min(d.length, 200));
+          const at = got.indexOf('\r\n');
+          if (at >= 0) resolve(got.slice(0, at + 2));
+        });
+        s.on('error', reject);
+      });
+    } finally {
+      s.destroy();
+    }
+  }
+
+  const bigValue = Buffer.alloc(MiB, 0x64);
+  const copies = MAX_GATHERED_REPLY_BYTES / MiB / 2 + 20;
+
+  test(`an MGET over two servers whose replies add up past ${MAX_GATHERED_REPLY_BYTES / MiB} MiB fails; the pool still serves`, async () => {
+    // One 1 MiB value on each server (which key lands where is asked of the servers).
+    const keys: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const key = `${String.fromCharCode(97 + i)}${i * 7919}big`; // spread: fnv1a_64 keeps close keys together
+      assert.equal(await firstLine(r2port, Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$${MiB}\r\n`), bigValue, Buffer.from('\r\n')])), '+OK\r\n');
+      keys.push(key);
+    }
+    const exists = async (port: number, key: string): Promise<boolean> =>
+      (await firstLine(port, Buffer.from(`*2\r\n$6\r\nEXISTS\r\n$${key.length}\r\n${key}\r\n`))) === ':1\r\n';
+    let a = '';
+    let b = '';
+    for (const k of keys) {
+      if (a === '' && (await exists(redis.port, k))) a = k;
+      if (b === '' && (await exists(redis2.port, k))) b = k;
+    }
+    assert.ok(a !== '' && b !== '', 'a key on each server');
+    // Each server's part is under the bound, together they are over it.
+    const names = [...Array<string>(copies).fill(a), ...Array<string>(copies).fill(b)];
+    const mget = Buffer.from(`*${names.length + 1}\r\n$4\r\nMGET\r\n${names.map((k) => `$${k.length}\r\n${k}\r\n`).join('')}`);
+    assert.equal(await firstLine(r2port, mget), '-ERR Message too long\r\n');
+    assert.equal(await firstLine(r2port, Buffer.from(`*2\r\n$6\r\nEXISTS\r\n$${a.length}\r\n${a}\r\n`)), ':1\r\n');
+  });
+
+  test(`a memcached multi-get whose reply grows past ${MAX_GATHERED_REPLY_BYTES / MiB} MiB fails; the connection goes on`, async () => {
+    const s = await open(mport);
+    try {
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString('latin1', 0, Math.min(d.length, 200));
+      });
+      const waitFor = async (text: string): Promise<void> => {
+        for (let i = 0; i < 600 && !got.includes(text); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(got.includes(text), `waiting for ${JSON.stringify(text)}, got ${JSON.stringify(got.slice(0, 200))}`);
+      };
+      s.write(Buffer.concat([Buffer.from(`set big 0 0 ${MiB}\r\n`), bigValue, Buffer.from('\r\n')]));
+      await waitFor('STORED\r\n');
+      got = '';
+      s.write(`get${' big'.repeat(copies * 2)}\r\n`);
+      await waitFor('SERVER_ERROR Message too long\r\n');
+      got = '';
+      s.write('get nothing\r\n');
+      await waitFor('END\r\n');
+    } finally {
+      s.destroy();
+    }
   });
 });

@@ -14,11 +14,12 @@
  *            "END" CR LF                                               one reply, however many values
  *
  * A reply inside one chunk is a subarray of it; one spanning chunks is concatenated once when
- * complete. Data blocks are skipped by length. Anything else (e.g. `ENDD`, `-1`, `STAT`, a line
+ * complete, or, past MAX_GATHERED_REPLY_BYTES, read and dropped and reported as an empty reply
+ * with REPLY_TOO_LARGE. Data blocks are skipped by length. Anything else (e.g. `ENDD`, `-1`, `STAT`, a line
  * over 8 KiB without LF) is reported once through onReplyFramingError; input is then ignored.
  */
-import { REPLY_ERROR } from '../message.js';
-import type { ReplyParser, ReplySink } from '../codec.js';
+import { REPLY_ERROR, REPLY_TOO_LARGE } from '../message.js';
+import { MAX_GATHERED_REPLY_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
 import { MC_KEY_MAX, mcValidU32, mcValidU64 } from './commands.js';
 import { bytesOf } from '../../util/bytes.js';
 
@@ -193,6 +194,8 @@ function excerpt(buf: Buffer, start: number, end: number): string {
   return JSON.stringify(buf.toString('latin1', start, Math.min(end, start + 40)));
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** See the file comment for the grammar. */
 export class MemcacheReplyParser implements ReplyParser {
   private state = R_START;
@@ -209,6 +212,14 @@ export class MemcacheReplyParser implements ReplyParser {
   private remaining = 0;
   /** Token offsets of a VALUE line (reused). */
   private readonly tok = new Int32Array(12);
+  /** The reply in progress outgrew maxGathered: the rest is read and dropped. */
+  private discarding = false;
+  private readonly maxGathered: number;
+
+  /** `maxGathered`: see MAX_GATHERED_REPLY_BYTES (smaller in tests). */
+  constructor(maxGathered = MAX_GATHERED_REPLY_BYTES) {
+    this.maxGathered = maxGathered;
+  }
 
   get pendingBytes(): number {
     return this.state === R_DEAD ? 0 : this.piecesLen + this.lineLen;
@@ -227,9 +238,7 @@ export class MemcacheReplyParser implements ReplyParser {
     }
     // A VALUE…END reply continues in the next chunk: keep what this chunk held of it.
     if ((this.state === R_DATA || this.state === R_NEXT) && this.segStart < len) {
-      const part = this.segStart === 0 ? chunk : chunk.subarray(this.segStart);
-      this.pieces.push(part);
-      this.piecesLen += part.length;
+      this.keep(this.segStart === 0 ? chunk : chunk.subarray(this.segStart));
     }
     this.cur = Buffer.alloc(0);
   }
@@ -255,10 +264,7 @@ export class MemcacheReplyParser implements ReplyParser {
       const lf = chunk.indexOf(LF, pos);
       if (lf === -1) {
         if (len - pos > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
-        if (this.state === R_NEXT && pos > this.segStart) {
-          this.pieces.push(chunk.subarray(this.segStart, pos));
-          this.piecesLen += pos - this.segStart;
-        }
+        if (this.state === R_NEXT && pos > this.segStart) this.keep(chunk.subarray(this.segStart, pos));
         this.segStart = len;
         this.lineParts.push(pos === 0 ? chunk : chunk.subarray(pos));
         this.lineLen = len - pos;
@@ -283,8 +289,7 @@ export class MemcacheReplyParser implements ReplyParser {
     const line = Buffer.concat(this.lineParts, lineLength + 1);
     this.lineParts = [];
     this.lineLen = 0;
-    this.pieces.push(line);
-    this.piecesLen += line.length;
+    this.keep(line);
     this.segStart = lf + 1;
     return this.parseLineAt(line, 0, lineLength, lf + 1, sink);
   }
@@ -418,8 +423,27 @@ export class MemcacheReplyParser implements ReplyParser {
     return pos + take;
   }
 
+  /** Part of the reply in progress, from an earlier chunk: kept, unless it outgrew maxGathered. */
+  private keep(part: Buffer): void {
+    if (this.discarding) return;
+    this.pieces.push(part);
+    this.piecesLen += part.length;
+    if (this.piecesLen > this.maxGathered) {
+      this.discarding = true;
+      this.pieces = [];
+      this.piecesLen = 0;
+    }
+  }
+
   /** The reply ends just before chunk position `end`. */
   private complete(end: number, flags: number, sink: ReplySink): void {
+    if (this.discarding) {
+      this.discarding = false;
+      this.segStart = end;
+      this.state = R_START;
+      sink.onReply(NO_BYTES, REPLY_TOO_LARGE);
+      return;
+    }
     let reply: Buffer;
     if (this.piecesLen === 0) {
       reply = bytesOf(this.cur, this.segStart, end);
@@ -439,6 +463,7 @@ export class MemcacheReplyParser implements ReplyParser {
 
   private framingError(reason: string, len: number, sink: ReplySink): number {
     this.state = R_DEAD;
+    this.discarding = false;
     this.lineParts = [];
     this.lineLen = 0;
     this.pieces = [];

@@ -6,15 +6,17 @@
  * (an explicit stack of remaining element counts, no recursion). Lines must end in CR LF; bulk
  * payloads are skipped by length and must be followed by CR LF. A reply lying in one chunk is a
  * subarray of it; one spanning chunks is kept as pieces and concatenated once when complete,
- * or, from STREAM_MIN_BYTES on and if the sink agrees, passed on piece by piece.
+ * or, from STREAM_MIN_BYTES on and if the sink agrees, passed on piece by piece. One that is
+ * neither streamed nor smaller than MAX_GATHERED_REPLY_BYTES is read and dropped, and reported
+ * as an empty reply with REPLY_TOO_LARGE.
  *
  * Flags: REPLY_ERROR for a top-level `-` reply, plus REPLY_TRANSIENT when its first word is
  * exactly OOM, BUSY or LOADING (twemproxy's "transient server failures"; BUSYKEY is not one).
  * Anything else (RESP3 types, bad lengths, missing CR LF) is reported once through
  * sink.onReplyFramingError, and all later input is ignored.
  */
-import { STREAM_MIN_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
-import { REPLY_ERROR, REPLY_TRANSIENT } from '../message.js';
+import { MAX_GATHERED_REPLY_BYTES, STREAM_MIN_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
+import { REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT } from '../message.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
 import { bytesOf } from '../../util/bytes.js';
 
@@ -38,6 +40,8 @@ const DOLLAR = 36;
 const STAR = 42;
 const CH_0 = 48;
 const CH_9 = 57;
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** Longest bulk reply and largest array accepted from a server. */
 export const MAX_REPLY_LEN = 0x7fffffff;
@@ -75,6 +79,14 @@ export class RedisReplyParser implements ReplyParser {
   private streamAsked = false;
   /** The reply in progress goes to the sink piece by piece (see ReplySink.streamReply). */
   private streaming = false;
+  /** The reply in progress outgrew maxGathered: the rest is read and dropped. */
+  private discarding = false;
+  private readonly maxGathered: number;
+
+  /** `maxGathered`: see MAX_GATHERED_REPLY_BYTES (smaller in tests). */
+  constructor(maxGathered = MAX_GATHERED_REPLY_BYTES) {
+    this.maxGathered = maxGathered;
+  }
 
   get pendingBytes(): number {
     return this.piecesLen;
@@ -236,17 +248,26 @@ export class RedisReplyParser implements ReplyParser {
       sink.onReplyPiece(piece);
       return;
     }
+    if (this.discarding) return;
     const pieces = this.pieces;
     pieces.push(piece);
     this.piecesLen += piece.length;
-    if (this.streamAsked || this.piecesLen < STREAM_MIN_BYTES) return;
-    this.streamAsked = true;
-    const head = pieces[0]!;
-    if (head[0] === MINUS || !sink.streamReply(head)) return;
-    this.streaming = true;
-    for (const p of pieces) sink.onReplyPiece(p);
-    pieces.length = 0;
-    this.piecesLen = 0;
+    if (!this.streamAsked && this.piecesLen >= STREAM_MIN_BYTES) {
+      this.streamAsked = true;
+      const head = pieces[0]!;
+      if (head[0] !== MINUS && sink.streamReply(head)) {
+        this.streaming = true;
+        for (const p of pieces) sink.onReplyPiece(p);
+        pieces.length = 0;
+        this.piecesLen = 0;
+        return;
+      }
+    }
+    if (this.piecesLen > this.maxGathered) {
+      this.discarding = true;
+      pieces.length = 0;
+      this.piecesLen = 0;
+    }
   }
 
   /** One element finished: close the arrays it completes. True when the whole reply is done. */
@@ -274,6 +295,11 @@ export class RedisReplyParser implements ReplyParser {
       sink.onReply(bytesOf(chunk, 0, end), 0);
       return;
     }
+    if (this.discarding) {
+      this.discarding = false;
+      sink.onReply(NO_BYTES, REPLY_TOO_LARGE);
+      return;
+    }
     let data: Buffer;
     if (this.piecesLen === 0) {
       data = bytesOf(chunk, replyStart, end);
@@ -294,6 +320,7 @@ export class RedisReplyParser implements ReplyParser {
     this.pieces.length = 0;
     this.piecesLen = 0;
     this.streaming = false;
+    this.discarding = false;
     this.depth = 0;
     sink.onReplyFramingError(reason);
   }

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { REPLY_ERROR } from '../../../../src/proto/message.js';
+import { REPLY_ERROR, REPLY_TOO_LARGE } from '../../../../src/proto/message.js';
 import { MemcacheReplyParser } from '../../../../src/proto/memcache/reply-parser.js';
 import type { ReplyEvent } from './memcache-harness.js';
 import { ReplyRecorder, chunkings, latin1, parseReplies, splitAt } from './memcache-harness.js';
@@ -294,3 +294,42 @@ describe('memcache reply parser: properties', () => {
   });
 });
 
+
+describe('memcache reply parser: replies too large to gather (MAX_GATHERED_REPLY_BYTES)', () => {
+  const CAP = 64;
+  const TOO_LARGE: ReplyEvent = { kind: 'reply', reply: '', flags: REPLY_TOO_LARGE };
+
+  it('a multi-get reply gathered past the bound is dropped and reported; the stream stays framed', () => {
+    const big = `VALUE a 0 50\r\n${'x'.repeat(50)}\r\nVALUE b 1 40\r\n${'y'.repeat(40)}\r\nEND\r\n`;
+    const stream = latin1(`STORED\r\n${big}NOT_FOUND\r\n`);
+    for (const size of [1, 5, 10, 33]) {
+      const parser = new MemcacheReplyParser(CAP);
+      const sink = new ReplyRecorder();
+      for (let at = 0; at < stream.length; at += size) parser.feed(stream.subarray(at, at + size), sink);
+      assert.deepEqual(sink.events, [ok('STORED\r\n'), TOO_LARGE, ok('NOT_FOUND\r\n')], `chunks of ${size}`);
+      assert.equal(parser.pendingBytes, 0);
+    }
+    const whole = new ReplyRecorder();
+    new MemcacheReplyParser(CAP).feed(stream, whole);
+    assert.deepEqual(whole.events, [ok('STORED\r\n'), ok(big), ok('NOT_FOUND\r\n')]);
+  });
+
+  it('under any chunking every reply is whole or reported too large', () => {
+    fc.assert(
+      fc.property(fc.array(replyArb, { minLength: 1, maxLength: 12 }), cutsArb, (want, cuts) => {
+        const texts = want.map((r) => (r.kind === 'reply' ? r.reply : ''));
+        const stream = Buffer.from(texts.join(''), 'latin1');
+        const parser = new MemcacheReplyParser(CAP);
+        const sink = new ReplyRecorder();
+        for (const c of cut(stream, cuts)) parser.feed(c, sink);
+        assert.equal(sink.events.length, want.length);
+        want.forEach((r, i) => {
+          const e = sink.events[i]!;
+          if (texts[i]!.length <= CAP) assert.deepEqual(e, r);
+          else assert.ok(e.kind === 'reply' && (e.reply === texts[i] || (e.reply === '' && e.flags === REPLY_TOO_LARGE)));
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

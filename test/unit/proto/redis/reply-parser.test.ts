@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { STREAM_MIN_BYTES } from '../../../../src/proto/codec.js';
-import { REPLY_ERROR, REPLY_TRANSIENT } from '../../../../src/proto/message.js';
+import { REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT } from '../../../../src/proto/message.js';
 import { RedisReplyParser } from '../../../../src/proto/redis/reply-parser.js';
 import { chunkings, latin1, parseReplies, ReplyRecorder, splitAt, type ReplyEvent } from './redis-harness.js';
 
@@ -229,6 +229,48 @@ describe('redis reply parser properties', () => {
         assert.deepEqual(split.events, whole.events);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('redis reply parser: replies too large to gather (MAX_GATHERED_REPLY_BYTES)', () => {
+  const CAP = 64;
+  const TOO_LARGE: ReplyEvent = { kind: 'reply', reply: '', flags: REPLY_TOO_LARGE };
+
+  test('a reply gathered past the bound is dropped and reported; the stream stays framed', () => {
+    const big = `*3\r\n$50\r\n${'a'.repeat(50)}\r\n$-1\r\n$40\r\n${'b'.repeat(40)}\r\n`;
+    const stream = latin1(`+A\r\n${big}:7\r\n`);
+    for (const size of [1, 5, 10, 33]) {
+      const parser = new RedisReplyParser(CAP);
+      const sink = new ReplyRecorder();
+      for (let at = 0; at < stream.length; at += size) parser.feed(stream.subarray(at, at + size), sink);
+      assert.deepEqual(sink.events, [{ kind: 'reply', reply: '+A\r\n', flags: 0 }, TOO_LARGE, { kind: 'reply', reply: ':7\r\n', flags: 0 }], `chunks of ${size}`);
+      assert.equal(parser.pendingBytes, 0);
+    }
+    // In one chunk nothing is gathered: the reply is whole.
+    const whole = new ReplyRecorder();
+    new RedisReplyParser(CAP).feed(stream, whole);
+    assert.equal(whole.events[1]!.kind === 'reply' && whole.events[1]!.reply, big);
+  });
+
+  test('under any chunking every reply is whole or reported too large, never more than the bound kept', () => {
+    fc.assert(
+      fc.property(fc.array(replyArb, { minLength: 1, maxLength: 10 }), cutsArb, (replies, cuts) => {
+        const stream = latin1(replies.map((r) => r.bytes).join(''));
+        const parser = new RedisReplyParser(CAP);
+        const sink = new ReplyRecorder();
+        for (const c of splitAt(stream, cuts.map((x) => x % (stream.length + 1)))) {
+          parser.feed(c, sink);
+          assert.ok(parser.pendingBytes <= CAP, `kept ${parser.pendingBytes}`);
+        }
+        assert.equal(sink.events.length, replies.length);
+        replies.forEach((r, i) => {
+          const e = sink.events[i]!;
+          if (r.bytes.length <= CAP) assert.deepEqual(e, { kind: 'reply', reply: r.bytes, flags: r.flags });
+          else assert.ok(e.kind === 'reply' && ((e.reply === r.bytes && e.flags === r.flags) || (e.reply === '' && e.flags === REPLY_TOO_LARGE)));
+        });
+      }),
+      { numRuns: 300 },
     );
   });
 });
