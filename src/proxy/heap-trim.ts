@@ -17,6 +17,10 @@
  * optional addon native/malloc_trim.c: 5 MB more with 10,000 clients, bringing RSS back below
  * its level before they came. Without the addon (not built) that part stays in the process.
  *
+ * A burst of large requests or replies (each bounded by limits.ts, but hundreds of MB) leaves
+ * the same kind of freed memory with no crowd to count: RSS far above the lowest seen also
+ * trims, at most every TRIM_RSS_INTERVAL_MS, since that memory may still be in use.
+ *
  * Full collections on demand need node's --expose-gc (the launcher passes it); without it
  * there is nothing to call and the trimmer stays off.
  */
@@ -32,6 +36,10 @@ export const TRIM_MIN_DROP = 1_000;
 export const TRIM_MAX_SHARE_LEFT = 0.5;
 /** Never trim more often than this. */
 export const TRIM_MIN_INTERVAL_MS = 5_000;
+/** Trim when RSS is this far above the lowest seen... */
+export const TRIM_RSS_EXCESS = 256 * 1024 * 1024;
+/** ...at most this often for that reason. */
+export const TRIM_RSS_INTERVAL_MS = 60_000;
 
 /** A full, synchronous collection: node's `gc` global under --expose-gc. */
 export type FullCollect = () => void;
@@ -59,14 +67,25 @@ export class HeapTrimmer {
   private readonly counters: ConnectionCounters;
   private readonly collect: FullCollect;
   private readonly mallocTrim: MallocTrim | null;
+  private readonly residentBytes: () => number;
   private lastTrimAt = Number.NEGATIVE_INFINITY;
+  private lastRssTrimAt = Number.NEGATIVE_INFINITY;
+  /** The lowest RSS seen (bytes). */
+  private rssFloor = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private trimCount = 0;
 
-  constructor(counters: ConnectionCounters, collect: FullCollect, mallocTrim: MallocTrim | null) {
+  /** `residentBytes`: the process's RSS (replaced in tests). */
+  constructor(
+    counters: ConnectionCounters,
+    collect: FullCollect,
+    mallocTrim: MallocTrim | null,
+    residentBytes: () => number = () => process.memoryUsage.rss(),
+  ) {
     this.counters = counters;
     this.collect = collect;
     this.mallocTrim = mallocTrim;
+    this.residentBytes = residentBytes;
   }
 
   /** Trims done so far. */
@@ -94,11 +113,22 @@ export class HeapTrimmer {
     const counters = this.counters;
     const current = counters.current;
     const dropped = counters.peak - current;
-    if (dropped < TRIM_MIN_DROP || current > counters.peak * TRIM_MAX_SHARE_LEFT) return false;
+    const rss = this.residentBytes();
+    if (rss < this.rssFloor) this.rssFloor = rss;
+    const crowdLeft = dropped >= TRIM_MIN_DROP && current <= counters.peak * TRIM_MAX_SHARE_LEFT;
+    const swollen = rss > this.rssFloor + TRIM_RSS_EXCESS && now - this.lastRssTrimAt >= TRIM_RSS_INTERVAL_MS;
+    if (!crowdLeft && !swollen) return false;
     if (now - this.lastTrimAt < TRIM_MIN_INTERVAL_MS) return false;
-    if (log.level >= LOG_INFO) log.info(`heap trim: ${dropped} connections gone since the peak of ${counters.peak}`);
+    if (log.level >= LOG_INFO) {
+      log.info(
+        crowdLeft
+          ? `heap trim: ${dropped} connections gone since the peak of ${counters.peak}`
+          : `heap trim: RSS ${Math.round(rss / 1048576)} MB, ${Math.round((rss - this.rssFloor) / 1048576)} MB above its lowest`,
+      );
+    }
+    if (swollen) this.lastRssTrimAt = now;
     this.lastTrimAt = now;
-    counters.peak = current;
+    if (crowdLeft) counters.peak = current;
     this.trimCount++;
     this.collect();
     // The second collection in a later turn, so that requests waiting meanwhile get served.

@@ -10,7 +10,15 @@ import {
   type ConnectionCounters,
 } from '../../../src/proxy/connection-counters.js';
 import { readFileSync } from 'node:fs';
-import { HeapTrimmer, TRIM_MIN_DROP, TRIM_MIN_INTERVAL_MS, exposedGc, loadMallocTrim } from '../../../src/proxy/heap-trim.js';
+import {
+  HeapTrimmer,
+  TRIM_MIN_DROP,
+  TRIM_MIN_INTERVAL_MS,
+  TRIM_RSS_EXCESS,
+  TRIM_RSS_INTERVAL_MS,
+  exposedGc,
+  loadMallocTrim,
+} from '../../../src/proxy/heap-trim.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -23,6 +31,8 @@ interface Setup {
   events: string[];
   open: (n: number) => void;
   close: (n: number) => void;
+  /** Sets the RSS the trimmer reads (bytes). */
+  setRss: (bytes: number) => void;
 }
 
 function setup(): Setup {
@@ -30,6 +40,7 @@ function setup(): Setup {
   let n = 0;
   let m = 0;
   const events: string[] = [];
+  let rss = 60 * 1024 * 1024;
   const trimmer = new HeapTrimmer(
     counters,
     () => {
@@ -41,6 +52,7 @@ function setup(): Setup {
       events.push('malloc_trim');
       return true;
     },
+    () => rss,
   );
   return {
     counters,
@@ -53,6 +65,9 @@ function setup(): Setup {
     },
     close: (k) => {
       counters.current -= k;
+    },
+    setRss: (bytes) => {
+      rss = bytes;
     },
   };
 }
@@ -108,6 +123,38 @@ test('trims are at least TRIM_MIN_INTERVAL_MS apart', async () => {
   await nextTurn();
   assert.equal(collections(), 4);
   assert.equal(trimmer.trims, 2);
+});
+
+test('RSS far above the lowest seen trims too, at most every TRIM_RSS_INTERVAL_MS, with no crowd', async () => {
+  const { trimmer, collections, setRss, open, counters } = setup();
+  const MB = 1024 * 1024;
+  open(10);
+  setRss(60 * MB);
+  assert.equal(trimmer.check(1_000), false, 'at its lowest');
+  setRss(60 * MB + TRIM_RSS_EXCESS); // exactly the excess: not yet
+  assert.equal(trimmer.check(2_000), false);
+  setRss(60 * MB + TRIM_RSS_EXCESS + MB);
+  assert.equal(trimmer.check(3_000), true, 'a burst left its memory behind');
+  assert.equal(counters.peak, 10, 'the connection peak is kept');
+  assert.equal(trimmer.check(3_000 + TRIM_RSS_INTERVAL_MS - 1), false, 'still high: the memory may be in use, wait');
+  assert.equal(trimmer.check(3_000 + TRIM_RSS_INTERVAL_MS), true);
+  // Memory came back: the floor stays where it was, and nothing more is done.
+  setRss(61 * MB);
+  assert.equal(trimmer.check(3_000 + 3 * TRIM_RSS_INTERVAL_MS), false);
+  await nextTurn();
+  assert.equal(collections(), 4);
+  assert.equal(trimmer.trims, 2);
+});
+
+test('the lowest RSS seen is the floor: growth from a higher start is measured from it', () => {
+  const { trimmer, setRss } = setup();
+  const MB = 1024 * 1024;
+  setRss(500 * MB);
+  assert.equal(trimmer.check(1_000), false);
+  setRss(100 * MB);
+  assert.equal(trimmer.check(2_000), false);
+  setRss(100 * MB + TRIM_RSS_EXCESS + MB); // below the first reading plus the excess, above the floor
+  assert.equal(trimmer.check(3_000), true);
 });
 
 test("exposedGc finds node --expose-gc's global, and only that", () => {
