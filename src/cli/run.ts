@@ -8,12 +8,12 @@ import { Proxy } from '../proxy/proxy.js';
 import { DIRECT_HANDLES_AVAILABLE } from '../proxy/stream-handle.js';
 import type { StatsSnapshot } from '../stats/snapshot.js';
 import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
-import { strerror } from '../util/errno.js';
+import { errorReason, strerror } from '../util/errno.js';
 import { log, writeStderr } from '../util/log.js';
 import { PROGRAM, type CliOptions } from './args.js';
 import { enterDaemonChild, isDaemonChild, spawnDaemon } from './daemon.js';
 import { removePidFile, writePidFile } from './pidfile.js';
-import { errorReason, invalidConfText } from './test-conf.js';
+import { invalidConfText } from './test-conf.js';
 import { walnutVersion } from '../version.js';
 
 /** How long in-flight requests may take to finish after SIGINT/SIGTERM. */

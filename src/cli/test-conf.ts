@@ -1,14 +1,9 @@
 // -t: load and validate the configuration, print one verdict line on stderr.
 // Mirrors twemproxy's nc.c (nc_test_conf), but says why a file is invalid, once.
 import { loadConfig } from '../config/load.js';
+import { errorReason } from '../util/errno.js';
 import { writeStderr } from '../util/log.js';
 import { PROGRAM } from './args.js';
-
-/** An error's message on a single line (a ConfigError's already is; anything else might not be). */
-export function errorReason(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
-}
 
 /** `walnut: configuration file '<path>' syntax is invalid: <reason>` */
 export function invalidConfText(path: string, reason: string): string {

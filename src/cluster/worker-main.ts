@@ -7,6 +7,7 @@
 import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import { Proxy } from '../proxy/proxy.js';
+import { errorReason } from '../util/errno.js';
 import { log, LOG_INFO } from '../util/log.js';
 import { messageType, WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.js';
 
@@ -14,13 +15,9 @@ function send(message: ToPrimary): void {
   process.send?.(message);
 }
 
-function reasonOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** This worker cannot start: say why to the primary (which logs it) and exit. */
 function failStart(err: unknown): never {
-  send({ type: 'failed', reason: reasonOf(err) });
+  send({ type: 'failed', reason: errorReason(err) });
   process.exit(1);
 }
 

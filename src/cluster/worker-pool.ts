@@ -16,6 +16,7 @@ import { loadConfigWith } from '../config/load.js';
 import { removeSocket, stagingPath } from '../proxy/unix-socket.js';
 import { sumSnapshots } from '../stats/sum.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
+import { errorReason } from '../util/errno.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { messageType, WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.js';
 
@@ -97,7 +98,7 @@ export class WorkerPool implements StatsSource {
       worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(this.settings) });
     } catch (err) {
       // fork(2) itself failed (ENOMEM and the like): Node throws rather than emitting.
-      return Promise.reject(new Error(`cannot start a worker: ${err instanceof Error ? err.message : String(err)}`));
+      return Promise.reject(new Error(`cannot start a worker: ${errorReason(err)}`));
     }
     const slot: Slot = { worker, last: null };
     this.slots.push(slot);
@@ -191,7 +192,7 @@ export class WorkerPool implements StatsSource {
   /** Once started, the pool never gives a slot up: a replacement that fails is replaced in turn. */
   private replaceForever(why: string): void {
     this.replace(why).catch((err: unknown) => {
-      this.replaceForever(`restarting a worker failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.replaceForever(`restarting a worker failed: ${errorReason(err)}`);
     });
   }
 

@@ -3,7 +3,7 @@
 // every -i ms (spec 8.4 allows fresher values).
 import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { strerror } from '../util/errno.js';
+import { errorReason, strerror } from '../util/errno.js';
 import { log, LOG_WARN } from '../util/log.js';
 import type { StatsSnapshot, StatsSource } from './snapshot.js';
 import { negativeGauges, statsJson, TWEMPROXY_VERSION } from './stats-json.js';
@@ -65,7 +65,7 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
       .catch((err: unknown) => {
         // No stats to give (a worker's reading failed), or a fault in forming the document:
         // this reader goes without, the proxy goes on.
-        if (log.level >= LOG_WARN) log.warn(`stats: ${err instanceof Error ? err.message : String(err)}`);
+        if (log.level >= LOG_WARN) log.warn(`stats: ${errorReason(err)}`);
         socket.destroy();
       });
   };

@@ -45,3 +45,9 @@ const STRERROR: Readonly<Record<string, string>> = {
 export function strerror(code: string): string {
   return STRERROR[code] ?? 'unknown';
 }
+
+/** An error's message on a single line (a ConfigError's already is; anything else might not be). */
+export function errorReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}

@@ -15,10 +15,11 @@
  *
  * A reply inside one chunk is a subarray of it; one spanning chunks is concatenated once when
  * complete, or, past MAX_GATHERED_REPLY_BYTES, read and dropped and reported as an empty reply
- * with REPLY_TOO_LARGE. Data blocks are skipped by length. Anything else (e.g. `ENDD`, `-1`, `STAT`, a line
- * over 8 KiB without LF) is reported once through onReplyFramingError; input is then ignored.
+ * with REPLY_TOO_LARGE. Data blocks are skipped by length. Anything else (e.g. `ENDD`, `-1`,
+ * `STAT`, a line over 8 KiB without LF) is reported once through onReplyFramingError; input is
+ * then ignored.
  */
-import { REPLY_ERROR, REPLY_TOO_LARGE } from '../message.js';
+import { EMPTY, REPLY_ERROR, REPLY_TOO_LARGE } from '../message.js';
 import { MAX_GATHERED_REPLY_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
 import { MC_KEY_MAX, mcValidU32, mcValidU64 } from './commands.js';
 import { bytesOf } from '../../util/bytes.js';
@@ -193,8 +194,6 @@ function isStoredAt(buf: Buffer, pos: number): boolean {
 function excerpt(buf: Buffer, start: number, end: number): string {
   return JSON.stringify(buf.toString('latin1', start, Math.min(end, start + 40)));
 }
-
-const NO_BYTES = Buffer.alloc(0);
 
 /** See the file comment for the grammar. */
 export class MemcacheReplyParser implements ReplyParser {
@@ -441,7 +440,7 @@ export class MemcacheReplyParser implements ReplyParser {
       this.discarding = false;
       this.segStart = end;
       this.state = R_START;
-      sink.onReply(NO_BYTES, REPLY_TOO_LARGE);
+      sink.onReply(EMPTY, REPLY_TOO_LARGE);
       return;
     }
     let reply: Buffer;

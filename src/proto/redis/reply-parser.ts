@@ -16,7 +16,7 @@
  * sink.onReplyFramingError, and all later input is ignored.
  */
 import { MAX_GATHERED_REPLY_BYTES, STREAM_MIN_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
-import { REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT } from '../message.js';
+import { EMPTY, REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT } from '../message.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
 import { bytesOf } from '../../util/bytes.js';
 
@@ -40,8 +40,6 @@ const DOLLAR = 36;
 const STAR = 42;
 const CH_0 = 48;
 const CH_9 = 57;
-
-const NO_BYTES = Buffer.alloc(0);
 
 /** Longest bulk reply and largest array accepted from a server. */
 export const MAX_REPLY_LEN = 0x7fffffff;
@@ -297,7 +295,7 @@ export class RedisReplyParser implements ReplyParser {
     }
     if (this.discarding) {
       this.discarding = false;
-      sink.onReply(NO_BYTES, REPLY_TOO_LARGE);
+      sink.onReply(EMPTY, REPLY_TOO_LARGE);
       return;
     }
     let data: Buffer;
