@@ -35,6 +35,11 @@ export interface MsgOwner {
   acceptsReplyPieces(msg: Msg): boolean;
   /** The next part of `msg`'s reply, after acceptsReplyPieces said yes. */
   onReplyPiece(msg: Msg, piece: Buffer): void;
+  /**
+   * Reply bytes kept for one of its requests before they can be written (a fragment's reply
+   * gathered for the merge; negative when they are let go): Msg.replyBytes grew by `bytes`.
+   */
+  onReplyHeld(bytes: number): void;
 }
 
 export class Msg {
@@ -87,7 +92,12 @@ export class Msg {
   fragments: Msg[] | null = null;
   /** For a fragmented Msg: fragments still waiting for their reply. */
   pending = 0;
-  /** For a fragmented Msg: reply bytes its fragments have gathered (MAX_GATHERED_REPLY_BYTES). */
+  /**
+   * Reply bytes held for this top-level Msg until they can be written, counted against its
+   * owner: its fragments' replies gathered for the merge (at most MAX_GATHERED_REPLY_BYTES),
+   * or its whole reply while an earlier request is still unanswered. REPLY_TOO_LARGE in a
+   * fragmented Msg's replyFlags: the merge was given up, and later fragment replies are dropped.
+   */
   replyBytes = 0;
   /** Index of the server this Msg (or fragment) was routed to; -1 when none. */
   serverIndex = -1;

@@ -16,7 +16,13 @@ import {
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
-import { MAX_CLIENT_PENDING_BYTES, MAX_CLIENT_PENDING_REQUESTS, MAX_CLIENT_UNSENT_BYTES, MAX_REQUEST_BYTES } from './limits.js';
+import {
+  MAX_CLIENT_HELD_REPLY_BYTES,
+  MAX_CLIENT_PENDING_BYTES,
+  MAX_CLIENT_PENDING_REQUESTS,
+  MAX_CLIENT_UNSENT_BYTES,
+  MAX_REQUEST_BYTES,
+} from './limits.js';
 import type { Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
 import { openClientStream, type ClientStream, type StreamEvents, type TcpOptions } from './client-stream.js';
@@ -37,6 +43,8 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   /** Requests waiting for their turn to be answered, in request order. */
   private readonly queue = new Fifo<Msg>(4);
   private pendingBytes = 0;
+  /** Reply bytes held for queued requests: the sum of their Msg.replyBytes. */
+  private heldReplyBytes = 0;
   private readonly out = new OutBuffer();
   flushQueued = false;
   /** QUIT or an unframeable stream: read nothing more, close once the last reply is out. */
@@ -134,6 +142,24 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
 
   onMsgDone(msg: Msg): void {
     if (this.queue.peek() === msg) this.drain();
+    else if (msg.fragments === null && msg.reply !== null) {
+      // Held until the requests before it are answered (a merged reply was counted as its
+      // fragments arrived).
+      msg.replyBytes = msg.reply.length;
+      this.onReplyHeld(msg.replyBytes);
+    }
+  }
+
+  onReplyHeld(bytes: number): void {
+    if ((this.heldReplyBytes += bytes) <= MAX_CLIENT_HELD_REPLY_BYTES || this.closing) return;
+    if (log.level >= LOG_WARN) {
+      log.warn(`client ${this.describe()}: over ${MAX_CLIENT_HELD_REPLY_BYTES} bytes of replies held behind unanswered requests, closing`);
+    }
+    // What is held is let go now, not when the requests still out come back.
+    this.closing = true;
+    this.failed = true;
+    this.orphanPending();
+    this.stream.destroy();
   }
 
   acceptsReplyPieces(msg: Msg): boolean {
@@ -154,6 +180,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     while (head !== undefined && head.done) {
       queue.shift();
       this.pendingBytes -= head.data.length;
+      this.heldReplyBytes -= head.replyBytes;
       if (head.reply !== null) this.out.push(head.reply);
       if (head.closeAfter) {
         this.closing = true;
@@ -252,8 +279,13 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
 
   /** Replies still to come for this client will be read from the servers and dropped. */
   private orphanPending(): void {
-    for (let msg = this.queue.shift(); msg !== undefined; msg = this.queue.shift()) msg.owner = null;
+    for (let msg = this.queue.shift(); msg !== undefined; msg = this.queue.shift()) {
+      msg.owner = null;
+      const fragments = msg.fragments;
+      if (fragments !== null) for (const f of fragments) f.reply = null;
+    }
     this.pendingBytes = 0;
+    this.heldReplyBytes = 0;
   }
 
   /**

@@ -45,6 +45,14 @@ export const MAX_REQUEST_BYTES = 512 * 1024 * 1024;
 export const MAX_CLIENT_UNSENT_BYTES = 256 * 1024 * 1024;
 
 /**
+ * Reply bytes held for one client's requests until they can be written: replies waiting
+ * behind an earlier, unanswered request, and fragments' replies gathered for a merge. Past
+ * it the client is disconnected. Not less than MAX_GATHERED_REPLY_BYTES, so that one request
+ * alone too large to merge gets its own error reply instead.
+ */
+export const MAX_CLIENT_HELD_REPLY_BYTES = 512 * 1024 * 1024;
+
+/**
  * How long a client that has been sent its last reply and a FIN (after QUIT, an unframeable
  * request, a refused connection or at shutdown) may keep its own side open: the connection is
  * then closed. Without it such a client holds a descriptor for ever.

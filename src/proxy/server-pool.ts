@@ -7,7 +7,7 @@
 import type { PoolConfig } from '../config/config.js';
 import { Placement } from '../hash/placement.js';
 import { MAX_GATHERED_REPLY_BYTES, type Codec, type KeyRouter } from '../proto/codec.js';
-import type { Msg } from '../proto/message.js';
+import { REPLY_TOO_LARGE, type Msg } from '../proto/message.js';
 import { newPoolStats, type PoolStats } from '../stats/metrics.js';
 import type { PoolSnapshot } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
@@ -88,11 +88,7 @@ export class ServerPool implements KeyRouter {
       return;
     }
     const reply = msg.reply;
-    if (reply !== null && (parent.replyBytes += reply.length) > MAX_GATHERED_REPLY_BYTES) {
-      // Together too large to merge: the request fails, and what was gathered is let go now.
-      msg.errorCode ??= 'EMSGSIZE';
-      for (const f of parent.fragments ?? []) f.reply = null;
-    }
+    if (reply !== null) this.gather(msg, parent, reply.length);
     if (--parent.pending !== 0) return;
     if (parent.owner === null) {
       parent.done = true;
@@ -112,6 +108,29 @@ export class ServerPool implements KeyRouter {
       }
     }
     parent.owner.onMsgDone(parent);
+  }
+
+  /**
+   * A fragment's reply of `bytes` is kept for the merge: counted for the parent and its client,
+   * or dropped when nobody will merge it.
+   */
+  private gather(fragment: Msg, parent: Msg, bytes: number): void {
+    const owner = parent.owner;
+    if (owner === null || (parent.replyFlags & REPLY_TOO_LARGE) !== 0) {
+      fragment.reply = null;
+      return;
+    }
+    if (parent.replyBytes + bytes <= MAX_GATHERED_REPLY_BYTES) {
+      parent.replyBytes += bytes;
+      owner.onReplyHeld(bytes);
+      return;
+    }
+    // Together too large to merge: the request fails, and what was gathered is let go now.
+    fragment.errorCode ??= 'EMSGSIZE';
+    parent.replyFlags |= REPLY_TOO_LARGE;
+    for (const f of parent.fragments ?? []) f.reply = null;
+    owner.onReplyHeld(-parent.replyBytes);
+    parent.replyBytes = 0;
   }
 
   /**

@@ -1,7 +1,8 @@
 // The hard memory bounds that close or refuse rather than pause: MAX_REQUEST_BYTES (one
 // request still arriving), MAX_CLIENT_UNSENT_BYTES (replies a client does not read),
-// MAX_SERVER_QUEUED_BYTES (requests for a server that takes none) and MAX_GATHERED_REPLY_BYTES
-// (a reply held whole for a merge). Without them one client, or a stopped server and a stream
+// MAX_SERVER_QUEUED_BYTES (requests for a server that takes none), MAX_GATHERED_REPLY_BYTES
+// (a reply held whole for a merge) and MAX_CLIENT_HELD_REPLY_BYTES (replies held for one client
+// until they can be written). Without them one client, or a stopped server and a stream
 // of clients, grew Walnut without limit.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startMemcached, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { MAX_GATHERED_REPLY_BYTES } from '../../src/proto/codec.js';
-import { MAX_CLIENT_UNSENT_BYTES, MAX_REQUEST_BYTES, MAX_SERVER_QUEUED_BYTES } from '../../src/proxy/limits.js';
+import { MAX_CLIENT_HELD_REPLY_BYTES, MAX_CLIENT_UNSENT_BYTES, MAX_REQUEST_BYTES, MAX_SERVER_QUEUED_BYTES } from '../../src/proxy/limits.js';
 
 const MiB = 1024 * 1024;
 
@@ -205,29 +206,65 @@ describe('memory bounds', () => {
   const bigValue = Buffer.alloc(MiB, 0x64);
   const copies = MAX_GATHERED_REPLY_BYTES / MiB / 2 + 20;
 
+  /** Keys of a 1 MiB value in pool r2, one on each server (which lands where is asked of them). */
+  let bigKeys: Promise<{ a: string; b: string }> | null = null;
+  function bigKeyOnEachServer(): Promise<{ a: string; b: string }> {
+    bigKeys ??= (async () => {
+      const keys: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const key = `${String.fromCharCode(97 + i)}${i * 7919}big`; // spread: fnv1a_64 keeps close keys together
+        assert.equal(await firstLine(r2port, Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$${MiB}\r\n`), bigValue, Buffer.from('\r\n')])), '+OK\r\n');
+        keys.push(key);
+      }
+      const exists = async (port: number, key: string): Promise<boolean> =>
+        (await firstLine(port, Buffer.from(`*2\r\n$6\r\nEXISTS\r\n$${key.length}\r\n${key}\r\n`))) === ':1\r\n';
+      let a = '';
+      let b = '';
+      for (const k of keys) {
+        if (a === '' && (await exists(redis.port, k))) a = k;
+        if (b === '' && (await exists(redis2.port, k))) b = k;
+      }
+      assert.ok(a !== '' && b !== '', 'a key on each server');
+      return { a, b };
+    })();
+    return bigKeys;
+  }
+
   test(`an MGET over two servers whose replies add up past ${MAX_GATHERED_REPLY_BYTES / MiB} MiB fails; the pool still serves`, async () => {
-    // One 1 MiB value on each server (which key lands where is asked of the servers).
-    const keys: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const key = `${String.fromCharCode(97 + i)}${i * 7919}big`; // spread: fnv1a_64 keeps close keys together
-      assert.equal(await firstLine(r2port, Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$${MiB}\r\n`), bigValue, Buffer.from('\r\n')])), '+OK\r\n');
-      keys.push(key);
-    }
-    const exists = async (port: number, key: string): Promise<boolean> =>
-      (await firstLine(port, Buffer.from(`*2\r\n$6\r\nEXISTS\r\n$${key.length}\r\n${key}\r\n`))) === ':1\r\n';
-    let a = '';
-    let b = '';
-    for (const k of keys) {
-      if (a === '' && (await exists(redis.port, k))) a = k;
-      if (b === '' && (await exists(redis2.port, k))) b = k;
-    }
-    assert.ok(a !== '' && b !== '', 'a key on each server');
+    const { a, b } = await bigKeyOnEachServer();
     // Each server's part is under the bound, together they are over it.
     const names = [...Array<string>(copies).fill(a), ...Array<string>(copies).fill(b)];
     const mget = Buffer.from(`*${names.length + 1}\r\n$4\r\nMGET\r\n${names.map((k) => `$${k.length}\r\n${k}\r\n`).join('')}`);
     assert.equal(await firstLine(r2port, mget), '-ERR Message too long\r\n');
     assert.equal(await firstLine(r2port, Buffer.from(`*2\r\n$6\r\nEXISTS\r\n$${a.length}\r\n${a}\r\n`)), ':1\r\n');
   });
+
+  // Replies that cannot be written before an earlier one: with the first server stopped, the
+  // second's answers pile up in the proxy, whole or as fragments of MGETs waiting to merge.
+  for (const shape of ['whole replies', 'MGET fragments'] as const) {
+    test(`a client with over ${MAX_CLIENT_HELD_REPLY_BYTES / MiB} MiB of ${shape} held behind an unanswered request is disconnected`, async () => {
+      const { a, b } = await bigKeyOnEachServer();
+      const command = (...args: string[]): string => `*${args.length}\r\n${args.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`;
+      const held = MAX_CLIENT_HELD_REPLY_BYTES / MiB + 20;
+      const pipeline =
+        shape === 'whole replies' ? command('GET', a) + command('GET', b).repeat(held) : command('MGET', a, b).repeat(held);
+      const before = (await walnut.stats()) as Record<string, Record<string, number>>;
+      await redis.pause();
+      try {
+        const s = await open(r2port);
+        const closed = readUntilClosed(s, 60_000);
+        s.write(pipeline);
+        // Closed while the first server is still stopped, with nothing sent.
+        assert.equal(await closed, '');
+      } finally {
+        redis.resume();
+      }
+      const stats = (await walnut.stats()) as Record<string, Record<string, number>>;
+      assert.equal((stats['r2']?.['client_err'] ?? 0) - (before['r2']?.['client_err'] ?? 0), 1);
+      assert.match(readFileSync(walnut.logPath, 'utf8'), /over 536870912 bytes of replies held behind unanswered requests, closing/);
+      assert.equal(await firstLine(r2port, Buffer.from(command('EXISTS', a, b))), ':2\r\n');
+    });
+  }
 
   test(`a memcached multi-get whose reply grows past ${MAX_GATHERED_REPLY_BYTES / MiB} MiB fails; the connection goes on`, async () => {
     const s = await open(mport);

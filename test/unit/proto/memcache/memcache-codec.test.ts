@@ -64,7 +64,12 @@ function expectedMerge(keys: string[], store: Map<string, string>): string {
 
 describe('memcache codec: fragment', () => {
   it('groups keys per server in ascending server order, byte-exact, trailing space', () => {
-    const owner: MsgOwner = { onMsgDone: () => undefined, acceptsReplyPieces: () => false, onReplyPiece: () => undefined };
+    const owner: MsgOwner = {
+      onMsgDone: () => undefined,
+      acceptsReplyPieces: () => false,
+      onReplyPiece: () => undefined,
+      onReplyHeld: () => undefined,
+    };
     const msg = parseMulti('get a b c d a\r\n');
     msg.owner = owner;
     const router = new TableRouter({ a: 3, b: 1, c: 3, d: 0 });

@@ -24,7 +24,12 @@ class FirstByteRouter implements KeyRouter {
 }
 
 const codec = createRedisCodec({ redisAuth: null, redisDb: 0 });
-const owner = { onMsgDone: (): void => {}, acceptsReplyPieces: (): boolean => false, onReplyPiece: (): void => {} };
+const owner = {
+  onMsgDone: (): void => {},
+  acceptsReplyPieces: (): boolean => false,
+  onReplyPiece: (): void => {},
+  onReplyHeld: (): void => {},
+};
 
 /** Parse one request and fragment it. */
 function split(request: Buffer, router: KeyRouter = new FirstByteRouter()): { msg: Msg; frags: Msg[] } {
