@@ -130,9 +130,11 @@ export class WorkerPool implements StatsSource {
       worker.on('error', (err: NodeJS.ErrnoException) => {
         if (err.syscall?.startsWith('spawn') === true) {
           // The process could not be created (EMFILE, EAGAIN, ...): Node reports it as an
-          // 'error' and no 'exit' follows, so this is the end of this worker.
+          // 'error' and no 'exit' follows, so this is the end of this worker; and Node, which
+          // forgets a worker at its 'exit', would keep it in cluster.workers for ever.
           const at = this.slots.indexOf(slot);
           if (at >= 0) this.slots.splice(at, 1);
+          if (cluster.workers !== undefined) delete cluster.workers[worker.id];
           if (!started) {
             started = true;
             reject(new Error(`cannot start a worker: ${err.message}`));

@@ -91,6 +91,12 @@ test('a worker that cannot be spawned fails the start with the reason instead of
       new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 10_000)),
     ]);
     assert.match(outcome, /^cannot start a worker: spawn \S+ ENOENT$/);
+    // Node forgets a worker only at its 'exit': the pool must drop the one that never ran.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      Object.values(cluster.workers ?? {}).filter((w) => w !== undefined && w.process.pid === undefined).length,
+      0,
+    );
   } finally {
     cluster.setupPrimary({ cwd: process.cwd() });
   }
