@@ -26,7 +26,9 @@ export const MAX_SERVER_UNSENT_BYTES = 4 * 1024 * 1024;
 /**
  * The hard bound behind MAX_SERVER_UNSENT_BYTES. A paused client's last read still gets in,
  * and new clients keep coming: past this many queued request bytes, a request for the
- * connection fails at once (ENOBUFS) instead of being queued.
+ * connection fails at once (ENOBUFS) instead of being queued. A client that has not been held
+ * back by the connection since it was last uncongested (a newcomer) is refused from half of
+ * it, so that newcomers cannot take all the room from the clients waiting their turn.
  */
 export const MAX_SERVER_QUEUED_BYTES = 64 * 1024 * 1024;
 

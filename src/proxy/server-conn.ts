@@ -63,6 +63,10 @@ export class ServerConn implements ReplySink, Flushable {
   private writeBlocked = false;
   /** Feeders held back until this connection drains; null when none. */
   private held: Set<Feeder> | null = null;
+  /** Held feeders that had a request refused: released first, so refusals rotate. */
+  private refusedHeld: Set<Feeder> | null = null;
+  /** Feeders held here since it was last uncongested: not newcomers (see Server.send). */
+  private waitedOn: WeakSet<Feeder> | null = null;
   /** Requests have been refused (MAX_SERVER_QUEUED_BYTES) since the last drain: logged once. */
   private refusing = false;
 
@@ -123,7 +127,9 @@ export class ServerConn implements ReplySink, Flushable {
   }
 
   flush(): void {
-    if (this.closed || !this.connected || this.out.empty) return;
+    // While blocked, new requests wait in `out`: the socket drains in bounded time, and the
+    // held feeders get their turn (onDrain) instead of waiting behind every newcomer.
+    if (this.closed || !this.connected || this.out.empty || this.writeBlocked) return;
     const stats = this.server.stats;
     const n = this.unflushedReplies;
     const bytes = this.unflushedReplyBytes;
@@ -164,26 +170,42 @@ export class ServerConn implements ReplySink, Flushable {
     }
   }
 
-  /** Hold `feeder` back until this connection drains or closes. */
-  hold(feeder: Feeder): void {
+  /** Hold `feeder` back until this connection drains or closes (`refused`: it goes first then). */
+  hold(feeder: Feeder, refused = false): void {
+    if (refused) (this.refusedHeld ??= new Set()).add(feeder);
     const held = (this.held ??= new Set());
     if (held.has(feeder)) return;
     held.add(feeder);
+    (this.waitedOn ??= new WeakSet()).add(feeder);
     feeder.hold();
+  }
+
+  /** `feeder` has been held here since the connection was last uncongested. */
+  waited(feeder: Feeder | null): boolean {
+    return feeder !== null && this.waitedOn !== null && this.waitedOn.has(feeder);
   }
 
   private releaseHeld(): void {
     const held = this.held;
     if (held === null) return;
-    this.held = null;
-    for (const feeder of held) feeder.release();
+    const refused = this.refusedHeld;
+    this.held = this.refusedHeld = null;
+    // In hold order (first held, first read), but those refused last time before the rest.
+    if (refused !== null) for (const feeder of held) if (refused.has(feeder)) feeder.release();
+    for (const feeder of held) if (refused === null || !refused.has(feeder)) feeder.release();
   }
 
-  /** @internal SocketWriter: every request handed over has been taken by the kernel. */
+  /**
+   * @internal SocketWriter: every request handed over has been taken by the kernel. What
+   * waited meanwhile is written now, and every held feeder gets one read, even if that
+   * congests the connection again: each drain is one round, and no feeder waits more than one.
+   */
   onDrain(): void {
     this.writeBlocked = false;
     this.refusing = false;
-    if (!this.congested) this.releaseHeld();
+    this.flush();
+    if (!this.congested) this.waitedOn = null;
+    this.releaseHeld();
   }
 
   onReply(reply: Buffer, flags: number): void {

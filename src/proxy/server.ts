@@ -51,11 +51,16 @@ export class Server {
       conn = new ServerConn(this);
       this.slots[slot] = conn;
     }
-    // (congested first: fields only, where queuedBytes asks the socket.)
-    if (conn.congested && conn.queuedBytes >= MAX_SERVER_QUEUED_BYTES) {
+    // (congested first: fields only, where queuedBytes asks the socket.) Past half the bound
+    // only feeders that waited their turn are queued: newcomers cannot take all the room.
+    if (
+      conn.congested &&
+      (conn.queuedBytes >= MAX_SERVER_QUEUED_BYTES ||
+        (conn.queuedBytes >= MAX_SERVER_QUEUED_BYTES / 2 && !conn.waited(feeder)))
+    ) {
       // Its feeders are paused already; what still comes fails now rather than grow the queue.
       conn.noteRefused();
-      if (feeder !== null) conn.hold(feeder);
+      if (feeder !== null) conn.hold(feeder, true);
       this.pool.fail(msg, 'ENOBUFS');
       return;
     }
