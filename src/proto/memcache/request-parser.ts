@@ -26,7 +26,9 @@
  *
  * Framing. Lines are cut at LF, exactly where memcached cuts them, so the proxy and the server
  * always agree on request boundaries. A line whose LF is not preceded by CR, or which holds a CR
- * elsewhere, is malformed (twemproxy rejects both; memcached would accept a bare LF). Data blocks
+ * elsewhere, is malformed (twemproxy rejects both; memcached would accept a bare LF), and so is
+ * one holding a NUL byte (memcached would end the line there, answer it, and run the rest and
+ * any data block as more commands: replies the next requests would be matched with). Data blocks
  * are skipped by their declared length and never scanned. A request inside one chunk becomes a
  * subarray of that chunk; one spanning chunks is kept as pieces and concatenated once.
  *
@@ -112,6 +114,8 @@ const S_SKIP = 3; // discarding the rest of an over-long retrieval line, up to i
 const LF = 10;
 const CR = 13;
 const SP = 32;
+/** memcached reads a command line as a C string: it would see the line end at a NUL. */
+const NUL = 0;
 const CH_0 = 48;
 const CH_9 = 57;
 const CH_A = 97; // 'a'
@@ -223,8 +227,8 @@ export class MemcacheRequestParser implements RequestParser {
   private headerLen = 0;
   /** Token offsets [start0, end0, start1, end1, ...] of the current line (reused, grows). */
   private tok = NO_TOKENS;
-  /** Set by tokenize: the line held a CR before its line end. */
-  private crSeen = false;
+  /** Set by tokenize: the line held a CR before its line end, or a NUL. */
+  private strayByte = false;
 
   get pendingBytes(): number {
     if (this.state === S_LINE) return this.lineLen;
@@ -370,7 +374,7 @@ export class MemcacheRequestParser implements RequestParser {
     let tok = this.tok;
     let n = 0;
     let i = start;
-    let cr = false;
+    let stray = false;
     for (;;) {
       while (i < end && buf[i] === SP) i++;
       if (i >= end) break;
@@ -378,7 +382,7 @@ export class MemcacheRequestParser implements RequestParser {
       while (i < end) {
         const c = buf[i]!;
         if (c === SP) break;
-        if (c === CR) cr = true;
+        if (c === CR || c === NUL) stray = true;
         i++;
       }
       if (2 * n + 2 > tok.length) {
@@ -392,7 +396,7 @@ export class MemcacheRequestParser implements RequestParser {
       tok[2 * n + 1] = i;
       n++;
     }
-    this.crSeen = cr;
+    this.strayByte = stray;
     return n;
   }
 
@@ -404,7 +408,7 @@ export class MemcacheRequestParser implements RequestParser {
     if (end > start && buf[end - 1] === CR) end--;
     else bad = true; // bare LF
     const n = this.tokenize(buf, start, end);
-    if (this.crSeen) bad = true;
+    if (this.strayByte) bad = true;
     if (n === 0) {
       this.local(MC_UNKNOWN, MC_R_ERROR, sink);
       return;
@@ -495,7 +499,7 @@ export class MemcacheRequestParser implements RequestParser {
       while (i < end) {
         const c = buf[i]!;
         if (c === SP) break;
-        if (c === CR) return false;
+        if (c === CR || c === NUL) return false;
         i++;
       }
       if (i - s > MC_KEY_MAX) return false;
@@ -555,7 +559,7 @@ export class MemcacheRequestParser implements RequestParser {
     while (i < keyLimit) {
       const c = chunk[i]!;
       if (c === SP) break;
-      if (c === CR) return -1;
+      if (c === CR || c === NUL) return -1;
       i++;
     }
     const ke = i;

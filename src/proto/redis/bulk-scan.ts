@@ -28,6 +28,7 @@ export function wholeBulk(chunk: Buffer, pos: number, maxLen: number): boolean {
     n = n * 10 + (d - CH_0);
   }
   if (p === pos + 1 || n > maxLen || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return false;
+  if (chunk[pos + 1] === CH_0 && p > pos + 2) return false; // a leading zero: the slow path decides
   const end = p + 2 + n;
   if (end + 1 >= len || chunk[end] !== CR || chunk[end + 1] !== LF) return false;
   bulkSpan.start = p + 2;

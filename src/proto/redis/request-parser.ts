@@ -186,10 +186,12 @@ export class RedisRequestParser implements RequestParser {
         case S_COUNT: {
           const b = chunk[pos++]!;
           if (b >= CH_0 && b <= CH_9) {
+            // Redis takes no leading zero ('*01', '*-0'): a count it would refuse is refused here.
+            if (digits > 0 && num === 0) return this.fail('invalid multibulk length', sink);
             num = num * 10 + (b - CH_0);
             digits++;
             if (num > MAX_ARGS) return this.fail('invalid multibulk length', sink);
-          } else if (b === CR && digits > 0) {
+          } else if (b === CR && digits > 0 && !(this.negative && num === 0)) {
             state = S_COUNT_LF;
           } else if (b === MINUS && digits === 0 && !this.negative) {
             this.negative = true;
@@ -248,6 +250,8 @@ export class RedisRequestParser implements RequestParser {
         case S_LEN: {
           const b = chunk[pos++]!;
           if (b >= CH_0 && b <= CH_9) {
+            // '$04' would be forwarded, and Redis would close the server connection over it.
+            if (digits > 0 && num === 0) return this.fail('invalid bulk length', sink);
             num = num * 10 + (b - CH_0);
             digits++;
             if (num > MAX_BULK_LEN) return this.fail('invalid bulk length', sink);

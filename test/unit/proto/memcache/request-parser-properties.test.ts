@@ -33,7 +33,7 @@ interface Gen {
   event: ReqEvent;
 }
 
-/** A key: 1..30 arbitrary bytes (or exactly 250) other than space, CR and LF. */
+/** A key: 1..30 arbitrary bytes (or exactly 250) other than space, CR, LF and NUL. */
 const keyArb: fc.Arbitrary<string> = fc
   .oneof(
     { weight: 12, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 30 }) },
@@ -41,7 +41,7 @@ const keyArb: fc.Arbitrary<string> = fc
   )
   .map((bytes) => {
     const b = Buffer.from(bytes);
-    for (let i = 0; i < b.length; i++) if (b[i] === 10 || b[i] === 13 || b[i] === 32) b[i]! += 1;
+    for (let i = 0; i < b.length; i++) if (b[i] === 0 || b[i] === 10 || b[i] === 13 || b[i] === 32) b[i]! += 1;
     return b.toString('latin1');
   });
 

@@ -373,6 +373,18 @@ const cases: Case[] = [
   { name: 'bare LF', input: 'get a\nget b\r\n', events: [local(MC_GET, BAD_FORMAT), fwd(MC_GET, 'get b\r\n', 'b')] },
   { name: 'CR inside a key', input: 'get a\rb\r\n', events: [local(MC_GET, BAD_FORMAT)] },
   { name: 'CR CR LF', input: 'get key\r\r\n', events: [local(MC_GET, BAD_FORMAT)] },
+  // memcached reads the line as a C string: it would answer 'get a' (or 'set a' with ERROR, then
+  // run the data line as a command), one reply more or less than the client is owed.
+  { name: 'NUL inside a key', input: 'get a\0b\r\nget c\r\n', events: [local(MC_GET, BAD_FORMAT), fwd(MC_GET, 'get c\r\n', 'c')] },
+  { name: 'NUL inside a gets key', input: 'gets a\0\r\n', events: [local(MC_GETS, BAD_FORMAT)] },
+  { name: 'NUL among keys', input: 'get a b\0 c\r\n', events: [local(MC_GET, BAD_FORMAT)] },
+  {
+    name: 'NUL inside a storage key: error, data block skipped',
+    input: 'set a\0b 0 0 5\r\nhello\r\nget k\r\n',
+    events: [local(MC_SET, BAD_FORMAT), fwd(MC_GET, 'get k\r\n', 'k')],
+  },
+  { name: 'NUL in a storage header number', input: 'set k 0\0 0 1\r\nx\r\n', events: [local(MC_SET, BAD_FORMAT)] },
+  { name: 'NUL in delete', input: 'delete k\0\r\n', events: [local(MC_DELETE, BAD_FORMAT)] },
   { name: 'CR CR without LF waits', input: 'get key\r\r', events: [], pending: 9 },
   { name: 'unknown with bare LF', input: 'foo\n', events: [local(MC_UNKNOWN, ERROR)] },
   {

@@ -193,6 +193,16 @@ const CASES: Case[] = [
     expect: [KEY('a'), { framing: "-ERR Protocol error: expected '$', got '#'\r\n" }],
   },
   { name: 'count over INT_MAX', input: latin1('*2147483648\r\n'), expect: [{ framing: '-ERR Protocol error: invalid multibulk length\r\n' }] },
+  // Numbers Redis refuses (string2ll): forwarded, they would make it close the server
+  // connection that other clients' requests share.
+  { name: 'count with a leading zero', input: latin1('*01\r\n$4\r\nPING\r\n'), expect: [{ framing: '-ERR Protocol error: invalid multibulk length\r\n' }] },
+  { name: 'count 00', input: latin1('*00\r\n'), expect: [{ framing: '-ERR Protocol error: invalid multibulk length\r\n' }] },
+  { name: 'count -0', input: latin1('*-0\r\n'), expect: [{ framing: '-ERR Protocol error: invalid multibulk length\r\n' }] },
+  { name: 'bulk length with a leading zero', input: cat(req('GET', 'a'), latin1('*2\r\n$3\r\nGET\r\n$01\r\nb\r\n')), expect: [KEY('a'), { framing: '-ERR Protocol error: invalid bulk length\r\n' }] },
+  { name: 'bulk length 00', input: latin1('*1\r\n$00\r\n\r\n'), expect: [{ framing: '-ERR Protocol error: invalid bulk length\r\n' }] },
+  { name: 'bulk length -0', input: latin1('*1\r\n$-0\r\n'), expect: [{ framing: '-ERR Protocol error: invalid bulk length\r\n' }] },
+  { name: 'bulk length with a plus sign', input: latin1('*1\r\n$+4\r\nPING\r\n'), expect: [{ framing: '-ERR Protocol error: invalid bulk length\r\n' }] },
+  { name: 'bulk length 0 and 10 are fine', input: req('SET', '', '0123456789'), expect: [KEY('', { cmd: 'SET' })] },
 ];
 
 function check(actual: ReqEvent, want: Expect, where: string): void {
