@@ -50,8 +50,8 @@ describe('redis pool wire protocol', () => {
 
   test('inline commands work as in redis-server', async () => {
     const c = await RawClient.connect(port);
-    c.send('PING\r\nSET inline:k "v"\r\nGET inline:k\r\n');
-    assert.equal(await c.readText('+PONG\r\n+OK\r\n$3\r\n"v"\r\n'), '+PONG\r\n+OK\r\n$3\r\n"v"\r\n');
+    c.send('PING\r\nSET inline:k "v \\x41"\r\nGET inline:k\r\n');
+    assert.equal(await c.readText('+PONG\r\n+OK\r\n$3\r\nv A\r\n'), '+PONG\r\n+OK\r\n$3\r\nv A\r\n');
     c.destroy();
   });
 

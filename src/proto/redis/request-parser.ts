@@ -58,6 +58,7 @@ import {
   wrongArityReply,
 } from './replies.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
+import { splitInline } from './inline.js';
 import { bytesOf } from '../../util/bytes.js';
 
 // Parser states.
@@ -75,8 +76,6 @@ const S_DEAD = 10; // after a framing error: input is ignored
 
 const LF = 10;
 const CR = 13;
-const TAB = 9;
-const SP = 32;
 const STAR = 42;
 const DOLLAR = 36;
 const MINUS = 45;
@@ -108,10 +107,6 @@ const UNSUPPORTED_REPLIES: readonly (Buffer | null)[] = REDIS_COMMANDS.map((c) =
 /** A byte for an error message: printable ASCII as is, anything else as \xNN. */
 function showByte(b: number): string {
   return b >= 33 && b <= 126 && b !== 39 && b !== 92 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
-}
-
-function isInlineSpace(b: number): boolean {
-  return b === SP || b === TAB || b === CR;
 }
 
 function equalBytes(buf: Buffer, start: number, end: number, want: Buffer): boolean {
@@ -317,7 +312,7 @@ export class RedisRequestParser implements RequestParser {
           const line = this.take(chunk, reqStart, lf);
           pos = lf + 1;
           state = S_START;
-          this.inline(line, sink);
+          if (!this.inline(line, sink)) return;
           break;
         }
       }
@@ -362,40 +357,31 @@ export class RedisRequestParser implements RequestParser {
   }
 
   /** Split an inline line into words, re-encode it as multi-bulk, and handle that. */
-  private inline(line: Buffer, sink: RequestSink): void {
-    const n = line.length;
-    let words = 0;
-    let wordBytes = 0;
-    let headerBytes = 0;
-    for (let i = 0; i < n; ) {
-      while (i < n && isInlineSpace(line[i]!)) i++;
-      if (i === n) break;
-      const start = i;
-      while (i < n && !isInlineSpace(line[i]!)) i++;
-      words++;
-      wordBytes += i - start;
-      headerBytes += 3 + decimalLength(i - start) + 2; // $<len>\r\n ... \r\n
+  /** An inline request: split as redis-server splits it, re-encoded as a multi-bulk. */
+  private inline(line: Buffer, sink: RequestSink): boolean {
+    const args = splitInline(line, 0, line.length);
+    if (args === null) {
+      this.fail('unbalanced quotes in request', sink);
+      return false;
     }
-    if (words === 0) return; // an empty line: Redis ignores it
-    const countHead = `*${words}\r\n`;
-    const data = Buffer.allocUnsafe(countHead.length + headerBytes + wordBytes);
-    let at = data.write(countHead, 0, 'latin1');
+    if (args.length === 0) return true; // a blank line: Redis ignores it
+    let size = 1 + decimalLength(args.length) + 2;
+    for (const a of args) size += 1 + decimalLength(a.length) + 2 + a.length + 2;
+    const data = Buffer.allocUnsafe(size);
+    let at = data.write(`*${args.length}\r\n`, 0, 'latin1');
     let argc = 0;
-    for (let i = 0; i < n; ) {
-      while (i < n && isInlineSpace(line[i]!)) i++;
-      if (i === n) break;
-      const start = i;
-      while (i < n && !isInlineSpace(line[i]!)) i++;
-      at += data.write(`$${i - start}\r\n`, at, 'latin1');
+    for (const a of args) {
+      at += data.write(`$${a.length}\r\n`, at, 'latin1');
       if (argc === this.argStart.length) this.growScratch();
       this.argStart[argc] = at;
-      at += line.copy(data, at, start, i);
+      at += a.copy(data, at);
       this.argEnd[argc] = at;
       argc++;
       data[at++] = CR;
       data[at++] = LF;
     }
     this.finish(data, argc, sink);
+    return true;
   }
 
   /** A complete request: decide its route (or local reply) and hand it to the sink. */

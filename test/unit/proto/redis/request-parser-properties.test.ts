@@ -66,11 +66,13 @@ const requestArb: fc.Arbitrary<Model> = fc.oneof(
     data: bytes,
   })),
   fc.constant(req('quit')).map((bytes) => ({ bytes, route: ROUTE_QUIT, key: null, data: bytes })),
-  // inline commands: words without separators or LF
+  // inline commands: words without blanks, quotes, NUL or LF (inline.test.ts has the rest)
   fc
     .tuple(
       fc.constantFrom('GET', 'get', 'TTL'),
-      fc.uint8Array({ minLength: 1, maxLength: 12 }).map((b) => Buffer.from(b.map((x) => (x === 9 || x === 10 || x === 13 || x === 32 ? 65 : x)))),
+      fc
+        .uint8Array({ minLength: 1, maxLength: 12 })
+        .map((b) => Buffer.from(b.map((x) => ([0, 9, 10, 11, 12, 13, 32, 34, 39].includes(x) ? 65 : x)))),
       fc.constantFrom(' ', '  ', '\t'),
       fc.constantFrom('\r\n', '\n', ' \r\n'),
     )

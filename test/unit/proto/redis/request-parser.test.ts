@@ -162,7 +162,9 @@ const CASES: Case[] = [
 
   // ---- inline commands
   { name: 'inline PING', input: latin1('PING\r\n'), expect: [LOCAL('+PONG\r\n')] },
-  { name: 'inline SET is re-encoded as multi-bulk', input: latin1('SET  k\t"v"  \r\n'), expect: [KEY('k', { cmd: 'SET', data: req('SET', 'k', '"v"').toString('latin1') })] },
+  { name: 'inline SET is re-encoded as multi-bulk, quotes as redis-server reads them', input: latin1('SET  k\t"v w"  \r\n'), expect: [KEY('k', { cmd: 'SET', data: req('SET', 'k', 'v w').toString('latin1') })] },
+  { name: 'inline with unbalanced quotes', input: latin1('SET k "v\r\nPING\r\n'), expect: [{ framing: '-ERR Protocol error: unbalanced quotes in request\r\n' }] },
+  { name: 'inline with a closing quote not followed by a blank', input: latin1("GET 'k'x\r\n"), expect: [{ framing: '-ERR Protocol error: unbalanced quotes in request\r\n' }] },
   { name: 'inline line ending in a bare LF', input: latin1('get k\n'), expect: [KEY('k', { data: req('get', 'k').toString('latin1') })] },
   { name: 'empty inline lines are ignored', input: latin1('\r\n  \r\n\nPING\r\n'), expect: [LOCAL('+PONG\r\n')] },
   { name: 'inline MGET is split', input: latin1('MGET a b\r\n'), expect: [FRAG(['a', 'b'], 'a')] },
