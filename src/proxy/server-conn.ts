@@ -16,6 +16,12 @@ import { sharedReads } from './socket-read.js';
 import { SocketWriter } from './socket-write.js';
 import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
 
+/**
+ * A connection the server ends after this long with nothing in flight was closed for being
+ * idle (Redis's `timeout`, memcached's `idle_timeout`, both in whole seconds): not a failure.
+ */
+const IDLE_CLOSE_MS = 1000;
+
 /** Node reports DNS failures with resolver codes; twemproxy reports them as EHOSTDOWN. */
 function transportCode(err: NodeJS.ErrnoException): string {
   const code = err.code ?? '';
@@ -69,6 +75,8 @@ export class ServerConn implements ReplySink, Flushable {
   private waitedOn: WeakSet<Feeder> | null = null;
   /** Requests have been refused (MAX_SERVER_QUEUED_BYTES) since the last drain: logged once. */
   private refusing = false;
+  /** When requests were last handed to the socket (ms since the epoch; 0: never). */
+  private lastWrite = 0;
 
   constructor(server: Server) {
     this.server = server;
@@ -141,6 +149,7 @@ export class ServerConn implements ReplySink, Flushable {
     this.unflushedReplies = this.unflushedReplyBytes = 0;
     this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
     this.out.writeTo(this.writer);
+    this.lastWrite = Date.now();
     // What the kernel did not take waits in the socket; past the limit, hold the feeders
     // until the writer reports the drain.
     if (this.writer.unsent >= MAX_SERVER_UNSENT_BYTES) this.writeBlocked = true;
@@ -299,6 +308,7 @@ export class ServerConn implements ReplySink, Flushable {
   close(code: string): void {
     if (this.closed) return;
     this.closed = true;
+    const idle = this.inflight.length === 0 && this.out.empty && Date.now() - this.lastWrite >= IDLE_CLOSE_MS;
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -331,7 +341,7 @@ export class ServerConn implements ReplySink, Flushable {
     if (log.level >= LOG_INFO) {
       log.info(`close s ${this.server.config.pname}: ${code === '' ? 'eof' : code}`);
     }
-    this.server.onConnClosed(this, code);
+    this.server.onConnClosed(this, code, idle);
   }
 
   private onConnect(): void {

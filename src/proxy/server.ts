@@ -78,15 +78,20 @@ export class Server {
     if (this.failureCount !== 0) this.failureCount = 0;
   }
 
-  /** A connection closed ('' = by the server); every close counts as a failure (spec 7). */
-  onConnClosed(conn: ServerConn, code: string): void {
+  /**
+   * A connection closed ('' = by the server; `idle`: nothing was sent on it for a while, or is
+   * awaited). Every close counts as a failure (spec 7) but one: the server ending an idle
+   * connection, which is what Redis's `timeout` does. twemproxy counts that too, so a healthy
+   * server was ejected (its keys moved) for having been idle.
+   */
+  onConnClosed(conn: ServerConn, code: string, idle: boolean): void {
     const i = this.slots.indexOf(conn);
     if (i >= 0) this.slots[i] = null;
     if (code === '') this.stats.server_eof++;
     else if (code === 'ETIMEDOUT') this.stats.server_timedout++;
     else this.stats.server_err++;
     const pool = this.pool;
-    if (!pool.config.autoEjectHosts || pool.closing) return;
+    if (!pool.config.autoEjectHosts || pool.closing || (idle && code === '')) return;
     this.failureCount++;
     if (this.failureCount >= Math.max(1, pool.config.serverFailureLimit) && this.live) {
       this.failureCount = 0;

@@ -169,3 +169,65 @@ describe('auto_eject_hosts: Walnut and nutcracker give the same replies step by 
     }
   });
 });
+
+// Redis's `timeout` closes a client connection idle for that many seconds. twemproxy counts
+// that close as a server failure, so with auto_eject_hosts a healthy, idle server is ejected and
+// its keys move; Walnut does not count the close of a connection idle for a second or more.
+describe('a server closing an idle connection (Redis timeout) is not a failure', () => {
+  let redis: Running;
+  const proxies: Record<'walnut' | 'nutcracker', { proxy: RunningProxy; port: number }> = {} as Record<
+    'walnut' | 'nutcracker',
+    { proxy: RunningProxy; port: number }
+  >;
+
+  before(async () => {
+    redis = await startRedis({ args: ['--timeout', '1'] });
+    const config = (port: number): string =>
+      [
+        'idle:',
+        `  listen: 127.0.0.1:${port}`,
+        '  redis: true',
+        '  auto_eject_hosts: true',
+        '  server_failure_limit: 1',
+        '  server_retry_timeout: 30000',
+        '  servers:',
+        `    - 127.0.0.1:${redis.port}:1 only`,
+        '',
+      ].join('\n');
+    const [wp, np] = await Promise.all([freePort(), freePort()]);
+    const [walnut, nutcracker] = await Promise.all([
+      startWalnut(config(wp!), { listenPorts: [wp!] }),
+      startNutcracker(config(np!), { listenPorts: [np!] }),
+    ]);
+    proxies.walnut = { proxy: walnut, port: wp! };
+    proxies.nutcracker = { proxy: nutcracker, port: np! };
+  });
+
+  after(async () => {
+    await Promise.all(Object.values(proxies).map((p) => p.proxy.stop()));
+    await redis?.stop();
+  });
+
+  test('after Redis has closed the idle server connection, the next request is served', async () => {
+    const serverEof = async (proxy: RunningProxy): Promise<number> =>
+      ((await proxy.stats()) as Record<string, Record<string, Record<string, number>>>)['idle']?.['only']?.['server_eof'] ?? 0;
+    const get = async (port: number): Promise<string> => {
+      const c = await RawClient.connect(port);
+      c.command('GET', 'idle-key');
+      const reply = await readReply(c);
+      c.destroy();
+      return reply;
+    };
+    for (const p of Object.values(proxies)) assert.equal(await get(p.port), '$-1\r\n');
+    // Redis checks its clients' idle time a few times a second: the closes come within seconds.
+    for (let i = 0; i < 100 && ((await serverEof(proxies.walnut.proxy)) === 0 || (await serverEof(proxies.nutcracker.proxy)) === 0); i++) {
+      await sleep(100);
+    }
+    assert.equal(await serverEof(proxies.walnut.proxy), 1);
+    assert.equal(await get(proxies.walnut.port), '$-1\r\n');
+    const stats = (await proxies.walnut.proxy.stats()) as Record<string, Record<string, number>>;
+    assert.equal(stats['idle']?.['server_ejects'], 0);
+    // twemproxy counted the close as a failure and ejected its only server.
+    assert.equal(await get(proxies.nutcracker.port), '-ERR Connection refused\r\n');
+  });
+});

@@ -567,8 +567,12 @@ describe('stats JSON: Walnut and nutcracker after the same traffic', () => {
       }),
     );
 
+    // m2 is used just before it dies: Walnut does not count the close of a connection idle for
+    // a second or more as a failure (Redis's `timeout`), and this test wants a failure.
+    const m2Key = KEYS.slice(0, 6).find((k) => whereM.get(k) === 'm2')!;
+    await Promise.all(sides.map((s) => mcCmd(s, `get ${m2Key}\r\n`)));
     const killedAt = Date.now();
-    // r3 (unix socket) and m2 die: each proxy sees its idle connection close (server_eof).
+    // r3 (unix socket) and m2 die: each proxy sees its connection close (server_eof).
     for (const s of sides) {
       s.redis.r3.kill('SIGKILL');
       s.mc.m2.kill('SIGKILL');
