@@ -623,7 +623,12 @@ export async function startWalnut(configYaml: string, opts: ProxyOptions): Promi
 }
 
 /** Node flags Walnut runs with: the ones on bin/walnut.js's `#!` line (see the reason there). */
-export const WALNUT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--single-threaded-gc', '--expose-gc'];
+export const WALNUT_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=4',
+  '--single-threaded-gc',
+  '--no-allocation-site-pretenuring',
+  '--expose-gc',
+];
 
 /**
  * Starts C twemproxy in the foreground with the given YAML and a 100 ms stats interval:
