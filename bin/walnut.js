@@ -3,8 +3,8 @@
 // --max-semi-space-size=4 (MB) caps V8's young generation: with the default (16 MB per semi
 // space) a burst of 10,000 clients leaves ~30 MB more RSS behind after they leave, and later
 // bursts add to it; with 4 MB RSS stays within the first burst's level. Smaller (2 MB) would
-// be flatter still but doubles the CPU of request splitting (MSET over 4 servers: 10 -> 20 us
-// per request; 4 MB: 12 us).
+// be flatter still but costs CPU where requests are split (MSET over 4 servers, -P 16: 7.6-8.4
+// us per request against 5.6-6.2 with 4 MB).
 // --single-threaded-gc keeps the garbage collector on the event loop's thread. A proxy's heap is
 // small and its garbage young, so helper threads gain little, while on a busy machine (the
 // proxy next to its clients and servers) waking them costs more than it saves: measured on 2
