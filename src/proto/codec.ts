@@ -99,6 +99,11 @@ export interface Codec {
   /** The error reply for a transport failure, e.g. `-ERR Connection refused\r\n`. */
   errorReply(text: string): Buffer;
   /**
+   * Whether a reply flagged REPLY_TRANSIENT (redis -OOM, -BUSY, -LOADING) to `msg` says the
+   * server is failing. Not when the client chose the error text: a script's reply.
+   */
+  transientMeansFailing(msg: Msg): boolean;
+  /**
    * Requests to send first on every new server connection (redis: AUTH, then SELECT), as
    * internal Msgs whose replies are swallowed. Empty when none are needed.
    */

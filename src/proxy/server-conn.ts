@@ -225,7 +225,7 @@ export class ServerConn implements ReplySink, Flushable {
       this.close('EINVAL');
       return;
     }
-    if ((flags & REPLY_TRANSIENT) !== 0) {
+    if ((flags & REPLY_TRANSIENT) !== 0 && this.server.pool.codec.transientMeansFailing(msg)) {
       // -OOM/-BUSY/-LOADING: twemproxy treats the server as failing (spec 4.5).
       this.close('EINVAL');
       return;

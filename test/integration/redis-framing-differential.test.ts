@@ -52,7 +52,7 @@ const SENTINEL_REPLY = '$5\r\nhello\r\n';
 /**
  * Bytes that matter to framing: digits, signs, separators, line ends, type markers. Not NUL:
  * redis-server looks for the end of an inline line with strchr, so one holding a NUL stalls
- * the connection; Walnut answers it, and forwards inline requests re-encoded, never as sent.
+ * the connection; Walnut refuses it (and forwards inline requests re-encoded, never as sent).
  */
 const INTERESTING = '0123456789-+ \t\r\n$*:xX';
 

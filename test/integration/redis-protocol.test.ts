@@ -48,6 +48,18 @@ describe('redis pool wire protocol', () => {
     c.destroy();
   });
 
+  test("a script's -BUSY / -OOM / -LOADING reply is its own, not a failing server", async () => {
+    // twemproxy (and Walnut before) closed the shared server connection on such a reply, failing
+    // every request in flight there, and counted a server failure: one client could get a
+    // healthy server ejected.
+    const c = await RawClient.connect(port);
+    const forged = (text: string): Buffer => encodeCommand(['EVAL', `return redis.error_reply('${text}')`, '1', 'busy:k']);
+    c.send(Buffer.concat([forged('BUSY forged'), forged('OOM forged'), forged('LOADING forged'), encodeCommand(['GET', 'busy:k'])]));
+    const want = '-BUSY forged\r\n-OOM forged\r\n-LOADING forged\r\n$-1\r\n';
+    assert.equal(await c.readText(want), want);
+    c.destroy();
+  });
+
   test('inline commands work as in redis-server', async () => {
     const c = await RawClient.connect(port);
     c.send('PING\r\nSET inline:k "v \\x41"\r\nGET inline:k\r\n');

@@ -551,6 +551,10 @@ class MemcacheCodec implements Codec {
     return mcServerError(text);
   }
 
+  transientMeansFailing(): boolean {
+    return true; // the memcache reply parser flags nothing transient
+  }
+
   connectPreamble(): Msg[] {
     return [];
   }

@@ -7,8 +7,9 @@
  * - 'single quotes' take \' only;
  * - a quote may open in the middle of an argument (a"b" is ab), but a closing quote must be
  *   followed by a blank or the end of the line, and every quote must close: otherwise the line
- *   is refused (redis-server: "Protocol error: unbalanced quotes in request", and a close);
- * - redis-server reads the line as a C string, so a NUL byte ends it.
+ *   is refused (redis-server: "Protocol error: unbalanced quotes in request", and a close).
+ * A line holding a NUL byte is refused too: redis-server looks for the line's end with strchr,
+ * which stops at the NUL, so it runs nothing and waits until 64 KiB have come, then closes.
  * This path is cold (people typing), so it favours plainness over speed.
  */
 
@@ -41,14 +42,18 @@ function hexValue(b: number | undefined): number {
 
 const ESCAPED: Record<number, number> = { 110: LF, 114: CR, 116: TAB, 98: 8, 97: 7 }; // n r t b a
 
+export const UNBALANCED_QUOTES = 'unbalanced quotes in request';
+export const NUL_IN_INLINE = 'NUL byte in inline request';
+
 /**
  * The arguments of inline line buf[start, end) (without its LF; a CR before the LF is dropped
- * here), or null when its quotes are unbalanced. No arguments for a blank line.
+ * here), or why the line is refused (UNBALANCED_QUOTES, NUL_IN_INLINE). No arguments for a
+ * blank line.
  */
-export function splitInline(buf: Buffer, start: number, end: number): Buffer[] | null {
+export function splitInline(buf: Buffer, start: number, end: number): Buffer[] | string {
   if (end > start && buf[end - 1] === CR) end--;
   const nul = buf.indexOf(NUL, start);
-  if (nul >= 0 && nul < end) end = nul;
+  if (nul >= 0 && nul < end) return NUL_IN_INLINE;
   const args: Buffer[] = [];
   const arg: number[] = [];
   let p = start;
@@ -59,7 +64,7 @@ export function splitInline(buf: Buffer, start: number, end: number): Buffer[] |
     let quote = 0;
     for (;;) {
       if (p === end) {
-        if (quote !== 0) return null; // never closed
+        if (quote !== 0) return UNBALANCED_QUOTES; // never closed
         break;
       }
       const b = buf[p]!;
@@ -78,7 +83,7 @@ export function splitInline(buf: Buffer, start: number, end: number): Buffer[] |
           continue;
         }
         if (b === DQUOTE) {
-          if (p + 1 < end && !isBlank(buf[p + 1]!)) return null;
+          if (p + 1 < end && !isBlank(buf[p + 1]!)) return UNBALANCED_QUOTES;
           p++;
           break;
         }
@@ -91,7 +96,7 @@ export function splitInline(buf: Buffer, start: number, end: number): Buffer[] |
           continue;
         }
         if (b === SQUOTE) {
-          if (p + 1 < end && !isBlank(buf[p + 1]!)) return null;
+          if (p + 1 < end && !isBlank(buf[p + 1]!)) return UNBALANCED_QUOTES;
           p++;
           break;
         }

@@ -15,7 +15,7 @@ import { Msg, ROUTE_KEY } from '../message.js';
 import { copyBytes, copyBytesFrom } from '../../util/bytes.js';
 import { IntScratch } from '../scratch.js';
 import { strerror } from '../../util/errno.js';
-import { KIND_MSET, REDIS_COMMANDS, lookupCommand } from './commands.js';
+import { KIND_EVAL, KIND_MSET, REDIS_COMMANDS, lookupCommand } from './commands.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
 import { MAX_REPLY_LEN, RedisReplyParser } from './reply-parser.js';
 import { RedisRequestParser, decimalLength } from './request-parser.js';
@@ -428,6 +428,11 @@ export function createRedisCodec(options: RedisCodecOptions): Codec {
     replyPassesThrough: mgetReplyPassesThrough,
     errorReply(text: string): Buffer {
       return errReply(text);
+    },
+    transientMeansFailing(msg: Msg): boolean {
+      // EVAL "return redis.error_reply('BUSY')": one client must not fail the connection that
+      // others share, nor get the server ejected. A real -BUSY for a script passes through too.
+      return REDIS_COMMANDS[msg.cmd]?.kind !== KIND_EVAL;
     },
     connectPreamble(): Msg[] {
       return preamble.map((data) => {

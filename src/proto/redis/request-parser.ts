@@ -360,8 +360,8 @@ export class RedisRequestParser implements RequestParser {
   /** An inline request: split as redis-server splits it, re-encoded as a multi-bulk. */
   private inline(line: Buffer, sink: RequestSink): boolean {
     const args = splitInline(line, 0, line.length);
-    if (args === null) {
-      this.fail('unbalanced quotes in request', sink);
+    if (typeof args === 'string') {
+      this.fail(args, sink);
       return false;
     }
     if (args.length === 0) return true; // a blank line: Redis ignores it

@@ -164,6 +164,7 @@ const CASES: Case[] = [
   { name: 'inline PING', input: latin1('PING\r\n'), expect: [LOCAL('+PONG\r\n')] },
   { name: 'inline SET is re-encoded as multi-bulk, quotes as redis-server reads them', input: latin1('SET  k\t"v w"  \r\n'), expect: [KEY('k', { cmd: 'SET', data: req('SET', 'k', 'v w').toString('latin1') })] },
   { name: 'inline with unbalanced quotes', input: latin1('SET k "v\r\nPING\r\n'), expect: [{ framing: '-ERR Protocol error: unbalanced quotes in request\r\n' }] },
+  { name: 'inline with a NUL byte', input: latin1('SET k a\0b\r\n'), expect: [{ framing: '-ERR Protocol error: NUL byte in inline request\r\n' }] },
   { name: 'inline with a closing quote not followed by a blank', input: latin1("GET 'k'x\r\n"), expect: [{ framing: '-ERR Protocol error: unbalanced quotes in request\r\n' }] },
   { name: 'inline line ending in a bare LF', input: latin1('get k\n'), expect: [KEY('k', { data: req('get', 'k').toString('latin1') })] },
   { name: 'empty inline lines are ignored', input: latin1('\r\n  \r\n\nPING\r\n'), expect: [LOCAL('+PONG\r\n')] },
