@@ -195,10 +195,11 @@ describe('redis commands through walnut match a direct redis-server', () => {
   let walnut: RunningProxy;
   let viaProxy: Redis;
   let viaDirect: Redis;
+  let port = 0;
 
   before(async () => {
     [direct, ...shards] = await Promise.all([startRedis(), startRedis(), startRedis(), startRedis()]);
-    const port = await freePort();
+    port = await freePort();
     const yaml = [
       'sharded:',
       `  listen: 127.0.0.1:${port}`,
@@ -270,5 +271,19 @@ describe('redis commands through walnut match a direct redis-server', () => {
       c.disconnect();
     }
     assert.equal(holders.length, 1);
+  });
+
+  test('a client library that names its connection (CLIENT SETNAME on connect) works, and each client keeps its own name', async () => {
+    const named = new Redis({ port, host: '127.0.0.1', connectionName: 'walnut-test', maxRetriesPerRequest: 0 });
+    const other = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    try {
+      assert.equal(await named.client('GETNAME'), 'walnut-test');
+      assert.equal(await other.client('GETNAME'), null);
+      assert.equal(await named.set('named:k', 'v'), 'OK');
+      assert.equal(await named.call('CLIENT', 'SETINFO', 'LIB-NAME', 'ioredis'), 'OK');
+    } finally {
+      named.disconnect();
+      other.disconnect();
+    }
   });
 });

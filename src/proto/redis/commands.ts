@@ -40,9 +40,12 @@
  * KIND_INFO — INFO is answered by the proxy with a short description of itself (`redis_mode:proxy`,
  *   `loading:0`): client libraries (ioredis's ready check, for one) send INFO on connect and give
  *   up on an error. Forwarding it to one server would describe that server, not the pool.
+ * KIND_CLIENT — CLIENT SETNAME, GETNAME and SETINFO are answered by the proxy: the name is the
+ *   client's own connection's (libraries such as node-redis send SETNAME on connect when given
+ *   a name, and give up on an error). Other CLIENT subcommands are refused as unsupported.
  * KIND_UNSUPPORTED — real Redis commands a key-sharding proxy cannot serve: they have no key
  *   (KEYS SCAN INFO CONFIG DBSIZE FLUSHALL ...), need connection state on one server (MULTI
- *   EXEC WATCH, pub/sub, blocking pops, CLIENT, HELLO ...), touch keys whose placement the
+ *   EXEC WATCH, pub/sub, blocking pops, other CLIENT subcommands, HELLO ...), touch keys whose placement the
  *   proxy cannot guarantee or whose key positions depend on the arguments (RENAME RENAMENX
  *   MSETNX BITOP SINTERCARD ZINTERCARD LMPOP ZMPOP OBJECT XGROUP XINFO), or make no sense
  *   behind a proxy (MOVE: the database is fixed by redis_db; MIGRATE; replication and admin
@@ -64,6 +67,7 @@ export const KIND_AUTH = 8;
 export const KIND_SELECT = 9;
 export const KIND_UNSUPPORTED = 10;
 export const KIND_INFO = 11;
+export const KIND_CLIENT = 12;
 
 export interface RedisCommand {
   /** Index in REDIS_COMMANDS; this is Msg.cmd. */
@@ -140,8 +144,7 @@ const UNSUPPORTED: readonly string[] = [
   'WAITAOF', 'SCRIPT', 'FUNCTION', 'FCALL', 'FCALL_RO', 'PFDEBUG', 'PFSELFTEST',
   // connection state on one server
   'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'SUBSCRIBE', 'UNSUBSCRIBE', 'PSUBSCRIBE',
-  'PUNSUBSCRIBE', 'SSUBSCRIBE', 'SUNSUBSCRIBE', 'PUBLISH', 'SPUBLISH', 'PUBSUB', 'CLIENT',
-  'HELLO',
+  'PUNSUBSCRIBE', 'SSUBSCRIBE', 'SUNSUBSCRIBE', 'PUBLISH', 'SPUBLISH', 'PUBSUB', 'HELLO',
   // blocking
   'BLPOP', 'BRPOP', 'BRPOPLPUSH', 'BLMOVE', 'BLMPOP', 'BZPOPMIN', 'BZPOPMAX', 'BZMPOP',
   'XREAD', 'XREADGROUP',
@@ -169,6 +172,7 @@ add('QUIT', KIND_QUIT, -1, 0);
 add('AUTH', KIND_AUTH, -2, 0);
 add('SELECT', KIND_SELECT, 2, 0);
 add('INFO', KIND_INFO, -1, 0);
+add('CLIENT', KIND_CLIENT, -2, 0);
 for (const name of UNSUPPORTED) add(name, KIND_UNSUPPORTED, -1, 0);
 
 export const REDIS_COMMANDS: readonly RedisCommand[] = commands;

@@ -25,6 +25,7 @@ import { keyOffsets } from '../key-offsets.js';
 import {
   CMD_UNKNOWN,
   KIND_AUTH,
+  KIND_CLIENT,
   KIND_ECHO,
   KIND_EVAL,
   KIND_INFO,
@@ -51,6 +52,7 @@ import {
   R_SELECT_UNSUPPORTED,
   R_SYNTAX,
   bulkReply,
+  errReply,
   infoReply,
   protocolError,
   unknownCommandReply,
@@ -98,6 +100,17 @@ const NO_OFFSETS = new Int32Array(0);
 /** twemproxy routes keyless forwarded commands as if they were requests for this key. */
 const PLACEHOLDER_KEY = Buffer.from('placeholder', 'latin1');
 const DEFAULT_USER = Buffer.from('default', 'latin1');
+const SETNAME = Buffer.from('setname', 'latin1');
+const GETNAME = Buffer.from('getname', 'latin1');
+const SETINFO = Buffer.from('setinfo', 'latin1');
+const LIB_NAME = Buffer.from('lib-name', 'latin1');
+const LIB_VER = Buffer.from('lib-ver', 'latin1');
+const R_NIL = Buffer.from('$-1\r\n', 'latin1');
+const R_CLIENT_UNSUPPORTED = unsupportedReply('CLIENT');
+const R_SETNAME_ARITY = wrongArityReply(Buffer.from('client|setname', 'latin1'));
+const R_GETNAME_ARITY = wrongArityReply(Buffer.from('client|getname', 'latin1'));
+const R_SETINFO_ARITY = wrongArityReply(Buffer.from('client|setinfo', 'latin1'));
+const R_BAD_CLIENT_NAME = Buffer.from('-ERR Client names cannot contain spaces, newlines or special characters.\r\n', 'latin1');
 
 const ARITY_REPLIES: readonly Buffer[] = REDIS_COMMANDS.map((c) => wrongArityReply(c.lower));
 const UNSUPPORTED_REPLIES: readonly (Buffer | null)[] = REDIS_COMMANDS.map((c) =>
@@ -133,6 +146,8 @@ export class RedisRequestParser implements RequestParser {
 
   private readonly password: Buffer | null;
   private authenticated = false;
+  /** CLIENT SETNAME's name for this client (kept by the proxy; servers never see it). */
+  private clientName: Buffer | null = null;
 
   /** `password` is the pool's redis_auth (null when none): clients must AUTH with it first. */
   constructor(password: Buffer | null) {
@@ -479,6 +494,9 @@ export class RedisRequestParser implements RequestParser {
           case KIND_INFO:
             local(msg, infoReply());
             break;
+          case KIND_CLIENT:
+            local(msg, this.client(data, argc));
+            break;
           case KIND_SELECT: {
             let zero = ae[1]! > as[1]!;
             for (let i = as[1]!; zero && i < ae[1]!; i++) zero = data[i] === CH_0;
@@ -529,6 +547,35 @@ export class RedisRequestParser implements RequestParser {
     msg.keyEnd = this.argEnd[3]!;
   }
 
+  /** CLIENT SETNAME / GETNAME / SETINFO, answered for this client's own connection. */
+  private client(data: Buffer, argc: number): Buffer {
+    const as = this.argStart;
+    const ae = this.argEnd;
+    const s = as[1]!;
+    const e = ae[1]!;
+    if (equalsIgnoringCase(data, s, e, SETNAME)) {
+      if (argc !== 3) return R_SETNAME_ARITY;
+      if (!isPlainWord(data, as[2]!, ae[2]!)) return R_BAD_CLIENT_NAME;
+      this.clientName = ae[2]! > as[2]! ? Buffer.from(data.subarray(as[2]!, ae[2]!)) : null;
+      return R_OK;
+    }
+    if (equalsIgnoringCase(data, s, e, GETNAME)) {
+      if (argc !== 2) return R_GETNAME_ARITY;
+      const name = this.clientName;
+      return name === null ? R_NIL : bulkReply(name, 0, name.length);
+    }
+    if (equalsIgnoringCase(data, s, e, SETINFO)) {
+      if (argc !== 4) return R_SETINFO_ARITY;
+      const attr = data.toString('latin1', as[2]!, ae[2]!);
+      if (!equalsIgnoringCase(data, as[2]!, ae[2]!, LIB_NAME) && !equalsIgnoringCase(data, as[2]!, ae[2]!, LIB_VER)) {
+        return errReply(`Unrecognized option '${attr}'`);
+      }
+      if (!isPlainWord(data, as[3]!, ae[3]!)) return errReply(`${attr} cannot contain spaces, newlines or special characters.`);
+      return R_OK;
+    }
+    return R_CLIENT_UNSUPPORTED;
+  }
+
   /** AUTH <password> or AUTH default <password> (spec 4.3): the reply, and the new auth state. */
   private auth(data: Buffer, argc: number): Buffer {
     if (argc > 3) return R_SYNTAX;
@@ -542,6 +589,22 @@ export class RedisRequestParser implements RequestParser {
     this.authenticated = ok;
     return ok ? R_OK : R_INVALID_PASSWORD;
   }
+}
+
+/** Whether bytes [start, end) of buf equal `lower`, ASCII letters in any case. */
+function equalsIgnoringCase(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const b = buf[start + i]!;
+    if ((b >= 65 && b <= 90 ? b | 0x20 : b) !== lower[i]) return false;
+  }
+  return true;
+}
+
+/** Redis's rule for client names and library info: printable ASCII, no spaces. */
+function isPlainWord(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i]! < 33 || buf[i]! > 126) return false;
+  return true;
 }
 
 function local(msg: Msg, reply: Buffer): void {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  KIND_CLIENT,
   KIND_EVAL,
   KIND_KEY,
   KIND_MSET,
@@ -75,7 +76,8 @@ describe('redis command table', () => {
     assert.equal(commandByName('MSET').kind, KIND_MSET);
     assert.equal(commandByName('EVALSHA').kind, KIND_EVAL);
     assert.equal(commandByName('COMMAND').kind, KIND_PLACEHOLDER);
-    for (const name of ['KEYS', 'SCAN', 'MULTI', 'EXEC', 'WATCH', 'SUBSCRIBE', 'PUBLISH', 'BLPOP', 'CONFIG', 'CLIENT', 'SCRIPT', 'FLUSHALL', 'FLUSHDB', 'DBSIZE', 'RANDOMKEY', 'RENAME', 'MSETNX', 'BITOP', 'MOVE', 'MIGRATE', 'HELLO']) {
+    assert.equal(commandByName('CLIENT').kind, KIND_CLIENT);
+    for (const name of ['KEYS', 'SCAN', 'MULTI', 'EXEC', 'WATCH', 'SUBSCRIBE', 'PUBLISH', 'BLPOP', 'CONFIG', 'SCRIPT', 'FLUSHALL', 'FLUSHDB', 'DBSIZE', 'RANDOMKEY', 'RENAME', 'MSETNX', 'BITOP', 'MOVE', 'MIGRATE', 'HELLO']) {
       assert.equal(commandByName(name).kind, KIND_UNSUPPORTED, name);
     }
     for (const c of REDIS_COMMANDS) {

@@ -175,6 +175,26 @@ const CASES: Case[] = [
   { name: 'inline QUIT', input: latin1('quit\r\n'), expect: [{ route: ROUTE_QUIT, reply: '+OK\r\n' }] },
   { name: 'inline and multi-bulk mixed', input: cat(latin1('PING\r\n'), req('GET', 'k'), latin1('ECHO hi\r\n')), expect: [LOCAL('+PONG\r\n'), KEY('k'), LOCAL('$2\r\nhi\r\n')] },
 
+  // ---- CLIENT: the name is kept by the proxy, per client
+  {
+    name: 'CLIENT SETNAME then GETNAME, any case',
+    input: cat(req('CLIENT', 'GETNAME'), req('client', 'setname', 'my-app'), req('Client', 'GetName'), req('CLIENT', 'SETNAME', ''), req('CLIENT', 'GETNAME')),
+    expect: [LOCAL('$-1\r\n'), LOCAL('+OK\r\n'), LOCAL('$6\r\nmy-app\r\n'), LOCAL('+OK\r\n'), LOCAL('$-1\r\n')],
+  },
+  {
+    name: 'CLIENT SETNAME with a space',
+    input: req('CLIENT', 'SETNAME', 'my app'),
+    expect: [LOCAL('-ERR Client names cannot contain spaces, newlines or special characters.\r\n')],
+  },
+  { name: 'CLIENT SETNAME arity', input: req('CLIENT', 'SETNAME'), expect: [LOCAL("-ERR wrong number of arguments for 'client|setname' command\r\n")] },
+  {
+    name: 'CLIENT SETINFO',
+    input: cat(req('CLIENT', 'SETINFO', 'LIB-NAME', 'node-redis'), req('CLIENT', 'SETINFO', 'lib-ver', '5.0.0'), req('CLIENT', 'SETINFO', 'color', 'red')),
+    expect: [LOCAL('+OK\r\n'), LOCAL('+OK\r\n'), LOCAL("-ERR Unrecognized option 'color'\r\n")],
+  },
+  { name: 'other CLIENT subcommands are refused', input: req('CLIENT', 'LIST'), expect: [LOCAL("-ERR walnut: 'CLIENT' is not supported by the proxy\r\n")] },
+  { name: 'CLIENT alone', input: req('CLIENT'), expect: [LOCAL("-ERR wrong number of arguments for 'client' command\r\n")] },
+
   // ---- empty multi-bulk
   { name: '*0 and *-1 are ignored', input: cat(latin1('*0\r\n*-1\r\n*-5\r\n'), req('PING')), expect: [LOCAL('+PONG\r\n')] },
 
