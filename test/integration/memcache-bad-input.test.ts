@@ -14,7 +14,7 @@ import { exchange, McClient, memcachePoolYaml } from './support/memcache-client.
 const BAD_FORMAT = 'CLIENT_ERROR bad command line format\r\n';
 const BAD_CHUNK = 'CLIENT_ERROR bad data chunk\r\n';
 const DELETE_USAGE = 'CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n';
-const unsupported = (cmd: string): string => `SERVER_ERROR walnut: '${cmd}' is not supported by the proxy\r\n`;
+const unsupported = (cmd: string): string => `CLIENT_ERROR walnut: '${cmd}' is not supported by the proxy\r\n`;
 
 /** The probe sent after every case: its reply proves the connection is still in sync. */
 const PROBE = 'get bi:probe\r\n';

@@ -35,7 +35,11 @@ export function mcServerError(text: string): Buffer {
   return Buffer.from(`SERVER_ERROR ${text}\r\n`, 'latin1');
 }
 
-/** The reply to a memcached command the proxy cannot serve; the name is bytes [start, end) of buf. */
+/**
+ * The reply to a memcached command the proxy cannot serve; the name is bytes [start, end) of
+ * buf. CLIENT_ERROR, not SERVER_ERROR: some clients (the npm `memcached` package) take any
+ * SERVER_ERROR as a dead server and stop using it for 30 s, while nothing is wrong with it.
+ */
 export function mcUnsupportedReply(buf: Buffer, start: number, end: number): Buffer {
-  return mcServerError(`walnut: '${buf.toString('latin1', start, end)}' is not supported by the proxy`);
+  return Buffer.from(`CLIENT_ERROR walnut: '${buf.toString('latin1', start, end)}' is not supported by the proxy\r\n`, 'latin1');
 }

@@ -34,7 +34,7 @@
  *
  * Errors keep the connection usable wherever the stream is still in sync:
  * - unknown command (also `GET`): `ERROR`; commands a proxy cannot serve (flush_all, stats, meta
- *   commands ...): `SERVER_ERROR walnut: '<cmd>' is not supported by the proxy`; both ROUTE_LOCAL.
+ *   commands ...): `CLIENT_ERROR walnut: '<cmd>' is not supported by the proxy`; both ROUTE_LOCAL.
  * - malformed known command: memcached's CLIENT_ERROR text (ROUTE_LOCAL). memcached answers a
  *   wrong token count with `ERROR`; we answer `CLIENT_ERROR bad command line format`, which names
  *   the real problem. Extra tokens are rejected, except after `version` (memcached ignores some

@@ -43,9 +43,13 @@
  * KIND_CLIENT — CLIENT SETNAME, GETNAME and SETINFO are answered by the proxy: the name is the
  *   client's own connection's (libraries such as node-redis send SETNAME on connect when given
  *   a name, and give up on an error). Other CLIENT subcommands are refused as unsupported.
+ * KIND_HELLO — HELLO is answered by the proxy, which speaks RESP2 only: `HELLO 3` (any version
+ *   but 2) gets Redis's `-NOPROTO`, on which clients (ioredis 6, go-redis, Lettuce) fall back to
+ *   RESP2; `HELLO [2] [AUTH user pass] [SETNAME name]` authenticates, names and describes the
+ *   connection as Redis does. Allowed before AUTH, as in Redis.
  * KIND_UNSUPPORTED — real Redis commands a key-sharding proxy cannot serve: they have no key
  *   (KEYS SCAN INFO CONFIG DBSIZE FLUSHALL ...), need connection state on one server (MULTI
- *   EXEC WATCH, pub/sub, blocking pops, other CLIENT subcommands, HELLO ...), touch keys whose placement the
+ *   EXEC WATCH, pub/sub, blocking pops, other CLIENT subcommands ...), touch keys whose placement the
  *   proxy cannot guarantee or whose key positions depend on the arguments (RENAME RENAMENX
  *   MSETNX BITOP SINTERCARD ZINTERCARD LMPOP ZMPOP OBJECT XGROUP XINFO), or make no sense
  *   behind a proxy (MOVE: the database is fixed by redis_db; MIGRATE; replication and admin
@@ -68,6 +72,7 @@ export const KIND_SELECT = 9;
 export const KIND_UNSUPPORTED = 10;
 export const KIND_INFO = 11;
 export const KIND_CLIENT = 12;
+export const KIND_HELLO = 13;
 
 export interface RedisCommand {
   /** Index in REDIS_COMMANDS; this is Msg.cmd. */
@@ -144,7 +149,7 @@ const UNSUPPORTED: readonly string[] = [
   'WAITAOF', 'SCRIPT', 'FUNCTION', 'FCALL', 'FCALL_RO', 'PFDEBUG', 'PFSELFTEST',
   // connection state on one server
   'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'SUBSCRIBE', 'UNSUBSCRIBE', 'PSUBSCRIBE',
-  'PUNSUBSCRIBE', 'SSUBSCRIBE', 'SUNSUBSCRIBE', 'PUBLISH', 'SPUBLISH', 'PUBSUB', 'HELLO',
+  'PUNSUBSCRIBE', 'SSUBSCRIBE', 'SUNSUBSCRIBE', 'PUBLISH', 'SPUBLISH', 'PUBSUB',
   // blocking
   'BLPOP', 'BRPOP', 'BRPOPLPUSH', 'BLMOVE', 'BLMPOP', 'BZPOPMIN', 'BZPOPMAX', 'BZMPOP',
   'XREAD', 'XREADGROUP',
@@ -173,6 +178,7 @@ add('AUTH', KIND_AUTH, -2, 0);
 add('SELECT', KIND_SELECT, 2, 0);
 add('INFO', KIND_INFO, -1, 0);
 add('CLIENT', KIND_CLIENT, -2, 0);
+add('HELLO', KIND_HELLO, -1, 0);
 for (const name of UNSUPPORTED) add(name, KIND_UNSUPPORTED, -1, 0);
 
 export const REDIS_COMMANDS: readonly RedisCommand[] = commands;

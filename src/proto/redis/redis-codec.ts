@@ -418,7 +418,7 @@ export function createRedisCodec(options: RedisCodecOptions): Codec {
   return {
     protocol: 'redis',
     newRequestParser(): RequestParser {
-      return new RedisRequestParser(password);
+      return new RedisRequestParser(password, options.redisDb);
     },
     newReplyParser(): ReplyParser {
       return new RedisReplyParser();

@@ -31,8 +31,19 @@ export const R_INVALID_ARGUMENT = latin1('-ERR Invalid argument\r\n');
 export function infoReply(): Buffer {
   const body =
     `# Server\r\nwalnut_version:${walnutVersion()}\r\nredis_mode:proxy\r\nprocess_id:${process.pid}\r\n` +
-    '\r\n# Persistence\r\nloading:0\r\n';
+    '\r\n# Persistence\r\nloading:0\r\n' +
+    // valkey-glide looks for the primary here; clients write through the proxy as to one.
+    '\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n';
   return latin1(`$${Buffer.byteLength(body, 'latin1')}\r\n${body}\r\n`);
+}
+
+/** HELLO's description of the connection, as a RESP2 flat map (what Redis sends to a RESP2 client). */
+export function helloReply(): Buffer {
+  const bulk = (v: string): string => `$${Buffer.byteLength(v, 'latin1')}\r\n${v}\r\n`;
+  const body =
+    bulk('server') + bulk('walnut') + bulk('version') + bulk(walnutVersion()) + bulk('proto') + ':2\r\n' +
+    bulk('mode') + bulk('standalone') + bulk('role') + bulk('master') + bulk('modules') + '*0\r\n';
+  return latin1(`*12\r\n${body}`);
 }
 
 /** `-ERR <text>\r\n`, the form of every proxy-generated error. */

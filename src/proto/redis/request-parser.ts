@@ -28,6 +28,7 @@ import {
   KIND_CLIENT,
   KIND_ECHO,
   KIND_EVAL,
+  KIND_HELLO,
   KIND_INFO,
   KIND_KEY,
   KIND_MSET,
@@ -53,6 +54,7 @@ import {
   R_SYNTAX,
   bulkReply,
   errReply,
+  helloReply,
   infoReply,
   protocolError,
   unknownCommandReply,
@@ -110,6 +112,15 @@ const R_CLIENT_UNSUPPORTED = unsupportedReply('CLIENT');
 const R_SETNAME_ARITY = wrongArityReply(Buffer.from('client|setname', 'latin1'));
 const R_GETNAME_ARITY = wrongArityReply(Buffer.from('client|getname', 'latin1'));
 const R_SETINFO_ARITY = wrongArityReply(Buffer.from('client|setinfo', 'latin1'));
+const AUTH_OPTION = Buffer.from('auth', 'latin1');
+const SETNAME_OPTION = SETNAME;
+const R_NOPROTO = Buffer.from('-NOPROTO unsupported protocol version\r\n', 'latin1');
+const R_HELLO_BAD_VERSION = Buffer.from('-ERR Protocol version is not an integer or out of range\r\n', 'latin1');
+const R_WRONGPASS = Buffer.from('-WRONGPASS invalid username-password pair or user is disabled.\r\n', 'latin1');
+const R_HELLO_NOAUTH = Buffer.from(
+  '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
+  'latin1',
+);
 const R_BAD_CLIENT_NAME = Buffer.from('-ERR Client names cannot contain spaces, newlines or special characters.\r\n', 'latin1');
 
 const ARITY_REPLIES: readonly Buffer[] = REDIS_COMMANDS.map((c) => wrongArityReply(c.lower));
@@ -146,12 +157,15 @@ export class RedisRequestParser implements RequestParser {
 
   private readonly password: Buffer | null;
   private authenticated = false;
+  /** The pool's redis_db: SELECT of it (or of 0) is answered +OK. */
+  private readonly redisDb: number;
   /** CLIENT SETNAME's name for this client (kept by the proxy; servers never see it). */
   private clientName: Buffer | null = null;
 
   /** `password` is the pool's redis_auth (null when none): clients must AUTH with it first. */
-  constructor(password: Buffer | null) {
+  constructor(password: Buffer | null, redisDb = 0) {
     this.password = password;
+    this.redisDb = redisDb;
   }
 
   get pendingBytes(): number {
@@ -415,7 +429,7 @@ export class RedisRequestParser implements RequestParser {
       const kind = cmd.kind;
       if (arity > 0 ? argc !== arity : argc < -arity) {
         local(msg, ARITY_REPLIES[cmd.id]!);
-      } else if (this.password !== null && !this.authenticated && kind !== KIND_AUTH && kind !== KIND_QUIT) {
+      } else if (this.password !== null && !this.authenticated && kind !== KIND_AUTH && kind !== KIND_QUIT && kind !== KIND_HELLO) {
         local(msg, R_NOAUTH);
       } else {
         switch (kind) {
@@ -497,10 +511,18 @@ export class RedisRequestParser implements RequestParser {
           case KIND_CLIENT:
             local(msg, this.client(data, argc));
             break;
+          case KIND_HELLO:
+            local(msg, this.hello(data, argc));
+            break;
           case KIND_SELECT: {
-            let zero = ae[1]! > as[1]!;
-            for (let i = as[1]!; zero && i < ae[1]!; i++) zero = data[i] === CH_0;
-            local(msg, zero ? R_OK : R_SELECT_UNSUPPORTED);
+            // The pool's database is fixed by redis_db: selecting it (a client configured with
+            // the same database) or 0 (the default clients assume) is accepted.
+            let db = ae[1]! > as[1]! && ae[1]! - as[1]! <= 10 ? 0 : -1;
+            for (let i = as[1]!; db >= 0 && i < ae[1]!; i++) {
+              const b = data[i]!;
+              db = b >= CH_0 && b <= CH_9 ? db * 10 + (b - CH_0) : -1;
+            }
+            local(msg, db === 0 || db === this.redisDb ? R_OK : R_SELECT_UNSUPPORTED);
             break;
           }
           default:
@@ -574,6 +596,44 @@ export class RedisRequestParser implements RequestParser {
       return R_OK;
     }
     return R_CLIENT_UNSUPPORTED;
+  }
+
+  /** HELLO [protover [AUTH user pass] [SETNAME name]], for a proxy that speaks RESP2 only. */
+  private hello(data: Buffer, argc: number): Buffer {
+    const as = this.argStart;
+    const ae = this.argEnd;
+    if (argc > 1) {
+      let version = 0;
+      for (let i = as[1]!; i < ae[1]!; i++) {
+        const b = data[i]!;
+        if (b < CH_0 || b > CH_9 || version > 1000) return R_HELLO_BAD_VERSION;
+        version = version * 10 + (b - CH_0);
+      }
+      if (ae[1]! === as[1]!) return R_HELLO_BAD_VERSION;
+      if (version !== 2) return R_NOPROTO;
+    }
+    let authenticated = this.authenticated;
+    let name: Buffer | null | undefined;
+    for (let i = 2; i < argc; i++) {
+      if (equalsIgnoringCase(data, as[i]!, ae[i]!, AUTH_OPTION) && i + 2 < argc) {
+        const password = this.password;
+        if (password === null) return R_AUTH_NOT_SET;
+        const ok = equalBytes(data, as[i + 1]!, ae[i + 1]!, DEFAULT_USER) && equalBytes(data, as[i + 2]!, ae[i + 2]!, password);
+        if (!ok) return R_WRONGPASS;
+        authenticated = true;
+        i += 2;
+      } else if (equalsIgnoringCase(data, as[i]!, ae[i]!, SETNAME_OPTION) && i + 1 < argc) {
+        if (!isPlainWord(data, as[i + 1]!, ae[i + 1]!)) return R_BAD_CLIENT_NAME;
+        name = ae[i + 1]! > as[i + 1]! ? Buffer.from(data.subarray(as[i + 1]!, ae[i + 1]!)) : null;
+        i += 1;
+      } else {
+        return errReply(`Syntax error in HELLO option '${data.toString('latin1', as[i]!, ae[i]!)}'`);
+      }
+    }
+    if (this.password !== null && !authenticated) return R_HELLO_NOAUTH;
+    this.authenticated = authenticated;
+    if (name !== undefined) this.clientName = name;
+    return helloReply();
   }
 
   /** AUTH <password> or AUTH default <password> (spec 4.3): the reply, and the new auth state. */

@@ -301,7 +301,9 @@ describe('memcache request parser: properties', () => {
         const c = parseRequests(splitAt(plain, Array.from({ length: plain.length }, (_, i) => i)));
         assert.deepEqual(a.events, c.events);
         assert.deepEqual(a.events, b.events.map((e, i) => unspace(e, a.events[i])));
-        assert.equal(a.pending, b.pending);
+        // A stream that ends inside the first request (a data block still being read or
+        // skipped, e.g. after a mutated header announcing 100 MB) counts the space too.
+        assert.ok(b.pending === a.pending || (a.pending > 0 && b.pending === a.pending + 1), `${a.pending} vs ${b.pending}`);
       }),
       { numRuns: 1000 },
     );

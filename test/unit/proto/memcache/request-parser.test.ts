@@ -39,7 +39,7 @@ const DELETE_USAGE = 'CLIENT_ERROR bad command line format.  Usage: delete <key>
 const ERROR = 'ERROR\r\n';
 const LINE_TOO_LONG = 'CLIENT_ERROR line too long\r\n';
 const BINARY = 'SERVER_ERROR walnut: binary protocol is not supported\r\n';
-const unsupported = (name: string): string => `SERVER_ERROR walnut: '${name}' is not supported by the proxy\r\n`;
+const unsupported = (name: string): string => `CLIENT_ERROR walnut: '${name}' is not supported by the proxy\r\n`;
 
 function fwd(cmd: number, data: string, key: string, noreply = false): ReqEvent {
   return { kind: 'req', route: ROUTE_KEY, cmd, data, key, keys: null, noreply, reply: null };

@@ -74,8 +74,9 @@ export class RequestRecorder implements RequestSink {
 export function parseRequests(
   chunks: readonly Buffer[],
   password: string | null = null,
+  redisDb = 0,
 ): { events: ReqEvent[]; msgs: Msg[]; pending: number } {
-  const parser = new RedisRequestParser(password === null ? null : Buffer.from(password, 'utf8'));
+  const parser = new RedisRequestParser(password === null ? null : Buffer.from(password, 'utf8'), redisDb);
   const sink = new RequestRecorder();
   for (const c of chunks) parser.feed(c, sink);
   return { events: sink.events, msgs: sink.msgs, pending: parser.pendingBytes };

@@ -33,9 +33,13 @@ interface Case {
   name: string;
   input: Buffer;
   password?: string;
+  /** The pool's redis_db. */
+  redisDb?: number;
   expect: Expect[];
 }
 
+const INFO_BODY = `# Server\r\nwalnut_version:${walnutVersion()}\r\nredis_mode:proxy\r\nprocess_id:${process.pid}\r\n\r\n# Persistence\r\nloading:0\r\n\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n`;
+const HELLO_REPLY = `*12\r\n$6\r\nserver\r\n$6\r\nwalnut\r\n$7\r\nversion\r\n$${walnutVersion().length}\r\n${walnutVersion()}\r\n$5\r\nproto\r\n:2\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n`;
 const KEY = (key: string, extra: Partial<ExpectReq> = {}): ExpectReq => ({ route: ROUTE_KEY, key, reply: null, keys: null, ...extra });
 const LOCAL = (reply: string): ExpectReq => ({ route: ROUTE_LOCAL, reply });
 const FRAG = (keys: string[], key: string): ExpectReq => ({ route: ROUTE_FRAGMENT, keys, key, reply: null });
@@ -96,7 +100,7 @@ const CASES: Case[] = [
   {
     name: 'INFO is answered by the proxy (client ready checks need it)',
     input: req('INFO', 'server'),
-    expect: [LOCAL(`$${`# Server\r\nwalnut_version:${walnutVersion()}\r\nredis_mode:proxy\r\nprocess_id:${process.pid}\r\n\r\n# Persistence\r\nloading:0\r\n`.length}\r\n# Server\r\nwalnut_version:${walnutVersion()}\r\nredis_mode:proxy\r\nprocess_id:${process.pid}\r\n\r\n# Persistence\r\nloading:0\r\n\r\n`)],
+    expect: [LOCAL(`$${INFO_BODY.length}\r\n${INFO_BODY}\r\n`)],
   },
   { name: 'PING with a message', input: req('ping', 'hello\r\nthere'), expect: [LOCAL('$12\r\nhello\r\nthere\r\n')] },
   { name: 'PING with two arguments', input: req('PING', 'a', 'b'), expect: [ARITY('ping')] },
@@ -107,6 +111,12 @@ const CASES: Case[] = [
   { name: 'SELECT 0', input: cat(req('SELECT', '0'), req('select', '000')), expect: [LOCAL('+OK\r\n'), LOCAL('+OK\r\n')] },
   { name: 'SELECT other databases', input: cat(req('SELECT', '1'), req('SELECT', 'x'), req('SELECT', '')), expect: Array(3).fill(LOCAL("-ERR walnut: SELECT is not supported (the pool's database is fixed by redis_db)\r\n")) },
   { name: 'SELECT without argument', input: req('SELECT'), expect: [ARITY('select')] },
+  {
+    name: "SELECT of the pool's redis_db (a client configured with the same database), or 0",
+    redisDb: 3,
+    input: cat(req('SELECT', '3'), req('SELECT', '0'), req('SELECT', '4')),
+    expect: [LOCAL('+OK\r\n'), LOCAL('+OK\r\n'), LOCAL("-ERR walnut: SELECT is not supported (the pool's database is fixed by redis_db)\r\n")],
+  },
 
   // ---- AUTH
   { name: 'AUTH without redis_auth', input: cat(req('AUTH', 'pw'), req('AUTH', 'default', 'pw'), req('GET', 'k')), expect: [LOCAL('-ERR Client sent AUTH, but no password is set\r\n'), LOCAL('-ERR Client sent AUTH, but no password is set\r\n'), KEY('k')] },
@@ -157,7 +167,7 @@ const CASES: Case[] = [
   { name: 'unknown command name truncated to 128 bytes', input: req('Z'.repeat(300)), expect: [LOCAL(`-ERR unknown command '${'Z'.repeat(128)}'\r\n`)] },
   { name: 'empty command name', input: req(''), expect: [LOCAL("-ERR unknown command ''\r\n")] },
   { name: 'a prefix of a command is unknown', input: req('GE', 'k'), expect: [LOCAL("-ERR unknown command 'GE'\r\n")] },
-  { name: 'unsupported commands', input: cat(req('keys', '*'), req('MULTI'), req('BLPOP', 'l', '0'), req('CONFIG', 'GET', 'x'), req('SUBSCRIBE', 'c'), req('MOVE', 'k', '1'), req('RENAME', 'a', 'b'), req('HELLO', '3'), req('SINTERCARD', '1', 'a')), expect: ['KEYS', 'MULTI', 'BLPOP', 'CONFIG', 'SUBSCRIBE', 'MOVE', 'RENAME', 'HELLO', 'SINTERCARD'].map(UNSUPPORTED) },
+  { name: 'unsupported commands', input: cat(req('keys', '*'), req('MULTI'), req('BLPOP', 'l', '0'), req('CONFIG', 'GET', 'x'), req('SUBSCRIBE', 'c'), req('MOVE', 'k', '1'), req('RENAME', 'a', 'b'), req('SINTERCARD', '1', 'a')), expect: ['KEYS', 'MULTI', 'BLPOP', 'CONFIG', 'SUBSCRIBE', 'MOVE', 'RENAME', 'SINTERCARD'].map(UNSUPPORTED) },
   { name: 'wrong arity', input: cat(req('GET'), req('GET', 'a', 'b'), req('SET', 'k'), req('HSET', 'h', 'f'), req('LINSERT', 'l', 'a', 'b')), expect: [ARITY('get'), ARITY('get'), ARITY('set'), ARITY('hset'), ARITY('linsert')] },
 
   // ---- inline commands
@@ -174,6 +184,32 @@ const CASES: Case[] = [
   { name: 'inline line over 64 KiB', input: latin1(`ECHO ${'x'.repeat(65536 - 5)}\r\nPING\r\n`), expect: [{ framing: '-ERR Protocol error: too big inline request\r\n' }] },
   { name: 'inline QUIT', input: latin1('quit\r\n'), expect: [{ route: ROUTE_QUIT, reply: '+OK\r\n' }] },
   { name: 'inline and multi-bulk mixed', input: cat(latin1('PING\r\n'), req('GET', 'k'), latin1('ECHO hi\r\n')), expect: [LOCAL('+PONG\r\n'), KEY('k'), LOCAL('$2\r\nhi\r\n')] },
+
+  // ---- HELLO: RESP2 only
+  { name: 'HELLO 3 gets NOPROTO (clients fall back to RESP2)', input: cat(req('HELLO', '3'), req('GET', 'k')), expect: [LOCAL('-NOPROTO unsupported protocol version\r\n'), KEY('k')] },
+  { name: 'HELLO with a bad version', input: req('HELLO', 'x'), expect: [LOCAL('-ERR Protocol version is not an integer or out of range\r\n')] },
+  { name: 'HELLO and HELLO 2 describe the connection', input: cat(req('HELLO'), req('hello', '2')), expect: [LOCAL(HELLO_REPLY), LOCAL(HELLO_REPLY)] },
+  {
+    name: 'HELLO 2 SETNAME names the connection',
+    input: cat(req('HELLO', '2', 'SETNAME', 'app'), req('CLIENT', 'GETNAME')),
+    expect: [LOCAL(HELLO_REPLY), LOCAL('$3\r\napp\r\n')],
+  },
+  { name: 'HELLO with an unknown option', input: req('HELLO', '2', 'COLOR', 'red'), expect: [LOCAL("-ERR Syntax error in HELLO option 'COLOR'\r\n")] },
+  {
+    name: 'HELLO before AUTH: NOPROTO for 3, AUTH option checked, authenticates',
+    password: 'pw',
+    input: cat(req('HELLO', '3'), req('HELLO', '2'), req('HELLO', '2', 'AUTH', 'default', 'bad'), req('GET', 'k'), req('HELLO', '2', 'AUTH', 'default', 'pw'), req('GET', 'k')),
+    expect: [
+      LOCAL('-NOPROTO unsupported protocol version\r\n'),
+      LOCAL(
+        '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
+      ),
+      LOCAL('-WRONGPASS invalid username-password pair or user is disabled.\r\n'),
+      LOCAL('-NOAUTH Authentication required\r\n'),
+      LOCAL(HELLO_REPLY),
+      KEY('k'),
+    ],
+  },
 
   // ---- CLIENT: the name is kept by the proxy, per client
   {
@@ -249,11 +285,11 @@ function check(actual: ReqEvent, want: Expect, where: string): void {
 describe('redis request parser: table of cases, whole / byte by byte / random splits', () => {
   for (const c of CASES) {
     test(c.name, () => {
-      const whole = parseRequests([c.input], c.password ?? null);
+      const whole = parseRequests([c.input], c.password ?? null, c.redisDb ?? 0);
       assert.equal(whole.events.length, c.expect.length, `event count: ${JSON.stringify(whole.events)}`);
       for (const [i, want] of c.expect.entries()) check(whole.events[i]!, want, `event ${i}`);
       for (const [n, chunks] of chunkings(c.input).entries()) {
-        const split = parseRequests(chunks, c.password ?? null);
+        const split = parseRequests(chunks, c.password ?? null, c.redisDb ?? 0);
         assert.deepEqual(split.events, whole.events, `chunking ${n} (${chunks.length} chunks)`);
       }
     });
