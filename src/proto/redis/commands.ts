@@ -210,6 +210,13 @@ for (const cmd of commands) {
 }
 
 /** The command whose name is bytes [start, end) of buf, case-insensitively; null if unknown. */
+/** Whether bytes [start, end) of buf are `lower` (lower-case ASCII) in any letter case. */
+export function equalsFolded(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) if (FOLD[buf[start + i]!] !== lower[i]) return false;
+  return true;
+}
+
 export function lookupCommand(buf: Buffer, start: number, end: number): RedisCommand | null {
   const len = end - start;
   if (len === 0 || len > maxNameLen) return null;

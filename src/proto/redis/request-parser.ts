@@ -39,6 +39,7 @@ import {
   KIND_SELECT,
   KIND_UNSUPPORTED,
   REDIS_COMMANDS,
+  equalsFolded,
   lookupCommand,
 } from './commands.js';
 import {
@@ -575,21 +576,21 @@ export class RedisRequestParser implements RequestParser {
     const ae = this.argEnd;
     const s = as[1]!;
     const e = ae[1]!;
-    if (equalsIgnoringCase(data, s, e, SETNAME)) {
+    if (equalsFolded(data, s, e, SETNAME)) {
       if (argc !== 3) return R_SETNAME_ARITY;
       if (!isPlainWord(data, as[2]!, ae[2]!)) return R_BAD_CLIENT_NAME;
       this.clientName = ae[2]! > as[2]! ? Buffer.from(data.subarray(as[2]!, ae[2]!)) : null;
       return R_OK;
     }
-    if (equalsIgnoringCase(data, s, e, GETNAME)) {
+    if (equalsFolded(data, s, e, GETNAME)) {
       if (argc !== 2) return R_GETNAME_ARITY;
       const name = this.clientName;
       return name === null ? R_NIL : bulkReply(name, 0, name.length);
     }
-    if (equalsIgnoringCase(data, s, e, SETINFO)) {
+    if (equalsFolded(data, s, e, SETINFO)) {
       if (argc !== 4) return R_SETINFO_ARITY;
       const attr = data.toString('latin1', as[2]!, ae[2]!);
-      if (!equalsIgnoringCase(data, as[2]!, ae[2]!, LIB_NAME) && !equalsIgnoringCase(data, as[2]!, ae[2]!, LIB_VER)) {
+      if (!equalsFolded(data, as[2]!, ae[2]!, LIB_NAME) && !equalsFolded(data, as[2]!, ae[2]!, LIB_VER)) {
         return errReply(`Unrecognized option '${attr}'`);
       }
       if (!isPlainWord(data, as[3]!, ae[3]!)) return errReply(`${attr} cannot contain spaces, newlines or special characters.`);
@@ -615,14 +616,14 @@ export class RedisRequestParser implements RequestParser {
     let authenticated = this.authenticated;
     let name: Buffer | null | undefined;
     for (let i = 2; i < argc; i++) {
-      if (equalsIgnoringCase(data, as[i]!, ae[i]!, AUTH_OPTION) && i + 2 < argc) {
+      if (equalsFolded(data, as[i]!, ae[i]!, AUTH_OPTION) && i + 2 < argc) {
         const password = this.password;
         if (password === null) return R_AUTH_NOT_SET;
         const ok = equalBytes(data, as[i + 1]!, ae[i + 1]!, DEFAULT_USER) && equalBytes(data, as[i + 2]!, ae[i + 2]!, password);
         if (!ok) return R_WRONGPASS;
         authenticated = true;
         i += 2;
-      } else if (equalsIgnoringCase(data, as[i]!, ae[i]!, SETNAME_OPTION) && i + 1 < argc) {
+      } else if (equalsFolded(data, as[i]!, ae[i]!, SETNAME_OPTION) && i + 1 < argc) {
         if (!isPlainWord(data, as[i + 1]!, ae[i + 1]!)) return R_BAD_CLIENT_NAME;
         name = ae[i + 1]! > as[i + 1]! ? Buffer.from(data.subarray(as[i + 1]!, ae[i + 1]!)) : null;
         i += 1;
@@ -649,16 +650,6 @@ export class RedisRequestParser implements RequestParser {
     this.authenticated = ok;
     return ok ? R_OK : R_INVALID_PASSWORD;
   }
-}
-
-/** Whether bytes [start, end) of buf equal `lower`, ASCII letters in any case. */
-function equalsIgnoringCase(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
-  if (end - start !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    const b = buf[start + i]!;
-    if ((b >= 65 && b <= 90 ? b | 0x20 : b) !== lower[i]) return false;
-  }
-  return true;
 }
 
 /** Redis's rule for client names and library info: printable ASCII, no spaces. */
