@@ -13,7 +13,8 @@ export const ROUTE_KEY = 0; // forward `data` whole to the server owning the rou
 export const ROUTE_FRAGMENT = 1; // split per server with Codec.fragment, merge with Codec.coalesce
 export const ROUTE_LOCAL = 2; // `reply` was set by the codec (PING, AUTH, error replies ...)
 export const ROUTE_QUIT = 3; // send `reply` if any, then close the client connection
-export type Route = typeof ROUTE_KEY | typeof ROUTE_FRAGMENT | typeof ROUTE_LOCAL | typeof ROUTE_QUIT;
+export const ROUTE_ALL = 4; // forward `data` whole to every live server, merge with Codec.coalesce
+export type Route = typeof ROUTE_KEY | typeof ROUTE_FRAGMENT | typeof ROUTE_LOCAL | typeof ROUTE_QUIT | typeof ROUTE_ALL;
 
 /** Bits of Msg.replyFlags, set by reply parsers. */
 export const REPLY_ERROR = 1; // redis `-...` reply; memcache ERROR / CLIENT_ERROR / SERVER_ERROR

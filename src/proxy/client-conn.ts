@@ -8,6 +8,7 @@ import type { RequestParser, RequestSink } from '../proto/codec.js';
 import {
   Msg,
   ROUTE_FRAGMENT,
+  ROUTE_ALL,
   ROUTE_KEY,
   ROUTE_LOCAL,
   ROUTE_QUIT,
@@ -106,6 +107,10 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
       case ROUTE_FRAGMENT:
         this.enqueue(msg);
         this.pool.forwardFragments(msg, this.affinity, this);
+        return;
+      case ROUTE_ALL:
+        this.enqueue(msg);
+        this.pool.forwardToAll(msg, this.affinity, this);
         return;
       case ROUTE_QUIT:
         msg.closeAfter = true;

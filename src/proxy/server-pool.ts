@@ -7,7 +7,7 @@
 import type { PoolConfig } from '../config/config.js';
 import { Placement } from '../hash/placement.js';
 import { MAX_GATHERED_REPLY_BYTES, type Codec, type KeyRouter } from '../proto/codec.js';
-import { REPLY_TOO_LARGE, type Msg } from '../proto/message.js';
+import { Msg, REPLY_TOO_LARGE } from '../proto/message.js';
 import { newPoolStats, type PoolStats } from '../stats/metrics.js';
 import type { PoolSnapshot } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
@@ -63,6 +63,24 @@ export class ServerPool implements KeyRouter {
   /** Split a multi-key request per server and send the fragments. */
   forwardFragments(msg: Msg, affinity: number, feeder: Feeder | null): void {
     const fragments = this.codec.fragment(msg, this);
+    this.stats.fragments += fragments.length;
+    for (const fragment of fragments) {
+      if (fragment.serverIndex < 0) this.fail(fragment, 'ECONNREFUSED');
+      else this.servers[fragment.serverIndex]!.send(fragment, affinity, feeder);
+    }
+  }
+
+  /**
+   * Send a request whole to every live server (SCRIPT LOAD), each copy a fragment; the codec
+   * merges the replies. With no live server it fails as a request for an ejected one does.
+   */
+  forwardToAll(msg: Msg, affinity: number, feeder: Feeder | null): void {
+    if (this.nextRebuild !== 0 && Date.now() > this.nextRebuild) this.readmit();
+    const fragments: Msg[] = [];
+    for (const server of this.servers) if (server.live) fragments.push(copyFor(msg, server.index));
+    if (fragments.length === 0) fragments.push(copyFor(msg, -1));
+    msg.fragments = fragments;
+    msg.pending = fragments.length;
     this.stats.fragments += fragments.length;
     for (const fragment of fragments) {
       if (fragment.serverIndex < 0) this.fail(fragment, 'ECONNREFUSED');
@@ -232,4 +250,15 @@ export class ServerPool implements KeyRouter {
     this.closing = true;
     for (const server of this.servers) server.closeAll('ECONNABORTED');
   }
+}
+
+/** A fragment of `msg` that is `msg`'s request whole, for server `serverIndex`. */
+function copyFor(msg: Msg, serverIndex: number): Msg {
+  const copy = new Msg();
+  copy.data = msg.data;
+  copy.cmd = msg.cmd;
+  copy.serverIndex = serverIndex;
+  copy.parent = msg;
+  copy.owner = msg.owner;
+  return copy;
 }

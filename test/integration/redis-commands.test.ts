@@ -2,6 +2,7 @@
 // redis-servers) and straight to a single real redis-server, must give identical replies.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 
@@ -271,6 +272,21 @@ describe('redis commands through walnut match a direct redis-server', () => {
       c.disconnect();
     }
     assert.equal(holders.length, 1);
+  });
+
+  test('SCRIPT LOAD reaches every shard, so EVALSHA works whatever shard the key is on', async () => {
+    const script = "return redis.call('GET', KEYS[1])";
+    const sha = createHash('sha1').update(script).digest('hex');
+    assert.equal(await viaProxy.script('LOAD', script), sha);
+    for (const s of shards) {
+      const c = new Redis({ port: s.port, host: '127.0.0.1' });
+      assert.deepEqual(await c.script('EXISTS', sha), [1]);
+      c.disconnect();
+    }
+    const keys = Array.from({ length: 30 }, (_, i) => `sha:${i}`);
+    await viaProxy.mset(...keys.flatMap((k) => [k, `v-${k}`]));
+    for (const k of keys) assert.equal(await viaProxy.evalsha(sha, 1, k), `v-${k}`);
+    await assert.rejects(viaProxy.script('FLUSH'), /'SCRIPT' is not supported by the proxy/);
   });
 
   test('a client library that names its connection (CLIENT SETNAME on connect) works, and each client keeps its own name', async () => {

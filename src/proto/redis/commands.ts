@@ -47,6 +47,10 @@
  *   but 2) gets Redis's `-NOPROTO`, on which clients (ioredis 6, go-redis, Lettuce) fall back to
  *   RESP2; `HELLO [2] [AUTH user pass] [SETNAME name]` authenticates, names and describes the
  *   connection as Redis does. Allowed before AUTH, as in Redis.
+ * KIND_SCRIPT — SCRIPT LOAD is sent to every live server (a script's SHA1 is the same on all of
+ *   them) and answered when all agree, so that clients which load a script and then call
+ *   EVALSHA (redis-py's register_script) work whatever server the keys live on. Other SCRIPT
+ *   subcommands are refused as unsupported.
  * KIND_UNSUPPORTED — real Redis commands a key-sharding proxy cannot serve: they have no key
  *   (KEYS SCAN INFO CONFIG DBSIZE FLUSHALL ...), need connection state on one server (MULTI
  *   EXEC WATCH, pub/sub, blocking pops, other CLIENT subcommands ...), touch keys whose placement the
@@ -73,6 +77,7 @@ export const KIND_UNSUPPORTED = 10;
 export const KIND_INFO = 11;
 export const KIND_CLIENT = 12;
 export const KIND_HELLO = 13;
+export const KIND_SCRIPT = 14;
 
 export interface RedisCommand {
   /** Index in REDIS_COMMANDS; this is Msg.cmd. */
@@ -146,7 +151,7 @@ const UNSUPPORTED: readonly string[] = [
   'TIME', 'LASTSAVE', 'SAVE', 'BGSAVE', 'BGREWRITEAOF', 'SHUTDOWN', 'DEBUG', 'SLOWLOG',
   'LATENCY', 'MEMORY', 'MODULE', 'ACL', 'CLUSTER', 'READONLY', 'READWRITE', 'ASKING', 'RESET',
   'FAILOVER', 'SLAVEOF', 'REPLICAOF', 'ROLE', 'MONITOR', 'SYNC', 'PSYNC', 'REPLCONF', 'WAIT',
-  'WAITAOF', 'SCRIPT', 'FUNCTION', 'FCALL', 'FCALL_RO', 'PFDEBUG', 'PFSELFTEST',
+  'WAITAOF', 'FUNCTION', 'FCALL', 'FCALL_RO', 'PFDEBUG', 'PFSELFTEST',
   // connection state on one server
   'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'SUBSCRIBE', 'UNSUBSCRIBE', 'PSUBSCRIBE',
   'PUNSUBSCRIBE', 'SSUBSCRIBE', 'SUNSUBSCRIBE', 'PUBLISH', 'SPUBLISH', 'PUBSUB',
@@ -179,6 +184,7 @@ add('SELECT', KIND_SELECT, 2, 0);
 add('INFO', KIND_INFO, -1, 0);
 add('CLIENT', KIND_CLIENT, -2, 0);
 add('HELLO', KIND_HELLO, -1, 0);
+add('SCRIPT', KIND_SCRIPT, -2, 0);
 for (const name of UNSUPPORTED) add(name, KIND_UNSUPPORTED, -1, 0);
 
 export const REDIS_COMMANDS: readonly RedisCommand[] = commands;

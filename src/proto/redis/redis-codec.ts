@@ -15,7 +15,7 @@ import { Msg, ROUTE_KEY } from '../message.js';
 import { copyBytes, copyBytesFrom } from '../../util/bytes.js';
 import { IntScratch } from '../scratch.js';
 import { strerror } from '../../util/errno.js';
-import { KIND_EVAL, KIND_MSET, REDIS_COMMANDS, lookupCommand } from './commands.js';
+import { KIND_EVAL, KIND_MSET, KIND_SCRIPT, REDIS_COMMANDS, lookupCommand } from './commands.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
 import { MAX_REPLY_LEN, RedisReplyParser } from './reply-parser.js';
 import { RedisRequestParser, decimalLength } from './request-parser.js';
@@ -302,6 +302,12 @@ export function redisCoalesce(msg: Msg): void {
   const cmd = REDIS_COMMANDS[msg.cmd];
   if (cmd === undefined) {
     msg.reply = R_INVALID_ARGUMENT;
+    return;
+  }
+  if (cmd.kind === KIND_SCRIPT) {
+    // Every server must have said the same (the script's SHA1, or the same compile error).
+    const first = frags[0]!.reply;
+    msg.reply = first !== null && frags.every((f) => f.reply !== null && f.reply.equals(first)) ? first : R_INVALID_ARGUMENT;
     return;
   }
   if (frags.length === 1) {

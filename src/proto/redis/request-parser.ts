@@ -20,7 +20,7 @@
  * sink.onFramingError with `-ERR Protocol error: ...`; all later input is ignored.
  */
 import type { RequestParser, RequestSink } from '../codec.js';
-import { Msg, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
+import { Msg, ROUTE_ALL, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
 import { keyOffsets } from '../key-offsets.js';
 import {
   CMD_UNKNOWN,
@@ -36,6 +36,7 @@ import {
   KIND_PING,
   KIND_PLACEHOLDER,
   KIND_QUIT,
+  KIND_SCRIPT,
   KIND_SELECT,
   KIND_UNSUPPORTED,
   REDIS_COMMANDS,
@@ -110,6 +111,8 @@ const LIB_NAME = Buffer.from('lib-name', 'latin1');
 const LIB_VER = Buffer.from('lib-ver', 'latin1');
 const R_NIL = Buffer.from('$-1\r\n', 'latin1');
 const R_CLIENT_UNSUPPORTED = unsupportedReply('CLIENT');
+const LOAD = Buffer.from('load', 'latin1');
+const R_SCRIPT_UNSUPPORTED = unsupportedReply('SCRIPT');
 const R_SETNAME_ARITY = wrongArityReply(Buffer.from('client|setname', 'latin1'));
 const R_GETNAME_ARITY = wrongArityReply(Buffer.from('client|getname', 'latin1'));
 const R_SETINFO_ARITY = wrongArityReply(Buffer.from('client|setinfo', 'latin1'));
@@ -514,6 +517,11 @@ export class RedisRequestParser implements RequestParser {
             break;
           case KIND_HELLO:
             local(msg, this.hello(data, argc));
+            break;
+          case KIND_SCRIPT:
+            // SCRIPT LOAD <script>: to every server; the rest is refused.
+            if (argc === 3 && equalsFolded(data, as[1]!, ae[1]!, LOAD)) msg.route = ROUTE_ALL;
+            else local(msg, R_SCRIPT_UNSUPPORTED);
             break;
           case KIND_SELECT: {
             // The pool's database is fixed by redis_db: selecting it (a client configured with

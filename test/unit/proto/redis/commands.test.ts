@@ -8,6 +8,7 @@ import {
   KIND_MSET,
   KIND_MULTI_KEY,
   KIND_PLACEHOLDER,
+  KIND_SCRIPT,
   KIND_UNSUPPORTED,
   REDIS_COMMANDS,
   commandByName,
@@ -77,7 +78,8 @@ describe('redis command table', () => {
     assert.equal(commandByName('EVALSHA').kind, KIND_EVAL);
     assert.equal(commandByName('COMMAND').kind, KIND_PLACEHOLDER);
     assert.equal(commandByName('CLIENT').kind, KIND_CLIENT);
-    for (const name of ['KEYS', 'SCAN', 'MULTI', 'EXEC', 'WATCH', 'SUBSCRIBE', 'PUBLISH', 'BLPOP', 'CONFIG', 'SCRIPT', 'FLUSHALL', 'FLUSHDB', 'DBSIZE', 'RANDOMKEY', 'RENAME', 'MSETNX', 'BITOP', 'MOVE', 'MIGRATE']) {
+    assert.equal(commandByName('SCRIPT').kind, KIND_SCRIPT);
+    for (const name of ['KEYS', 'SCAN', 'MULTI', 'EXEC', 'WATCH', 'SUBSCRIBE', 'PUBLISH', 'BLPOP', 'CONFIG', 'FLUSHALL', 'FLUSHDB', 'DBSIZE', 'RANDOMKEY', 'RENAME', 'MSETNX', 'BITOP', 'MOVE', 'MIGRATE']) {
       assert.equal(commandByName(name).kind, KIND_UNSUPPORTED, name);
     }
     for (const c of REDIS_COMMANDS) {

@@ -2,7 +2,7 @@
 // at random split points, and must give the same Msgs each time.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ROUTE_FRAGMENT, ROUTE_KEY, ROUTE_LOCAL, ROUTE_QUIT } from '../../../../src/proto/message.js';
+import { ROUTE_ALL, ROUTE_FRAGMENT, ROUTE_KEY, ROUTE_LOCAL, ROUTE_QUIT } from '../../../../src/proto/message.js';
 import { CMD_UNKNOWN, REDIS_COMMANDS } from '../../../../src/proto/redis/commands.js';
 import { RedisRequestParser } from '../../../../src/proto/redis/request-parser.js';
 import { walnutVersion } from '../../../../src/version.js';
@@ -184,6 +184,14 @@ const CASES: Case[] = [
   { name: 'inline line over 64 KiB', input: latin1(`ECHO ${'x'.repeat(65536 - 5)}\r\nPING\r\n`), expect: [{ framing: '-ERR Protocol error: too big inline request\r\n' }] },
   { name: 'inline QUIT', input: latin1('quit\r\n'), expect: [{ route: ROUTE_QUIT, reply: '+OK\r\n' }] },
   { name: 'inline and multi-bulk mixed', input: cat(latin1('PING\r\n'), req('GET', 'k'), latin1('ECHO hi\r\n')), expect: [LOCAL('+PONG\r\n'), KEY('k'), LOCAL('$2\r\nhi\r\n')] },
+
+  // ---- SCRIPT LOAD: to every server
+  { name: 'SCRIPT LOAD goes to every server', input: req('script', 'load', 'return 1'), expect: [{ route: ROUTE_ALL, key: '', reply: null, keys: null, cmd: 'SCRIPT' }] },
+  {
+    name: 'other SCRIPT subcommands are refused',
+    input: cat(req('SCRIPT', 'FLUSH'), req('SCRIPT', 'EXISTS', 'abc'), req('SCRIPT', 'LOAD')),
+    expect: Array(3).fill(LOCAL("-ERR walnut: 'SCRIPT' is not supported by the proxy\r\n")),
+  },
 
   // ---- HELLO: RESP2 only
   { name: 'HELLO 3 gets NOPROTO (clients fall back to RESP2)', input: cat(req('HELLO', '3'), req('GET', 'k')), expect: [LOCAL('-NOPROTO unsupported protocol version\r\n'), KEY('k')] },
