@@ -45,7 +45,7 @@ export class ServerPool implements KeyRouter {
 
   /** Key bytes → server index (-1 when every server is ejected). Used by codecs to fragment. */
   serverIndexFor(buf: Buffer, start: number, end: number): number {
-    if (this.nextRebuild !== 0 && Date.now() > this.nextRebuild) this.readmit();
+    this.readmitDue();
     if (this.liveCount === 0) return -1;
     return this.placement.serverIndexFor(buf, start, end);
   }
@@ -75,7 +75,7 @@ export class ServerPool implements KeyRouter {
    * merges the replies. With no live server it fails as a request for an ejected one does.
    */
   forwardToAll(msg: Msg, affinity: number, feeder: Feeder | null): void {
-    if (this.nextRebuild !== 0 && Date.now() > this.nextRebuild) this.readmit();
+    this.readmitDue();
     const fragments: Msg[] = [];
     for (const server of this.servers) if (server.live) fragments.push(copyFor(msg, server.index));
     if (fragments.length === 0) fragments.push(copyFor(msg, -1));
@@ -203,6 +203,11 @@ export class ServerPool implements KeyRouter {
   }
 
   /** Retry time passed for some ejected server: put back every server whose time has come. */
+  /** Re-admission is lazy (spec 7): checked when a request is routed. */
+  private readmitDue(): void {
+    if (this.nextRebuild !== 0 && Date.now() > this.nextRebuild) this.readmit();
+  }
+
   private readmit(): void {
     const now = Date.now();
     for (const server of this.servers) {
