@@ -23,8 +23,27 @@ export const MC_R_DELETE_USAGE = Buffer.from(
 );
 /** Framing error: a command line without CR LF within the line cap. */
 export const MC_R_LINE_TOO_LONG = Buffer.from('CLIENT_ERROR line too long\r\n', 'latin1');
-/** Framing error: the client speaks the binary protocol (first byte 0x80). */
-export const MC_R_BINARY = Buffer.from('SERVER_ERROR walnut: binary protocol is not supported\r\n', 'latin1');
+/** Length of a binary-protocol request or response header. */
+export const MC_BINARY_HEADER = 24;
+const BINARY_NOT_SUPPORTED = 0x0083;
+const BINARY_REFUSAL_TEXT = Buffer.from('walnut: binary protocol is not supported', 'latin1');
+
+/**
+ * The refusal of a binary-protocol request, given its header: a binary response (status
+ * 0x0083 "not supported", the request's opcode and opaque, the text as body), which binary
+ * clients such as memjs match to the request and report. A text reply they cannot read would
+ * leave them waiting for ever.
+ */
+export function mcBinaryRefusal(header: Buffer): Buffer {
+  const out = Buffer.alloc(MC_BINARY_HEADER + BINARY_REFUSAL_TEXT.length);
+  out[0] = 0x81; // response magic
+  out[1] = header[1]!; // opcode
+  out.writeUInt16BE(BINARY_NOT_SUPPORTED, 6);
+  out.writeUInt32BE(BINARY_REFUSAL_TEXT.length, 8);
+  header.copy(out, 12, 12, 16); // opaque
+  BINARY_REFUSAL_TEXT.copy(out, MC_BINARY_HEADER);
+  return out;
+}
 /** twemproxy's reply when a multi-get sub-reply is not VALUE…END (strerror(EINVAL)). */
 export const MC_R_INVALID_ARGUMENT = Buffer.from('SERVER_ERROR Invalid argument\r\n', 'latin1');
 /** The end marker of a retrieval reply. */

@@ -56,7 +56,8 @@
  *   LF without being kept, and parsing resumes after it: a retrieval line has no data block, so
  *   the stream is back in sync there.
  * - framing errors (sink.onFramingError, once, then all input is ignored): a request starting
- *   with byte 0x80 (binary protocol), and any other line longer than MC_LINE_CAP:
+ *   with byte 0x80 (binary protocol: a binary "not supported" response when its 24-byte header
+ *   is in the chunk, see mcBinaryRefusal), and any other line longer than MC_LINE_CAP:
  *   `CLIENT_ERROR line too long`. Such a line may be a storage command whose data block follows
  *   and whose length is lost, so the stream cannot be resynchronised; memcached closes the
  *   connection too.
@@ -97,7 +98,8 @@ import {
   MC_R_BAD_DELTA,
   MC_R_BAD_EXPTIME,
   MC_R_BAD_FORMAT,
-  MC_R_BINARY,
+  MC_BINARY_HEADER,
+  mcBinaryRefusal,
   MC_R_DELETE_USAGE,
   MC_R_ERROR,
   MC_R_LINE_TOO_LONG,
@@ -110,6 +112,7 @@ const S_LINE = 0; // reading a command line
 const S_DATA = 1; // reading (or skipping) a storage data block and its CR LF
 const S_DEAD = 2; // after quit or a framing error: input is ignored
 const S_SKIP = 3; // discarding the rest of an over-long retrieval line, up to its LF
+const S_BINARY = 4; // reading the header of a binary-protocol request, to refuse it in kind
 
 const LF = 10;
 const CR = 13;
@@ -227,11 +230,15 @@ export class MemcacheRequestParser implements RequestParser {
   private headerLen = 0;
   /** Token offsets [start0, end0, start1, end1, ...] of the current line (reused, grows). */
   private tok = NO_TOKENS;
+  /** The header of a binary request being refused (state S_BINARY), and its bytes so far. */
+  private binaryHeader: Buffer | null = null;
+  private binaryHave = 0;
   /** Set by tokenize: the line held a CR before its line end, or a NUL. */
   private strayByte = false;
 
   get pendingBytes(): number {
     if (this.state === S_LINE) return this.lineLen;
+    if (this.state === S_BINARY) return this.binaryHave;
     if (this.state === S_DATA) return this.headerLen + this.blockLen - this.remaining;
     return 0;
   }
@@ -245,6 +252,7 @@ export class MemcacheRequestParser implements RequestParser {
       if (state === S_LINE) pos = this.parseLine(chunk, pos, sink);
       else if (state === S_DATA) pos = this.parseData(chunk, pos, sink);
       else if (state === S_SKIP) pos = this.skipLine(chunk, pos);
+      else if (state === S_BINARY) pos = this.readBinaryHeader(chunk, pos, sink);
       else return;
     }
     // A data block continues in the next chunk: keep what this chunk held of the request.
@@ -269,7 +277,11 @@ export class MemcacheRequestParser implements RequestParser {
     const len = chunk.length;
     if (this.lineLen === 0) {
       // A new request starts at pos.
-      if (chunk[pos] === BINARY_REQUEST_MAGIC) return this.framingError(MC_R_BINARY, len, sink);
+      if (chunk[pos] === BINARY_REQUEST_MAGIC) {
+        this.binaryHeader = Buffer.alloc(MC_BINARY_HEADER);
+        this.state = S_BINARY;
+        return pos;
+      }
       const lf = chunk.indexOf(LF, pos);
       if (lf === -1) {
         this.addLinePart(pos === 0 ? chunk : chunk.subarray(pos));
@@ -359,6 +371,17 @@ export class MemcacheRequestParser implements RequestParser {
     if (complete) return afterLine;
     this.state = S_SKIP;
     return len;
+  }
+
+  /** Gather a binary request's 24-byte header (state S_BINARY), then refuse it (framing error). */
+  private readBinaryHeader(chunk: Buffer, pos: number, sink: RequestSink): number {
+    const header = this.binaryHeader!;
+    const n = Math.min(MC_BINARY_HEADER - this.binaryHave, chunk.length - pos);
+    chunk.copy(header, this.binaryHave, pos, pos + n);
+    this.binaryHave += n;
+    if (this.binaryHave < MC_BINARY_HEADER) return chunk.length;
+    this.binaryHeader = null;
+    return this.framingError(mcBinaryRefusal(header), chunk.length, sink);
   }
 
   /** Discard bytes up to and including the LF that ends the over-long line (state S_SKIP). */

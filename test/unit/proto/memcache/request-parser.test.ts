@@ -38,7 +38,11 @@ const BAD_EXPTIME = 'CLIENT_ERROR invalid exptime argument\r\n';
 const DELETE_USAGE = 'CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n';
 const ERROR = 'ERROR\r\n';
 const LINE_TOO_LONG = 'CLIENT_ERROR line too long\r\n';
-const BINARY = 'SERVER_ERROR walnut: binary protocol is not supported\r\n';
+/** A binary-protocol request header: magic 0x80, `opcode`, opaque `opaque` (4 bytes), the rest 0. */
+const binaryHeader = (opcode: string, opaque: string): string => `\x80${opcode}${'\0'.repeat(10)}${opaque}${'\0'.repeat(8)}`;
+/** Walnut's refusal of it: a binary response, status 0x0083 (not supported), same opcode and opaque. */
+const binaryRefusal = (opcode: string, opaque: string): string =>
+  `\x81${opcode}\0\0\0\0\0\x83\0\0\0\x28${opaque}${'\0'.repeat(8)}walnut: binary protocol is not supported`;
 const unsupported = (name: string): string => `CLIENT_ERROR walnut: '${name}' is not supported by the proxy\r\n`;
 
 function fwd(cmd: number, data: string, key: string, noreply = false): ReqEvent {
@@ -399,11 +403,12 @@ const cases: Case[] = [
   { name: 'rejected header waiting to skip its data', input: 'cas key 0 600 5 \r\nva', events: [local(MC_CAS, BAD_FORMAT)], pending: 20 },
 
   // ---- framing errors
-  { name: 'binary protocol', input: '\x80\x00\x00\x05get a\r\n', events: [framing(BINARY)] },
+  { name: 'binary protocol', input: `${binaryHeader('\x00', 'ab12')}get a\r\n`, events: [framing(binaryRefusal('\x00', 'ab12'))] },
+  { name: 'binary header not whole yet', input: '\x80\x00\x00\x05get a\r\n', events: [], pending: 11 },
   {
     name: 'binary request after an ASCII one',
-    input: 'get a\r\n\x80\x01\x00\x00get b\r\n',
-    events: [fwd(MC_GET, 'get a\r\n', 'a'), framing(BINARY)],
+    input: `get a\r\n${binaryHeader('\x01', 'WXYZ')}get b\r\n`,
+    events: [fwd(MC_GET, 'get a\r\n', 'a'), framing(binaryRefusal('\x01', 'WXYZ'))],
   },
   { name: 'line of 2048 bytes before LF is accepted', input: `${'x'.repeat(2047)}\r\n`, events: [local(MC_UNKNOWN, ERROR)] },
   { name: 'line of 2049 bytes before LF', input: `${'x'.repeat(2048)}\r\nget a\r\n`, events: [framing(LINE_TOO_LONG)] },
@@ -667,9 +672,9 @@ describe('memcache request parser: buffers', () => {
     const parser = new MemcacheRequestParser();
     const sink = new RequestRecorder();
     parser.feed(latin1('\x80abc'), sink);
-    parser.feed(latin1('get a\r\n'), sink);
+    parser.feed(latin1('get a\r\nget b\r\nget c\r\n'), sink);
     parser.feed(latin1('\x80'), sink);
-    assert.deepEqual(sink.events, [framing(BINARY)]);
+    assert.deepEqual(sink.events, [framing(binaryRefusal('a', 'et b'))]);
     assert.equal(parser.pendingBytes, 0);
   });
 });
