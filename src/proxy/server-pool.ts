@@ -63,11 +63,7 @@ export class ServerPool implements KeyRouter {
   /** Split a multi-key request per server and send the fragments. */
   forwardFragments(msg: Msg, affinity: number, feeder: Feeder | null): void {
     const fragments = this.codec.fragment(msg, this);
-    this.stats.fragments += fragments.length;
-    for (const fragment of fragments) {
-      if (fragment.serverIndex < 0) this.fail(fragment, 'ECONNREFUSED');
-      else this.servers[fragment.serverIndex]!.send(fragment, affinity, feeder);
-    }
+    this.sendFragments(fragments, affinity, feeder);
   }
 
   /**
@@ -81,6 +77,10 @@ export class ServerPool implements KeyRouter {
     if (fragments.length === 0) fragments.push(copyFor(msg, -1));
     msg.fragments = fragments;
     msg.pending = fragments.length;
+    this.sendFragments(fragments, affinity, feeder);
+  }
+
+  private sendFragments(fragments: readonly Msg[], affinity: number, feeder: Feeder | null): void {
     this.stats.fragments += fragments.length;
     for (const fragment of fragments) {
       if (fragment.serverIndex < 0) this.fail(fragment, 'ECONNREFUSED');

@@ -24,6 +24,15 @@ export const R_EVAL_NO_KEYS = latin1('-ERR walnut: EVAL with 0 keys cannot be ro
 /** Redis's texts for a bad EVAL numkeys. */
 export const R_NOT_INTEGER = latin1('-ERR value is not an integer or out of range\r\n');
 export const R_EVAL_TOO_MANY_KEYS = latin1('-ERR Number of keys can\'t be greater than number of args\r\n');
+export const R_NIL = latin1('$-1\r\n');
+/** Redis's texts for CLIENT SETNAME and HELLO. */
+export const R_BAD_CLIENT_NAME = latin1('-ERR Client names cannot contain spaces, newlines or special characters.\r\n');
+export const R_NOPROTO = latin1('-NOPROTO unsupported protocol version\r\n');
+export const R_HELLO_BAD_VERSION = latin1('-ERR Protocol version is not an integer or out of range\r\n');
+export const R_WRONGPASS = latin1('-WRONGPASS invalid username-password pair or user is disabled.\r\n');
+export const R_HELLO_NOAUTH = latin1(
+  '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
+);
 /** twemproxy's reply when a fragmented command gets an unexpected sub-reply (strerror(EINVAL)). */
 export const R_INVALID_ARGUMENT = latin1('-ERR Invalid argument\r\n');
 

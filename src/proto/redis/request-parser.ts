@@ -45,15 +45,21 @@ import {
 } from './commands.js';
 import {
   R_AUTH_NOT_SET,
+  R_BAD_CLIENT_NAME,
   R_EVAL_NO_KEYS,
   R_EVAL_TOO_MANY_KEYS,
+  R_HELLO_BAD_VERSION,
+  R_HELLO_NOAUTH,
   R_INVALID_PASSWORD,
+  R_NIL,
   R_NOAUTH,
+  R_NOPROTO,
   R_NOT_INTEGER,
   R_OK,
   R_PONG,
   R_SELECT_UNSUPPORTED,
   R_SYNTAX,
+  R_WRONGPASS,
   bulkReply,
   errReply,
   helloReply,
@@ -109,23 +115,13 @@ const GETNAME = Buffer.from('getname', 'latin1');
 const SETINFO = Buffer.from('setinfo', 'latin1');
 const LIB_NAME = Buffer.from('lib-name', 'latin1');
 const LIB_VER = Buffer.from('lib-ver', 'latin1');
-const R_NIL = Buffer.from('$-1\r\n', 'latin1');
-const R_CLIENT_UNSUPPORTED = unsupportedReply('CLIENT');
 const LOAD = Buffer.from('load', 'latin1');
+const AUTH_OPTION = Buffer.from('auth', 'latin1');
+const R_CLIENT_UNSUPPORTED = unsupportedReply('CLIENT');
 const R_SCRIPT_UNSUPPORTED = unsupportedReply('SCRIPT');
 const R_SETNAME_ARITY = wrongArityReply(Buffer.from('client|setname', 'latin1'));
 const R_GETNAME_ARITY = wrongArityReply(Buffer.from('client|getname', 'latin1'));
 const R_SETINFO_ARITY = wrongArityReply(Buffer.from('client|setinfo', 'latin1'));
-const AUTH_OPTION = Buffer.from('auth', 'latin1');
-const SETNAME_OPTION = SETNAME;
-const R_NOPROTO = Buffer.from('-NOPROTO unsupported protocol version\r\n', 'latin1');
-const R_HELLO_BAD_VERSION = Buffer.from('-ERR Protocol version is not an integer or out of range\r\n', 'latin1');
-const R_WRONGPASS = Buffer.from('-WRONGPASS invalid username-password pair or user is disabled.\r\n', 'latin1');
-const R_HELLO_NOAUTH = Buffer.from(
-  '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
-  'latin1',
-);
-const R_BAD_CLIENT_NAME = Buffer.from('-ERR Client names cannot contain spaces, newlines or special characters.\r\n', 'latin1');
 
 const ARITY_REPLIES: readonly Buffer[] = REDIS_COMMANDS.map((c) => wrongArityReply(c.lower));
 const UNSUPPORTED_REPLIES: readonly (Buffer | null)[] = REDIS_COMMANDS.map((c) =>
@@ -625,13 +621,11 @@ export class RedisRequestParser implements RequestParser {
     let name: Buffer | null | undefined;
     for (let i = 2; i < argc; i++) {
       if (equalsFolded(data, as[i]!, ae[i]!, AUTH_OPTION) && i + 2 < argc) {
-        const password = this.password;
-        if (password === null) return R_AUTH_NOT_SET;
-        const ok = equalBytes(data, as[i + 1]!, ae[i + 1]!, DEFAULT_USER) && equalBytes(data, as[i + 2]!, ae[i + 2]!, password);
-        if (!ok) return R_WRONGPASS;
+        if (this.password === null) return R_AUTH_NOT_SET;
+        if (!this.passwordMatches(data, i + 1, i + 2)) return R_WRONGPASS;
         authenticated = true;
         i += 2;
-      } else if (equalsFolded(data, as[i]!, ae[i]!, SETNAME_OPTION) && i + 1 < argc) {
+      } else if (equalsFolded(data, as[i]!, ae[i]!, SETNAME) && i + 1 < argc) {
         if (!isPlainWord(data, as[i + 1]!, ae[i + 1]!)) return R_BAD_CLIENT_NAME;
         name = ae[i + 1]! > as[i + 1]! ? Buffer.from(data.subarray(as[i + 1]!, ae[i + 1]!)) : null;
         i += 1;
@@ -648,15 +642,19 @@ export class RedisRequestParser implements RequestParser {
   /** AUTH <password> or AUTH default <password> (spec 4.3): the reply, and the new auth state. */
   private auth(data: Buffer, argc: number): Buffer {
     if (argc > 3) return R_SYNTAX;
-    const password = this.password;
-    if (password === null) return R_AUTH_NOT_SET;
-    const as = this.argStart;
-    const ae = this.argEnd;
-    const p = argc - 1;
-    const ok =
-      (argc === 2 || equalBytes(data, as[1]!, ae[1]!, DEFAULT_USER)) && equalBytes(data, as[p]!, ae[p]!, password);
+    if (this.password === null) return R_AUTH_NOT_SET;
+    const ok = this.passwordMatches(data, argc === 3 ? 1 : -1, argc - 1);
     this.authenticated = ok;
     return ok ? R_OK : R_INVALID_PASSWORD;
+  }
+
+  /** Argument `pass` is redis_auth, and argument `user` (-1: none given) is `default`. */
+  private passwordMatches(data: Buffer, user: number, pass: number): boolean {
+    const as = this.argStart;
+    const ae = this.argEnd;
+    return (
+      (user < 0 || equalBytes(data, as[user]!, ae[user]!, DEFAULT_USER)) && equalBytes(data, as[pass]!, ae[pass]!, this.password!)
+    );
   }
 }
 
