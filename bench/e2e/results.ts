@@ -176,6 +176,36 @@ export function idleSummary(
   };
 }
 
+/**
+ * The share of its measured CPU per request Walnut would have to get down to for the geomean
+ * of W/T req/s over `tests` to reach `target`, if the machine stayed as busy as it was (each
+ * test's req/s × whole-path CPU per request held constant): 1 when already reached, 0 when not
+ * even a proxy costing nothing would reach it, NaN without path figures. Says how much of a
+ * miss is Walnut's own cost and how much is the load generator's and the servers'.
+ */
+export function walnutCpuShareFor(tests: readonly TestResult[], target: number): number {
+  const rpsAt = (share: number): number =>
+    geomean(
+      tests.map((t) => {
+        const w = t.median.walnut;
+        const path = w.pathCpuUsPerReq - (1 - share) * w.cpuUsPerReq;
+        return (w.rps * w.pathCpuUsPerReq) / path / t.median.twemproxy.rps;
+      }),
+    );
+  if (!Number.isFinite(rpsAt(1)) || !Number.isFinite(rpsAt(0))) return Number.NaN;
+  if (rpsAt(1) >= target) return 1;
+  if (rpsAt(0) < target) return 0;
+  // rpsAt falls as the share grows: bisect.
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (rpsAt(mid) >= target) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The issue's targets, judged on the results that were measured (absent sections: n/a). */
 export function evaluateTargets(tests: readonly TestResult[], bulk: readonly BulkResult[], idle: readonly IdleResult[]): Check[] {
   const at = (p: number): TestResult[] => tests.filter((t) => t.pipeline === p);
@@ -202,6 +232,9 @@ export function evaluateTargets(tests: readonly TestResult[], bulk: readonly Bul
     // Say how far the machine itself lets Walnut go: the ceiling its whole path's CPU sets.
     const ceiling = geomean(at(16).map((t) => t.ratios.rpsCeilingVsTwemproxy));
     if (Number.isFinite(ceiling)) rps16.detail += `; ceiling ${ceiling.toFixed(2)} (all cores busy on Walnut's path)`;
+    const share = walnutCpuShareFor(at(16), rps16.limit);
+    if (share === 0) rps16.detail += `; out of reach at this run's core use even if Walnut cost no CPU`;
+    else if (share < 1) rps16.detail += `; at this run's core use it needs Walnut's CPU per request ×${share.toFixed(2)}`;
     checks.push(rps16);
     checks.push(over('req/s at -P 16 ≥ 0.6× direct (W/D)', 'min', 0.6, at(16), (r) => r.rpsVsDirect));
     checks.push(over('req/s at -P 1 ≥ 1.0× twemproxy (W/T)', 'min', 1, at(1), (r) => r.rpsVsTwemproxy));

@@ -5,6 +5,7 @@ import {
   evaluateTargets,
   idleSummary,
   summariseTest,
+  walnutCpuShareFor,
   type BulkResult,
   type Sample,
   type TargetName,
@@ -118,7 +119,12 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
   assert.equal(get('req/s at -P 16 ≥ 1.5× twemproxy').pass, false);
   // Its detail gives the ceiling Walnut's whole path sets: 2 cores / 5 µs = 400,000 req/s
   // against twemproxy's 400 req/s.
-  assert.match(get('req/s at -P 16 ≥ 1.5× twemproxy').detail, /; ceiling 1000\.00 \(all cores busy on Walnut's path\)$/);
+  // And the Walnut CPU per request that 1.5× needs with the path as busy as measured:
+  // 500 × 5 / (5 − (1 − s) × 2) / 400 = 1.5 at s = 7 / 12.
+  assert.match(
+    get('req/s at -P 16 ≥ 1.5× twemproxy').detail,
+    /; ceiling 1000\.00 \(all cores busy on Walnut's path\); at this run's core use it needs Walnut's CPU per request ×0\.58$/,
+  );
   assert.doesNotMatch(get('req/s at -P 1 ≥ 1.0× twemproxy').detail, /ceiling/);
   assert.equal(get('req/s at -P 16 ≥ 0.6× direct').value, 0.5);
   assert.equal(get('req/s at -P 1 ≥ 1.0× twemproxy').value, 1.125);
@@ -177,4 +183,22 @@ test('evaluateTargets forms each aggregate target from every round alone too', (
   const bulkAndIdle = evaluateTargets([], [], [idleSummary('walnut', 10, 0, { before: 0, withClients: 10, after1s: 0, after5s: 0, after15s: 0, secondWave: 0, afterSecondClose: 0 }, 1, '')]);
   assert.ok(bulkAndIdle.length > 0);
   for (const x of bulkAndIdle) assert.deepEqual(x.perRound, []);
+});
+
+test('walnutCpuShareFor: the share of Walnut\'s CPU per request a req/s target needs at the measured core use', () => {
+  // W/T 1.25 with Walnut 2 of a 5 µs path: 1.5× needs 7/12 of Walnut's CPU (see above).
+  const missed = makeTest(16, { direct: [1000, 5, NaN, 2], twemproxy: [400, 10, 3, 6], walnut: [500, 12, 2, 5] });
+  assert.ok(Math.abs(walnutCpuShareFor([missed], 1.5) - 7 / 12) < 1e-9);
+  // Already at 1.25: nothing to cut.
+  assert.equal(walnutCpuShareFor([missed], 1.25), 1);
+  // Even a Walnut costing nothing (path 3 µs) would give 500 × 5 / 3 / 400 = 2.08 only.
+  assert.equal(walnutCpuShareFor([missed], 2.1), 0);
+  // Two tests: the geomean is what must reach the target.
+  const other = makeTest(16, { direct: [1000, 5, NaN, 2], twemproxy: [400, 10, 3, 6], walnut: [800, 12, 2, 5] });
+  const share = walnutCpuShareFor([missed, other], 1.8);
+  const wt = (rps: number) => (rps * 5) / (5 - (1 - share) * 2) / 400;
+  assert.ok(Math.abs(Math.sqrt(wt(500) * wt(800)) - 1.8) < 1e-9);
+  // Without whole-path figures there is nothing to say.
+  const noPath = makeTest(16, { direct: [1000, 5, NaN], twemproxy: [400, 10, 3], walnut: [500, 12, 2] });
+  assert.ok(Number.isNaN(walnutCpuShareFor([noPath], 1.5)));
 });
