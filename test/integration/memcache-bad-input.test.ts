@@ -53,7 +53,10 @@ const cases: Case[] = [
   { name: 'set with a negative length', request: 'set bi:k 0 0 -1\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: true },
   { name: 'set with a non-numeric length', request: 'set bi:k 0 0 abc\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: true },
   { name: 'set with a length above INT_MAX - 2', request: 'set bi:k 0 0 2147483646\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
-  { name: 'cas without the unique', request: 'cas bi:k 0 0 1\r\nx\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
+  // A token count memcached does not take for the command: to it there is no data block, and
+  // the next line is a command (memcached: ERROR, ERROR).
+  { name: 'cas without the unique: the next line is a command', request: 'cas bi:k 0 0 1\r\nx\r\n', reply: `${BAD_FORMAT}ERROR\r\n`, replies: 2, sameAsMemcached: false },
+  { name: 'set with two extra tokens: the next line is a command', request: 'set bi:k 0 0 1 2 3\r\nx\r\n', reply: `${BAD_FORMAT}ERROR\r\n`, replies: 2, sameAsMemcached: false },
   { name: 'cas with a non-numeric unique', request: 'cas bi:k 0 0 1 abc\r\nx\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
   // memcached reads <bytes> + CR LF, finds no CR LF, answers bad data chunk and parses on from
   // there: the leftover `def` line is an unknown command. Walnut consumes exactly the same bytes.
@@ -88,6 +91,9 @@ const cases: Case[] = [
   // noreply silences the error of a malformed request; the rejected data block is still skipped.
   { name: 'malformed set with noreply: no reply', request: 'set bi:k abc 0 1 noreply\r\nx\r\n', reply: '', replies: 0, sameAsMemcached: false },
   { name: 'incr with a bad delta and noreply: no reply', request: 'incr bi:k abc noreply\r\n', reply: '', replies: 0, sameAsMemcached: true },
+  { name: 'incr without a delta, with noreply: no reply', request: 'incr bi:k noreply\r\n', reply: '', replies: 0, sameAsMemcached: true },
+  // noreply counts only with a token count memcached takes for the command (memcached: ERROR).
+  { name: 'decr with too many tokens is answered despite noreply', request: 'decr get bi:k 3 noreply\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
   { name: 'delete with a hold time and noreply: no reply', request: 'delete bi:k 5 noreply\r\n', reply: '', replies: 0, sameAsMemcached: true },
 ];
 
@@ -170,10 +176,15 @@ describe('bad memcache input', () => {
     const first = await McClient.connect(port);
     await first.send(binaryGet);
     assert.deepEqual(await first.readToEnd(), refusal);
-    // After valid requests: their replies first, then the refusal, then close.
-    const second = await McClient.connect(port);
-    await second.send(Buffer.concat([Buffer.from(PROBE), binaryGet, Buffer.from(PROBE)]));
-    assert.deepEqual(await second.readToEnd(), Buffer.concat([Buffer.from(PROBE_REPLY, 'latin1'), refusal]));
+  });
+
+  test('a 0x80 byte after the first request is part of a text line, as memcached reads it', async () => {
+    // memcached decides on the binary protocol at a connection's first byte only.
+    const binaryGet = Buffer.from([0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0x6b]);
+    const request = Buffer.concat([Buffer.from(PROBE), binaryGet, Buffer.from(PROBE + PROBE)]);
+    const got = await exchange(port, request, 3);
+    assert.equal(got, `${PROBE_REPLY}ERROR\r\n${PROBE_REPLY}`);
+    assert.equal(await exchange(reference.port, request, 3), got, 'memcached answers the same');
   });
 
   test('a command line over 2,048 bytes without LF gets CLIENT_ERROR line too long and closes', async () => {

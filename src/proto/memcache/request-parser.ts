@@ -39,25 +39,31 @@
  *   wrong token count with `ERROR`; we answer `CLIENT_ERROR bad command line format`, which names
  *   the real problem. Extra tokens are rejected, except after `version` (memcached ignores some
  *   of them; twemproxy rejects them all).
- * - storage command with a bad header: when `<bytes>` is still a valid length the data block the
- *   client sent after it is skipped (bytes + 2), so user data is never run as commands. memcached
+ * - storage command with a bad header: when it has a token count memcached takes for the
+ *   command (without or with one last token) and `<bytes>` is still a valid length, the data
+ *   block the client sent after it is skipped (bytes + 2), so user data is never run as
+ *   commands. With another count memcached does not see a storage command, and no data block
+ *   is skipped either. memcached
  *   1.6.18 does not skip it (it answers the data line with `ERROR`); skipping is the documented
  *   Walnut choice.
  * - data block not followed by CR LF: `CLIENT_ERROR bad data chunk` after consuming exactly
  *   bytes + 2, then parsing resumes right there, as memcached 1.6.18 does (observed: it answers
  *   the leftover line with `ERROR`). The client is out of sync from then on, as with memcached.
  * - `noreply`: a malformed request whose last token (not the key) is `noreply` gets no reply
- *   at all, as memcached suppresses it: the client reads no reply for it. An unsupported command
- *   with `noreply` (e.g. `flush_all noreply`) cannot be answered without desynchronising the
- *   client and cannot be ignored silently either, so it gets its SERVER_ERROR and the connection
+ *   at all when its token count is one memcached takes for the command, as memcached
+ *   suppresses it then (with another count memcached answers ERROR, noreply or not). An
+ *   unsupported command with `noreply` (e.g. `flush_all noreply`) cannot be answered without
+ *   desynchronising the client and cannot be ignored silently either, so it gets its error
+ *   reply and the connection
  *   is closed (ROUTE_QUIT), which is what twemproxy does for every unsupported command.
  * - a get/gets/gat/gats line longer than MC_RETRIEVAL_LINE_CAP: `CLIENT_ERROR line too long`
  *   (ROUTE_LOCAL) as soon as the cap is passed, then the rest of the line is discarded up to its
  *   LF without being kept, and parsing resumes after it: a retrieval line has no data block, so
  *   the stream is back in sync there.
- * - framing errors (sink.onFramingError, once, then all input is ignored): a request starting
- *   with byte 0x80 (binary protocol: a binary "not supported" response when its 24-byte header
- *   is in the chunk, see mcBinaryRefusal), and any other line longer than MC_LINE_CAP:
+ * - framing errors (sink.onFramingError, once, then all input is ignored): a connection whose
+ *   first byte is 0x80 (binary protocol: a binary "not supported" response once its 24-byte
+ *   header is in, see mcBinaryRefusal; memcached too decides the protocol on the first byte
+ *   only, later a 0x80 is part of a text line), and any other line longer than MC_LINE_CAP:
  *   `CLIENT_ERROR line too long`. Such a line may be a storage command whose data block follows
  *   and whose length is lost, so the stream cannot be resynchronised; memcached closes the
  *   connection too.
@@ -233,6 +239,8 @@ export class MemcacheRequestParser implements RequestParser {
   /** The header of a binary request being refused (state S_BINARY), and its bytes so far. */
   private binaryHeader: Buffer | null = null;
   private binaryHave = 0;
+  /** No byte read yet: only a connection's first byte can start a binary request (memcached). */
+  private atConnectionStart = true;
   /** Set by tokenize: the line held a CR before its line end, or a NUL. */
   private strayByte = false;
 
@@ -277,7 +285,9 @@ export class MemcacheRequestParser implements RequestParser {
     const len = chunk.length;
     if (this.lineLen === 0) {
       // A new request starts at pos.
-      if (chunk[pos] === BINARY_REQUEST_MAGIC) {
+      const first = this.atConnectionStart;
+      this.atConnectionStart = false;
+      if (first && chunk[pos] === BINARY_REQUEST_MAGIC) {
         this.binaryHeader = Buffer.alloc(MC_BINARY_HEADER);
         this.state = S_BINARY;
         return pos;
@@ -675,12 +685,15 @@ export class MemcacheRequestParser implements RequestParser {
   ): void {
     const tok = this.tok;
     const base = cmd === MC_CAS ? 6 : 5; // tokens without noreply
-    const noreply = this.lastIsNoreply(buf, n);
-    const bytes = n >= 5 ? mcParseLength(buf, tok[8]!, tok[9]!) : -1;
+    // memcached takes a line as this command only with base or base + 1 tokens; with any other
+    // count it answers ERROR, and reads no data block.
+    const counted = n === base || n === base + 1;
+    const noreply = counted && this.lastIsNoreply(buf, n);
+    const bytes = counted ? mcParseLength(buf, tok[8]!, tok[9]!) : -1;
     const ok =
       !bad &&
       bytes >= 0 &&
-      (n === base || (n === base + 1 && noreply)) &&
+      (n === base || noreply) &&
       tok[3]! - tok[2]! <= MC_KEY_MAX &&
       mcValidU32(buf, tok[4]!, tok[5]!) &&
       mcValidExptime(buf, tok[6]!, tok[7]!) &&
@@ -715,7 +728,8 @@ export class MemcacheRequestParser implements RequestParser {
     buf: Buffer, start: number, lf: number, n: number, cmd: number, bad: boolean, sink: RequestSink,
   ): void {
     const tok = this.tok;
-    const noreply = this.lastIsNoreply(buf, n);
+    // As storage(): noreply counts only where memcached takes the line as this command.
+    const noreply = (n === 3 || n === 4) && this.lastIsNoreply(buf, n);
     let reply: Buffer | null = null;
     if (bad || !(n === 3 || (n === 4 && noreply)) || tok[3]! - tok[2]! > MC_KEY_MAX) {
       reply = MC_R_BAD_FORMAT;
@@ -733,7 +747,7 @@ export class MemcacheRequestParser implements RequestParser {
 
   private delete(buf: Buffer, start: number, lf: number, n: number, bad: boolean, sink: RequestSink): void {
     const tok = this.tok;
-    const noreply = this.lastIsNoreply(buf, n);
+    const noreply = n <= 4 && this.lastIsNoreply(buf, n);
     let reply: Buffer | null = null;
     if (bad || n < 2 || tok[3]! - tok[2]! > MC_KEY_MAX) {
       reply = MC_R_BAD_FORMAT;
