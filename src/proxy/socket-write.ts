@@ -11,6 +11,7 @@
  * the FIN follows the last byte.
  */
 import type { Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import {
   DIRECT_HANDLES_AVAILABLE,
   uvError,
@@ -27,6 +28,8 @@ import {
 export interface DrainListener {
   onDrain(): void;
 }
+
+const NO_BYTES = Buffer.alloc(0);
 
 interface SocketInternals {
   _handle: StreamHandle | null;
@@ -69,6 +72,21 @@ export class SocketWriter implements Writer, WriteOwner {
       return ok;
     }
     return this.writeDirect(bufs);
+  }
+
+  /**
+   * The error the kernel holds for the socket ('' if none), found with a write of no bytes,
+   * which sends nothing: a write reports a pending error first. A reset that arrives together
+   * with data is read as an end of stream (the data, then no more), and the reset stays
+   * unreported; twemproxy, which asks for the socket's error on EPOLLERR, reports it.
+   */
+  pendingError(): string {
+    if (!this.direct || this.socket.destroyed) return '';
+    const handle = (this.socket as unknown as SocketInternals)._handle;
+    if (handle === null) return '';
+    const result = writeToHandle(handle, NO_BYTES, this);
+    if (result === WRITE_QUEUED) this.queued++;
+    return result < 0 ? getSystemErrorName(result) : '';
   }
 
   private writeDirect(data: Buffer | Buffer[]): boolean {

@@ -37,6 +37,8 @@ describe('misbehaving backends', () => {
   let walnut: RunningProxy;
   /** Split point the split-replies fakes use for their next answer. */
   let splitAt = 0;
+  /** The resetafter fake's first connection and how many requests it has read. */
+  const resetAfter: { conn: FakeConnection | null; seen: number } = { conn: null, seen: 0 };
 
   const scenarios: Record<string, (conn: FakeConnection) => void> = {
     drip: (conn) => {
@@ -75,6 +77,14 @@ describe('misbehaving backends', () => {
       conn.onRequest((args) => {
         conn.write(bulk(`value-of-${args[1]?.toString('latin1') ?? ''}`));
         setTimeout(() => conn.write('+STRAY\r\n'), 30);
+      });
+    },
+    resetafter: (conn) => {
+      if (conn.index > 0) return echoGets(conn);
+      // The test answers (resetAfter) once both pipelined requests are in.
+      conn.onRequest(() => {
+        resetAfter.seen++;
+        resetAfter.conn = conn;
       });
     },
     loading: (conn) => {
@@ -173,6 +183,33 @@ describe('misbehaving backends', () => {
     second.command('GET', 'again');
     assert.equal(await second.readText(bulk('value-of-again')), bulk('value-of-again'));
     second.destroy();
+  });
+
+  test('a reply and a reset read together: the requests left get Connection reset by peer, as with twemproxy', async () => {
+    const c = await RawClient.connect(ports['resetafter']!);
+    c.command('SET', 'k', 'v');
+    c.command('GET', 'k');
+    for (let i = 0; i < 200 && resetAfter.seen < 2; i++) await sleep(10);
+    assert.equal(resetAfter.seen, 2);
+    // With Walnut stopped, its next read finds both the reply and the reset: libuv reports the
+    // data and then an end of stream, and the reset is only found by asking the socket.
+    process.kill(walnut.pid, 'SIGSTOP');
+    try {
+      resetAfter.conn!.write('+OK\r\n');
+      await sleep(50);
+      resetAfter.conn!.reset();
+      await sleep(100);
+    } finally {
+      process.kill(walnut.pid, 'SIGCONT');
+    }
+    const want = '+OK\r\n-ERR Connection reset by peer\r\n';
+    assert.equal(await c.readText(want), want);
+    const s = await serverStats('resetafter');
+    assert.equal(s['server_err'], 1);
+    assert.equal(s['server_eof'], 0);
+    c.command('GET', 'again');
+    assert.equal(await c.readText(bulk('value-of-again')), bulk('value-of-again'));
+    c.destroy();
   });
 
   test('garbage from the backend: -ERR Invalid argument, that connection closed and a new one opened', async () => {

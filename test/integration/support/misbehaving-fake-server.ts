@@ -60,6 +60,11 @@ export class FakeConnection {
     this.socket.end();
   }
 
+  /** Close with a reset (RST), whatever is pending. */
+  reset(): void {
+    this.socket.resetAndDestroy();
+  }
+
   /** Close at once (RST when unread data is pending, else FIN). */
   destroy(): void {
     this.socket.destroy();
