@@ -107,3 +107,28 @@ export class Msg {
   /** Request sent by the proxy itself (AUTH / SELECT on a new server connection). */
   internal = false;
 }
+
+/**
+ * Which failure a split request reports, as twemproxy picks it: going through the fragments in
+ * server order, the first with a transport error code, or with a sub-reply `fits` refuses
+ * ('EINVAL': twemproxy's "Invalid argument"). A fragment whose server merely closed the
+ * connection ('') is passed over for a later fragment's cause, and reported only when no
+ * fragment has one. null when every fragment was answered with a sub-reply that fits.
+ */
+export function fragmentsFailure(
+  parent: Msg, frags: readonly Msg[], fits: (parent: Msg, fragment: Msg) => boolean,
+): string | null {
+  let closed = false;
+  for (let i = 0; i < frags.length; i++) {
+    const f = frags[i]!;
+    const code = f.errorCode;
+    if (code === null) {
+      if (!fits(parent, f)) return 'EINVAL';
+    } else if (code !== '') {
+      return code;
+    } else {
+      closed = true;
+    }
+  }
+  return closed ? '' : null;
+}

@@ -15,7 +15,7 @@
  *   server's reply passes through (no re-encoding, no copy) when it is what the merge would
  *   have produced.
  */
-import { Msg, REPLY_ERROR, ROUTE_KEY } from '../message.js';
+import { Msg, REPLY_ERROR, ROUTE_KEY, fragmentsFailure } from '../message.js';
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { strerror } from '../../util/errno.js';
 import { copyBytes, sameBytes } from '../../util/bytes.js';
@@ -474,10 +474,16 @@ function mergedReply(replies: readonly Buffer[], p: Picks): Buffer {
   return out;
 }
 
+/** A multi-get fragment's sub-reply is a list of values (checked in the merge), not an error. */
+function subReplyFits(_parent: Msg, fragment: Msg): boolean {
+  return fragment.reply !== null && (fragment.replyFlags & REPLY_ERROR) === 0;
+}
+
 /**
- * Merge the fragments' replies of a multi-get into msg.reply. Transport failure of any fragment
- * wins (the first in server order); then any sub-reply that is not VALUE…END gives
- * `SERVER_ERROR Invalid argument` (twemproxy's text); otherwise the values in request order.
+ * Merge the fragments' replies of a multi-get into msg.reply. A failed fragment (a transport
+ * failure, or an error sub-reply: `SERVER_ERROR Invalid argument`, twemproxy's text) gives the
+ * error of the first in server order, as twemproxy (fragmentsFailure); a sub-reply that is not
+ * VALUE…END gives `SERVER_ERROR Invalid argument` too; otherwise the values in request order.
  * A sub-reply that is the whole merged reply (one server answered every hit) is passed through.
  */
 export function mcCoalesce(msg: Msg): void {
@@ -489,24 +495,18 @@ export function mcCoalesce(msg: Msg): void {
     return;
   }
   const nfrag = frags.length;
-  for (let i = 0; i < nfrag; i++) {
-    const code = frags[i]!.errorCode;
-    if (code !== null) {
-      msg.reply = mcServerError(strerror(code));
-      msg.replyFlags = REPLY_ERROR;
-      return;
-    }
+  const failure = fragmentsFailure(msg, frags, subReplyFits);
+  if (failure === 'EINVAL') {
+    invalid(msg);
+    return;
+  }
+  if (failure !== null) {
+    msg.reply = mcServerError(strerror(failure));
+    msg.replyFlags = REPLY_ERROR;
+    return;
   }
   const replies: Buffer[] = new Array<Buffer>(nfrag);
-  for (let i = 0; i < nfrag; i++) {
-    const f = frags[i]!;
-    const r = f.reply;
-    if (r === null || (f.replyFlags & REPLY_ERROR) !== 0) {
-      invalid(msg);
-      return;
-    }
-    replies[i] = r;
-  }
+  for (let i = 0; i < nfrag; i++) replies[i] = frags[i]!.reply!;
   const picks = new Picks(nfrag);
   if (!pickBlocks(msg, keys, replies, picks) || !restIsValid(replies, picks.cursor)) {
     invalid(msg);

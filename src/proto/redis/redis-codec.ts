@@ -11,7 +11,7 @@
  *   SELECT fail with NOAUTH on password-protected servers).
  */
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
-import { Msg, ROUTE_KEY } from '../message.js';
+import { Msg, ROUTE_KEY, fragmentsFailure } from '../message.js';
 import { copyBytes, copyBytesFrom } from '../../util/bytes.js';
 import { IntScratch } from '../scratch.js';
 import { strerror } from '../../util/errno.js';
@@ -283,25 +283,21 @@ function skipElement(r: Buffer, pos: number): number {
 
 /**
  * Merge the fragments' replies into msg.reply (spec 4.6): MGET → one array in request order,
- * DEL/UNLINK/TOUCH/EXISTS → the sum, MSET → +OK. A transport failure of any fragment wins
- * (the first in server index order), then any unexpected sub-reply gives `-ERR Invalid
- * argument`. The client connection is never closed for this.
+ * DEL/UNLINK/TOUCH/EXISTS → the sum, MSET → +OK. A failed fragment (a transport failure or a
+ * sub-reply of the wrong type, `-ERR Invalid argument`) gives the error of the first in
+ * server index order, as twemproxy (fragmentsFailure). The client connection is never closed
+ * for this.
  */
 export function redisCoalesce(msg: Msg): void {
   const frags = msg.fragments;
-  if (frags === null) {
+  const cmd = REDIS_COMMANDS[msg.cmd];
+  if (frags === null || cmd === undefined) {
     msg.reply = R_INVALID_ARGUMENT;
     return;
   }
-  for (const f of frags) {
-    if (f.errorCode !== null) {
-      msg.reply = errReply(strerror(f.errorCode));
-      return;
-    }
-  }
-  const cmd = REDIS_COMMANDS[msg.cmd];
-  if (cmd === undefined) {
-    msg.reply = R_INVALID_ARGUMENT;
+  const failure = fragmentsFailure(msg, frags, subReplyFits);
+  if (failure !== null) {
+    msg.reply = failure === 'EINVAL' ? R_INVALID_ARGUMENT : errReply(strerror(failure));
     return;
   }
   if (cmd.kind === KIND_SCRIPT) {
@@ -354,6 +350,17 @@ export function mgetReplyPassesThrough(msg: Msg, head: Buffer): boolean {
 }
 
 /** Whether the reply of a single fragment is what the merge would have produced. */
+/** Whether a fragment's sub-reply has the type its merge takes (its content is checked there). */
+function subReplyFits(parent: Msg, fragment: Msg): boolean {
+  const r = fragment.reply;
+  if (r === null) return false;
+  const kind = REDIS_COMMANDS[parent.cmd]?.kind;
+  if (kind === KIND_SCRIPT) return true;
+  if (kind === KIND_MSET) return r[0] === PLUS;
+  if (parent.cmd === CMD_MGET) return r[0] === STAR;
+  return r[0] === COLON;
+}
+
 function singleReplyFits(msg: Msg, kind: number, r: Buffer): boolean {
   if (kind === KIND_MSET) return r[0] === PLUS;
   if (msg.cmd === CMD_MGET) return r[0] === STAR && readLength(r, 0) === msg.nkeys;

@@ -275,17 +275,28 @@ describe('memcache codec: coalesce', () => {
     }
   });
 
-  it('transport errors win, the first in server order, with strerror texts', () => {
+  it('the first failed fragment in server order gives the error, as twemproxy picks it', () => {
     const msg = parseMulti('get a b c\r\n');
     const frags = codec.fragment(msg, new TableRouter({ a: 2, b: 0, c: 1 }));
-    frags[0]!.reply = latin1('SERVER_ERROR bad\r\n'); // server 0: an invalid reply
+    frags[0]!.reply = latin1('SERVER_ERROR bad\r\n'); // server 0: an error sub-reply
+    frags[0]!.replyFlags = REPLY_ERROR;
     frags[1]!.errorCode = 'ETIMEDOUT'; // server 1
     frags[2]!.errorCode = 'ECONNREFUSED'; // server 2
     codec.coalesce(msg);
-    assert.equal(msg.reply!.toString('latin1'), 'SERVER_ERROR Connection timed out\r\n');
+    assert.equal(msg.reply!.toString('latin1'), 'SERVER_ERROR Invalid argument\r\n');
     assert.equal(msg.replyFlags, REPLY_ERROR);
     assert.equal(msg.closeAfter, false);
 
+    frags[0]!.reply = latin1('END\r\n');
+    frags[0]!.replyFlags = 0;
+    codec.coalesce(msg);
+    assert.equal(msg.reply!.toString('latin1'), 'SERVER_ERROR Connection timed out\r\n');
+
+    // A server that only closed the connection is passed over for a later fragment's cause,
+    // and reported (unknown) when no fragment has one.
+    frags[1]!.errorCode = '';
+    codec.coalesce(msg);
+    assert.equal(msg.reply!.toString('latin1'), 'SERVER_ERROR Connection refused\r\n');
     frags[1]!.errorCode = null;
     frags[1]!.reply = latin1('END\r\n');
     frags[2]!.errorCode = '';

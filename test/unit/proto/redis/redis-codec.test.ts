@@ -204,10 +204,19 @@ describe('redis coalesce', () => {
     assert.equal(coalesced(msg), '+OK\r\n');
   });
 
-  test('a transport failure wins, the first in server index order', () => {
-    const { msg, frags } = split(req('MGET', 'a', 'b', 'c'));
-    answer(frags, ['-ERR wrong\r\n', { error: 'ETIMEDOUT' }, { error: 'ECONNREFUSED' }]);
-    assert.equal(coalesced(msg), '-ERR Connection timed out\r\n');
+  test('the first failed fragment in server index order gives the error, as twemproxy picks it', () => {
+    // An unexpected sub-reply counts as twemproxy's EINVAL where it stands.
+    const first = split(req('MGET', 'a', 'b', 'c'));
+    answer(first.frags, ['-ERR wrong\r\n', { error: 'ETIMEDOUT' }, { error: 'ECONNREFUSED' }]);
+    assert.equal(coalesced(first.msg), '-ERR Invalid argument\r\n');
+    const second = split(req('MGET', 'a', 'b', 'c'));
+    answer(second.frags, ['*1\r\n$1\r\nx\r\n', { error: 'ETIMEDOUT' }, '-ERR wrong\r\n']);
+    assert.equal(coalesced(second.msg), '-ERR Connection timed out\r\n');
+    // A server that only closed the connection is passed over for a later fragment's cause
+    // (one server closing, the other down: twemproxy says Connection refused).
+    const closed = split(req('DEL', 'a', 'b'));
+    answer(closed.frags, [{ error: '' }, { error: 'ECONNREFUSED' }]);
+    assert.equal(coalesced(closed.msg), '-ERR Connection refused\r\n');
   });
 
   test('a server that closed the connection gives -ERR unknown', () => {
