@@ -5,7 +5,7 @@
  * Grammar (every line ends in CR LF; a bare LF is an error):
  *
  *   reply  = status | number | text | values
- *   status = ("STORED" | "NOT_STORED" | "EXISTS" | "NOT_FOUND" | "DELETED" | "TOUCHED" | "OK"
+ *   status = ("STORED" | "NOT_STORED" | "EXISTS" | "NOT_FOUND" | "DELETED" | "TOUCHED"
  *             | "ERROR") *SP CR LF                                     ERROR sets REPLY_ERROR
  *   number = 1*DIGIT *SP CR LF                                         incr/decr (space-padded)
  *   text   = ("CLIENT_ERROR" | "SERVER_ERROR" | "VERSION") [SP *BYTE] CR LF
@@ -16,7 +16,8 @@
  * A reply inside one chunk is a subarray of it; one spanning chunks is concatenated once when
  * complete, or, past MAX_GATHERED_REPLY_BYTES, read and dropped and reported as an empty reply
  * with REPLY_TOO_LARGE. Data blocks are skipped by length. Anything else (e.g. `ENDD`, `-1`,
- * `STAT`, a line over 8 KiB without LF) is reported once through onReplyFramingError; input is
+ * `STAT`, `OK`, which answers only commands Walnut does not forward, a line over 8 KiB
+ * without LF) is reported once through onReplyFramingError; input is
  * then ignored.
  */
 import { EMPTY, REPLY_ERROR, REPLY_TOO_LARGE } from '../message.js';
@@ -61,7 +62,6 @@ const W_NOT_FOUND = Buffer.from('NOT_FOUND', 'latin1');
 const W_EXISTS = Buffer.from('EXISTS', 'latin1');
 const W_DELETED = Buffer.from('DELETED', 'latin1');
 const W_TOUCHED = Buffer.from('TOUCHED', 'latin1');
-const W_OK = Buffer.from('OK', 'latin1');
 const W_ERROR = Buffer.from('ERROR', 'latin1');
 const W_END = Buffer.from('END', 'latin1');
 const W_CLIENT_ERROR = Buffer.from('CLIENT_ERROR', 'latin1');
@@ -357,9 +357,6 @@ export class MemcacheReplyParser implements ReplyParser {
         break;
       case CH_T:
         if (isWord(buf, start, end, W_TOUCHED, true)) flags = 0;
-        break;
-      case CH_O:
-        if (isWord(buf, start, end, W_OK, true)) flags = 0;
         break;
       case CH_C:
         if (isTextLine(buf, start, end, W_CLIENT_ERROR)) flags = REPLY_ERROR;
