@@ -97,7 +97,7 @@ export class ServerConn implements ReplySink, Flushable {
     countConnectionOpened(pool.counters);
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.close(transportCode(err)));
-    this.socket.on('end', () => this.close(this.writer.pendingError()));
+    this.socket.on('end', () => this.close(this.writer.resetAfterEnd()));
     this.socket.on('close', () => this.close(''));
     // Internal requests (AUTH, then SELECT) go first on every new connection.
     for (const msg of pool.codec.connectPreamble()) this.enqueue(msg);

@@ -134,8 +134,12 @@ export class ServerPool implements KeyRouter {
    */
   private gather(fragment: Msg, parent: Msg, bytes: number): void {
     const owner = parent.owner;
-    if (owner === null || (parent.replyFlags & REPLY_TOO_LARGE) !== 0) {
+    if (owner === null) {
       fragment.reply = null;
+      return;
+    }
+    if ((parent.replyFlags & REPLY_TOO_LARGE) !== 0) {
+      dropTooLarge(fragment);
       return;
     }
     if (parent.replyBytes + bytes <= MAX_GATHERED_REPLY_BYTES) {
@@ -144,9 +148,9 @@ export class ServerPool implements KeyRouter {
       return;
     }
     // Together too large to merge: the request fails, and what was gathered is let go now.
-    fragment.errorCode ??= 'EMSGSIZE';
     parent.replyFlags |= REPLY_TOO_LARGE;
-    for (const f of parent.fragments ?? []) f.reply = null;
+    dropTooLarge(fragment);
+    for (const f of parent.fragments ?? []) if (f.reply !== null) dropTooLarge(f);
     owner.onReplyHeld(-parent.replyBytes);
     parent.replyBytes = 0;
   }
@@ -266,4 +270,10 @@ function copyFor(msg: Msg, serverIndex: number): Msg {
   copy.parent = msg;
   copy.owner = msg.owner;
   return copy;
+}
+
+/** A fragment's reply let go because the merge would be too large: it failed with EMSGSIZE. */
+function dropTooLarge(fragment: Msg): void {
+  fragment.reply = null;
+  fragment.errorCode ??= 'EMSGSIZE';
 }

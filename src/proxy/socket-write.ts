@@ -75,18 +75,20 @@ export class SocketWriter implements Writer, WriteOwner {
   }
 
   /**
-   * The error the kernel holds for the socket ('' if none), found with a write of no bytes,
-   * which sends nothing: a write reports a pending error first. A reset that arrives together
-   * with data is read as an end of stream (the data, then no more), and the reset stays
-   * unreported; twemproxy, which asks for the socket's error on EPOLLERR, reports it.
+   * After an end of stream: 'ECONNRESET' if the peer in fact reset the connection, else ''. A
+   * reset that arrives together with data is read as an end of stream (the data, then no
+   * more), and the reset stays unreported; twemproxy, which asks for the socket's error on
+   * EPOLLERR, reports it. A write of no bytes, which sends nothing, reports a pending error
+   * first. Any other error it may give (EPIPE from a unix socket whose peer is gone) is the
+   * ordinary end of a closed connection.
    */
-  pendingError(): string {
+  resetAfterEnd(): string {
     if (!this.direct || this.socket.destroyed) return '';
     const handle = (this.socket as unknown as SocketInternals)._handle;
     if (handle === null) return '';
     const result = writeToHandle(handle, NO_BYTES, this);
     if (result === WRITE_QUEUED) this.queued++;
-    return result < 0 ? getSystemErrorName(result) : '';
+    return result < 0 && getSystemErrorName(result) === 'ECONNRESET' ? 'ECONNRESET' : '';
   }
 
   private writeDirect(data: Buffer | Buffer[]): boolean {
