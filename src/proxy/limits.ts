@@ -60,3 +60,11 @@ export const MAX_CLIENT_HELD_REPLY_BYTES = 512 * 1024 * 1024;
  * then closed. Without it such a client holds a descriptor for ever.
  */
 export const CLIENT_LINGER_MS = 5_000;
+
+/**
+ * Most connection slots per server (`server_connections` above it is taken as this many,
+ * with a warning). Each slot is kept as an array entry per server, and one Walnut cannot open
+ * more connections to one server than it has local ports (about 28,000) anyway; twemproxy
+ * takes the value as is, and opens a new connection per request up to it.
+ */
+export const MAX_SERVER_CONNECTIONS = 4096;

@@ -15,6 +15,7 @@ import { log, LOG_WARN } from '../util/log.js';
 import type { ClientConn } from './client-conn.js';
 import type { ConnectionCounters } from './connection-counters.js';
 import type { Feeder } from './server-conn.js';
+import { MAX_SERVER_CONNECTIONS } from './limits.js';
 import { Server } from './server.js';
 
 export class ServerPool implements KeyRouter {
@@ -38,6 +39,9 @@ export class ServerPool implements KeyRouter {
     this.config = config;
     this.codec = codec;
     this.counters = counters;
+    if (config.serverConnections > MAX_SERVER_CONNECTIONS && log.level >= LOG_WARN) {
+      log.warn(`pool ${config.name}: server_connections ${config.serverConnections} is taken as ${MAX_SERVER_CONNECTIONS}, the most Walnut opens to one server`);
+    }
     this.servers = config.servers.map((s, i) => new Server(this, i, s));
     this.liveCount = this.servers.length;
     this.placement = this.buildPlacement();

@@ -6,7 +6,7 @@
 import type { ServerConfig } from '../config/config.js';
 import type { Msg } from '../proto/message.js';
 import { newServerStats, type ServerStats } from '../stats/metrics.js';
-import { MAX_SERVER_QUEUED_BYTES } from './limits.js';
+import { MAX_SERVER_CONNECTIONS, MAX_SERVER_QUEUED_BYTES } from './limits.js';
 import { ServerConn, type Feeder } from './server-conn.js';
 import type { ServerPool } from './server-pool.js';
 
@@ -32,7 +32,8 @@ export class Server {
     this.pool = pool;
     this.index = index;
     this.config = config;
-    this.slots = new Array<ServerConn | null>(Math.max(1, pool.config.serverConnections)).fill(null);
+    const slots = Math.min(MAX_SERVER_CONNECTIONS, Math.max(1, pool.config.serverConnections));
+    this.slots = new Array<ServerConn | null>(slots).fill(null);
   }
 
   get live(): boolean {

@@ -148,7 +148,7 @@ describe('connection options', () => {
   const stats = async (): Promise<Stats> => (await walnut.stats()) as Stats;
 
   before(async () => {
-    const redisNames = ['pre1', 'pre2', 'lazy1', 'ka1', 'noka1', 'sc1', 'sc2'];
+    const redisNames = ['pre1', 'pre2', 'lazy1', 'ka1', 'noka1', 'sc1', 'sc2', 'huge1'];
     const mcNames = ['mpre1', 'mlazy1', 'msc1', 'msc2', 'mlim1'];
     const [redises, memcacheds, ru] = await Promise.all([
       Promise.all(redisNames.map(() => startRedis())),
@@ -159,7 +159,7 @@ describe('connection options', () => {
     mcNames.forEach((n, i) => (m[n] = memcacheds[i]!));
     r['unix'] = ru;
     for (const n of mcNames) mcBase[n] = await mcCurrConnections(m[n]!.port);
-    for (const p of ['pre', 'lazy', 'mpre', 'mlazy', 'ka', 'noka', 'sc', 'msc', 'lim', 'mlim']) {
+    for (const p of ['pre', 'lazy', 'mpre', 'mlazy', 'ka', 'noka', 'sc', 'msc', 'lim', 'mlim', 'huge']) {
       ports[p] = await freePort();
     }
     await makeStaleSocket(sockA);
@@ -178,6 +178,8 @@ describe('connection options', () => {
       pool('noka', true, '', rs('noka1')),
       pool('sc', true, '  server_connections: 3\n', rs('sc1') + rs('sc2')),
       pool('msc', false, '  server_connections: 3\n', ms('msc1') + ms('msc2')),
+      // nutcracker accepts it; a slot array of that size ran Walnut out of memory at start.
+      pool('huge', true, '  server_connections: 2147483647\n', rs('huge1')),
       pool('lim', true, '  client_connections: 3\n', rs('noka1')),
       pool('mlim', false, '  client_connections: 2\n', ms('mlim1')),
       `usock:\n  listen: ${sockA} 0600\n  backlog: 300\n  redis: true\n  redis_auth: ${password}\n  redis_db: 3\n` +
@@ -375,6 +377,19 @@ describe('connection options', () => {
         assert.equal(await mcCurrConnections(m[n]!.port), mcBase[n]! + 3, `${n} sees 3 connections from Walnut`);
         assert.equal(serverStat(s, 'msc', n, 'server_connections'), 3);
       }
+      for (const c of clients) c.destroy();
+    });
+  });
+
+  describe('server_connections: 2147483647', () => {
+    test('taken as 4,096 with a warning: Walnut starts, and each client gets a connection of its own', async () => {
+      assert.match(readFileSync(walnut.logPath, 'utf8'), /pool huge: server_connections 2147483647 is taken as 4096/);
+      const clients = await Promise.all(Array.from({ length: 5 }, () => RawClient.connect(ports['huge']!)));
+      for (const [i, c] of clients.entries()) {
+        c.command('SET', `huge:${i}`, `${i}`);
+        assert.equal(await c.readText('+OK\r\n'), '+OK\r\n');
+      }
+      assert.equal(await inspect('huge1').others(), 5);
       for (const c of clients) c.destroy();
     });
   });
