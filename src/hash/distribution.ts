@@ -28,6 +28,18 @@ function totalWeight32(nodes: readonly DistributionNode[]): number {
 }
 
 /**
+ * twemproxy's `(uint32_t)` of a float point count, as gcc compiles it for x86-64: a truncation
+ * to 64 bits (cvttss2si, which gives 2^63 for anything that does not fit, infinity included)
+ * of which the low 32 bits are kept. Only a weight sum that wrapped past 2^32 makes counts this
+ * large: weights 2^31-1, 2^31-1, 2, 1 wrap to a sum of 1, and the two large servers get
+ * 2^40 × 1.25 points, which is 0 here (their keys go to the small ones, as in twemproxy).
+ */
+function uint32OfFloat(x: number): number {
+  if (!(x < 2 ** 63)) return 0;
+  return Number(BigInt(Math.trunc(x)) & 0xffffffffn);
+}
+
+/**
  * Points each node gets on the continuum. twemproxy computes this in `float`; doing it in double
  * gives different counts (e.g. weights 1,1,1,1,21), so every step is rounded to float32.
  */
@@ -43,7 +55,7 @@ export function ketamaPointCounts(nodes: readonly DistributionNode[]): number[] 
     const pct = f32(f32(node.weight) / total);
     let x = f32(f32(f32(pct * KETAMA_POINTS_PER_SERVER) / KETAMA_POINTS_PER_HASH) * n);
     x = f32(x + 1e-10);
-    let points = Number.isFinite(x) ? Math.floor(x) * KETAMA_POINTS_PER_HASH : 0;
+    let points = uint32OfFloat(f32(Math.floor(x) * KETAMA_POINTS_PER_HASH));
     if (points > room) points = room;
     room -= points;
     counts.push(points);

@@ -23,6 +23,15 @@ test('ketama point counts: weights 100000 and 1 give 316 and 0', () => {
   assert.deepEqual(ketamaPointCounts([node('big', 100000), node('small', 1)]), [316, 0]);
 });
 
+test('ketama point counts of a weight sum wrapped past 2^32 are what twemproxy\'s uint32 conversion gives', () => {
+  // Σ = 2^32 + 1 wraps to 1: the large servers' 2^40 × 1.25 points truncate to 0 in 32 bits,
+  // and the others get 2 × 640 and 640 (through nutcracker, keys land on the last two only).
+  const nodes = [node('a', 2147483647), node('b', 2147483647), node('c', 2), node('d', 1)];
+  assert.deepEqual(ketamaPointCounts(nodes), [0, 0, 1280, 640]);
+  // A sum that wraps to exactly 0: every count is infinite, which truncates to 0.
+  assert.deepEqual(ketamaPointCounts([node('a', 2147483648), node('b', 2147483648)]), [0, 0]);
+});
+
 test('ketama gives 160 points to each server of equal weight', () => {
   for (const n of [1, 2, 3, 7, 10]) {
     const nodes = Array.from({ length: n }, (_, i) => node(`s${i}`, 3));
