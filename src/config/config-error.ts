@@ -11,12 +11,14 @@ export interface ConfigErrorInit {
   readonly line?: number | null;
   /** The human explanation: the bad value and what was expected. */
   readonly detail: string;
-  readonly twemproxyText: string;
+  /** null for a file twemproxy accepts but Walnut refuses (see the README's differences). */
+  readonly twemproxyText: string | null;
 }
 
 /**
- * A configuration file that twemproxy would reject (or that cannot be read). `message` is one
- * line: `<file>[:<line>]: [pool "<p>": ][key "<k>": ]<detail> [<twemproxy text>]`.
+ * A configuration file that twemproxy would reject, that cannot be read, or (twemproxyText
+ * null) that twemproxy reads wrongly and Walnut refuses. `message` is one line:
+ * `<file>[:<line>]: [pool "<p>": ][key "<k>": ]<detail>[ [<twemproxy text>]]`.
  */
 export class ConfigError extends Error {
   readonly file: string;
@@ -24,7 +26,7 @@ export class ConfigError extends Error {
   readonly key: string | null;
   readonly line: number | null;
   /** the twemproxy log text for the same failure, e.g. 'conf: directive "hash" is not a valid hash' (used in logs for grep-compatibility) */
-  readonly twemproxyText: string;
+  readonly twemproxyText: string | null;
   /** The explanation alone, without location prefix and bracketed twemproxy text. */
   readonly detail: string;
 
@@ -47,7 +49,8 @@ function formatConfigError(init: ConfigErrorInit): string {
   if (init.pool !== undefined && init.pool !== null) out += `pool ${quote(init.pool)}: `;
   if (init.key !== undefined && init.key !== null) out += `key ${quote(init.key)}: `;
   // The twemproxy text embeds raw values; escaping keeps the message on one line.
-  return `${out}${init.detail} [${escapeControls(init.twemproxyText)}]`;
+  const twemproxy = init.twemproxyText === null ? '' : ` [${escapeControls(init.twemproxyText)}]`;
+  return `${out}${init.detail}${twemproxy}`;
 }
 
 /** A user-supplied string in double quotes, control characters escaped, so messages stay on one line. */

@@ -515,8 +515,8 @@ function rejectNul(scalar: RawScalar, file: string, pool: string | null, key: st
     line: scalar.line,
     pool,
     key,
-    detail: `${what} ${quote(scalar.value)} contains a NUL character; expected text without "\\0"`,
-    twemproxyText: syntaxInvalidText(file),
+    detail: `${what} ${quote(scalar.value)} contains a NUL character; expected text without "\\0" (twemproxy accepts it and then reads past the value's end)`,
+    twemproxyText: null,
   });
 }
 

@@ -82,7 +82,9 @@ export function readPools(text: string, file: string): RawPool[] {
   // libyaml (YAML 1.1) treats a lone CR, NEL, LS and PS as line breaks; the yaml package does not.
   const src = padQuotedContinuations(text.replace(/\r(?!\n)|[\u0085\u2028\u2029]/g, '\n'));
   const lines = new LineMap(src);
-  const fail = (offset: number | null, detail: string, twemproxyText: string, pool?: string | null, key?: string | null): never => {
+  const fail = (
+    offset: number | null, detail: string, twemproxyText: string | null, pool?: string | null, key?: string | null,
+  ): never => {
     throw new ConfigError({
       file,
       line: offset === null ? null : lines.line(offset),
@@ -92,6 +94,19 @@ export function readPools(text: string, file: string): RawPool[] {
       twemproxyText,
     });
   };
+
+  // libyaml also breaks lines at LS and PS but, unlike at the others, keeps the character in a
+  // quoted or folded value ("p<LS>w" is a password with an LS in it), which the yaml package
+  // cannot be made to do: such a file is refused rather than read with another value.
+  const separator = text.search(/[\u2028\u2029]/);
+  if (separator >= 0) {
+    const name = text.charCodeAt(separator) === 0x2028 ? 'line separator U+2028' : 'paragraph separator U+2029';
+    fail(
+      separator,
+      `a ${name} is not allowed: libyaml, which twemproxy uses, reads it as a line break but keeps it inside a value, and Walnut does not read such files; remove it, or write it as "\\u${text.charCodeAt(separator).toString(16)}" inside double quotes`,
+      null,
+    );
+  }
 
   const cst = Array.from(new Parser().parse(src));
   const compose = (): Document.Parsed[] =>
@@ -343,6 +358,7 @@ function scanTokens(src: string): { token: TokenProblem | null; syntax: SyntaxPr
       continue;
     }
     const c = tok.charAt(0);
+    if (c === '"') badUnicodeEscapes(tok, start, syntax);
     if (c === ' ' || c === '\t') {
       const tab = tok.indexOf('\t');
       if (tab >= 0 && where !== ELSEWHERE) {
@@ -394,6 +410,27 @@ function scanTokens(src: string): { token: TokenProblem | null; syntax: SyntaxPr
     else where = ELSEWHERE;
   }
   return { token, syntax };
+}
+
+/**
+ * libyaml refuses a `\\u` / `\\U` escape of a surrogate or past U+10FFFF (a scanner error);
+ * the yaml package turns a lone surrogate into U+FFFD and joins a pair.
+ */
+function badUnicodeEscapes(quoted: string, start: number, syntax: SyntaxProblem[]): void {
+  for (let i = 1; i < quoted.length - 1; i++) {
+    if (quoted.charAt(i) !== '\\') continue;
+    const kind = quoted.charAt(i + 1);
+    const digits = kind === 'u' ? 4 : kind === 'U' ? 8 : 0;
+    const hex = quoted.slice(i + 2, i + 2 + digits);
+    if (digits > 0 && /^[0-9A-Fa-f]+$/.test(hex) && hex.length === digits) {
+      const code = Number.parseInt(hex, 16);
+      if ((code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) {
+        syntax.push({ offset: start + i, err: 3, detail: `the escape "\\${kind}${hex}" is no Unicode character (surrogate halves cannot be written as escapes)` });
+        return;
+      }
+    }
+    i++;
+  }
 }
 
 /** libyaml requires directives to be followed by "---" (parser error otherwise). */

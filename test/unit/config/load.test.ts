@@ -164,13 +164,37 @@ describe('loadConfig: name resolution happens while reading, as in twemproxy', (
 });
 
 describe('parseConfig: YAML that libyaml reads differently from YAML 1.2', () => {
-  it('treats a lone CR, NEL, LS and PS as line breaks', () => {
+  it('treats a lone CR and NEL as line breaks', () => {
     assert.equal(parseConfig(POOL.replaceAll('\n', '\r'), FILE).pools[0]?.servers[0]?.name, '127.0.0.1:6379');
     assert.equal(parseConfig(POOL.replaceAll('\n', '\r\n'), FILE).pools[0]?.listen.port, 22121);
     assert.equal(parseConfig(POOL.replaceAll('\n', '\u0085'), FILE).pools[0]?.listen.port, 22121);
     // "a<NEL>b" is two lines for libyaml, so "b" is a stray line inside the pool.
-    const e = parseError(POOL.replace('  servers:', '  redis_auth: a\u2028b\n  servers:'));
-    assert.match(e.twemproxyText, /^conf: failed \(err \d\) to get the next yaml document$/);
+    const e = parseError(POOL.replace('  servers:', '  redis_auth: a\u0085b\n  servers:'));
+    assert.match(e.twemproxyText ?? '', /^conf: failed \(err \d\) to get the next yaml document$/);
+  });
+
+  it('refuses \\u escapes of surrogate halves and past U+10FFFF, as libyaml does', () => {
+    for (const escape of ['\\ud800', '\\uDFFF', '\\uD800\\uDC00', '\\U00110000']) {
+      const e = parseError(POOL.replace('  servers:', `  redis: true\n  redis_auth: "a${escape}b"\n  servers:`));
+      assert.equal(e.line, 4, escape);
+      assert.match(e.twemproxyText ?? '', /^conf: failed \(err 3\) to get the next yaml document$/, escape);
+    }
+    const ok = POOL.replace('  servers:', '  redis: true\n  redis_auth: "a\\U0010FFFF\\\\ud800"\n  servers:');
+    assert.equal(parseConfig(ok, FILE).pools[0]?.redisAuth, 'a\u{10ffff}\\ud800');
+  });
+
+  it('refuses LS and PS, which libyaml reads as line breaks but keeps inside values', () => {
+    // nutcracker reads this password as "p<LS>w"; folded as a line break it would be "p w".
+    for (const [c, name] of [['\u2028', 'line separator U+2028'], ['\u2029', 'paragraph separator U+2029']] as const) {
+      const e = parseError(POOL.replace('  servers:', `  redis_auth: "p${c}w"\n  servers:`));
+      assert.equal(e.line, 3);
+      assert.equal(e.twemproxyText, null, 'twemproxy accepts the file');
+      assert.ok(e.message.startsWith(`${FILE}:3: a ${name} is not allowed: `), e.message);
+      assert.ok(e.message.endsWith(`write it as "\\u${c.charCodeAt(0).toString(16)}" inside double quotes`), e.message);
+    }
+    // The escape reads as the character, as in libyaml.
+    const escaped = POOL.replace('  servers:', '  redis: true\n  redis_auth: "p\\u2028w"\n  servers:');
+    assert.equal(parseConfig(escaped, FILE).pools[0]?.redisAuth, 'p\u2028w');
   });
 
   it('refuses tabs where libyaml wants spaces, but not after "key:"', () => {
@@ -198,6 +222,9 @@ describe('parseConfig: YAML that libyaml reads differently from YAML 1.2', () =>
     const nul = parseError(POOL.replace('  servers', '  redis: true\n  redis_auth: "a\\0b"\n  servers'));
     assert.deepEqual([nul.line, nul.pool, nul.key], [4, 'alpha', 'redis_auth']);
     assert.ok(nul.detail.includes('NUL'));
+    // twemproxy accepts the file (and reads past the value): no twemproxy text to quote.
+    assert.equal(nul.twemproxyText, null);
+    assert.ok(!nul.message.includes('['), nul.message);
   });
 
   it('refuses directives that are unknown or not followed by "---"', () => {
