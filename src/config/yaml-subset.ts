@@ -522,7 +522,9 @@ function misplacedIndicators(
 ): void {
   for (const t of tokens) {
     if (t.type !== (valueOnly ? 'map-value-ind' : 'explicit-key-ind')) continue;
-    const lineStart = Math.max(src.lastIndexOf('\n', t.offset - 1), src.lastIndexOf('\r', t.offset - 1)) + 1;
+    // (src has no lone CR left, readPools made them LF: the line starts after the last LF. A
+    // search for CR too would scan back to the file's start when it has none, for every ":".)
+    const lineStart = src.lastIndexOf('\n', t.offset - 1) + 1;
     const before = src.slice(lineStart, t.offset);
     if (valueOnly && !/^[ ]*$/.test(before)) continue;
     if (t.offset - lineStart !== indent) {

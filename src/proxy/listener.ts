@@ -48,10 +48,15 @@ export class Listener {
     return this.pool.config.listen.raw;
   }
 
+  /** Node takes a backlog of 0 for "the default" (511): 1 is the closest to twemproxy's 0. */
+  private get backlog(): number {
+    return Math.max(1, this.pool.config.backlog);
+  }
+
   async listen(): Promise<void> {
     const listen = this.pool.config.listen;
     if (listen.path !== null) await this.listenUnix(listen.path, listen.mode);
-    else await this.bind({ host: listen.address, port: listen.port, backlog: this.pool.config.backlog });
+    else await this.bind({ host: listen.address, port: listen.port, backlog: this.backlog });
     countConnectionOpened(this.pool.counters);
   }
 
@@ -62,7 +67,7 @@ export class Listener {
    */
   private async listenUnix(path: string, mode: number): Promise<void> {
     const shared = SHARED_LISTENER;
-    const backlog = this.pool.config.backlog;
+    const backlog = this.backlog;
     const staging = stagingPath(path, shared ? process.ppid : process.pid);
     if (staging === null) {
       // No room for a staging name: twemproxy's order, with its moment of umask permissions.

@@ -171,7 +171,7 @@ describe('connection options', () => {
       `${name}:\n  listen: 127.0.0.1:${ports[name]}\n  redis: ${redis}\n${extra}  servers:\n${servers}`;
     const yaml = [
       pool('pre', true, '  preconnect: true\n  server_connections: 2\n', rs('pre1') + rs('pre2')),
-      pool('lazy', true, '  preconnect: false\n', rs('lazy1')),
+      pool('lazy', true, '  preconnect: false\n  backlog: 0\n', rs('lazy1')),
       pool('mpre', false, '  preconnect: true\n', ms('mpre1')),
       pool('mlazy', false, '', ms('mlazy1')),
       pool('ka', true, '  tcpkeepalive: true\n  backlog: 1000\n', rs('ka1')),
@@ -289,6 +289,9 @@ describe('connection options', () => {
   test('backlog is the listen() backlog (ss shows it as Send-Q)', () => {
     assert.equal(listenBacklog(['-ltn', `( sport = :${ports['ka']} )`]), 1000);
     assert.equal(listenBacklog(['-ltn', `( sport = :${ports['noka']} )`]), 512, 'default');
+    // Node reads a backlog of 0 as its default of 511; twemproxy passes 0 (the kernel still
+    // queues one connection), and 1 is the closest.
+    assert.equal(listenBacklog(['-ltn', `( sport = :${ports['lazy']} )`]), 1, 'backlog: 0');
     // The kernel names a unix socket by the path it was bound at: Walnut binds at a staging name
     // and renames the socket onto the configured path once its mode is set (unix-socket.ts).
     assert.equal(listenBacklog(['-lx', 'src', stagingPath(sockA, walnut.pid)!]), 300, 'unix listener');
