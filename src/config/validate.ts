@@ -376,7 +376,10 @@ function postValidate(drafts: readonly PoolDraft[], file: string): Config {
         line: b.draft.listenLine,
         pool: b.config.name,
         key: 'listen',
-        detail: `${quote(b.config.listen.raw)} is also the listen address of pool ${quote(a.config.name)} (line ${a.draft.listenLine}); expected a different listen address for each pool`,
+        detail:
+          a.config.name === b.config.name
+            ? `pool name is used twice (first on line ${a.draft.name.line}), both times listening on ${quote(b.config.listen.raw)}; expected each pool once, with its own name and listen address`
+            : `${quote(b.config.listen.raw)} is also the listen address of pool ${quote(a.config.name)} (line ${a.draft.listenLine}); expected a different listen address for each pool`,
         twemproxyText: `conf: pools '${a.config.name}' and '${b.config.name}' have the same listen address '${a.config.listen.raw}'`,
       });
     }

@@ -173,6 +173,13 @@ describe('parseConfig: YAML that libyaml reads differently from YAML 1.2', () =>
     assert.match(e.twemproxyText ?? '', /^conf: failed \(err \d\) to get the next yaml document$/);
   });
 
+  it('a pool written twice is called that, not a pool sharing its own listen address', () => {
+    const e = parseError(POOL + POOL);
+    assert.equal(e.twemproxyText, "conf: pools 'alpha' and 'alpha' have the same listen address '127.0.0.1:22121'");
+    assert.equal(e.line, 6);
+    assert.match(e.detail, /^pool name is used twice \(first on line 1\), both times listening on "127\.0\.0\.1:22121"/);
+  });
+
   it('refuses \\u escapes of surrogate halves and past U+10FFFF, as libyaml does', () => {
     for (const escape of ['\\ud800', '\\uDFFF', '\\uD800\\uDC00', '\\U00110000']) {
       const e = parseError(POOL.replace('  servers:', `  redis: true\n  redis_auth: "a${escape}b"\n  servers:`));
