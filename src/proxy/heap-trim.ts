@@ -113,7 +113,14 @@ export class HeapTrimmer {
     const counters = this.counters;
     const current = counters.current;
     const dropped = counters.peak - current;
-    const rss = this.residentBytes();
+    let rss: number;
+    try {
+      rss = this.residentBytes();
+    } catch {
+      // Reading RSS opens /proc/self/stat: at the open-files limit (EMFILE) it cannot, and a
+      // throw from this timer would end the process. Look again next time.
+      return false;
+    }
     if (rss < this.rssFloor) this.rssFloor = rss;
     const crowdLeft = dropped >= TRIM_MIN_DROP && current <= counters.peak * TRIM_MAX_SHARE_LEFT;
     const swollen = rss > this.rssFloor + TRIM_RSS_EXCESS && now - this.lastRssTrimAt >= TRIM_RSS_INTERVAL_MS;

@@ -1,13 +1,14 @@
 // A listener's accept failures (EMFILE and the like, which libuv reports through the listening
 // handle) are logged and the proxy goes on, from the moment the socket accepts: a unix socket
-// accepts while Walnut is still publishing it at its path (staging name, mode, rename).
+// accepts while Walnut is still publishing it at its path (staging name, mode, rename). And a
+// crowd of clients that takes every descriptor does not end the process.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startRedis, startWalnut, type Running } from '../../scripts/lib/processes.js';
+import { freePort, startRedis, startWalnut, type Running } from '../../scripts/lib/processes.js';
 
 let backend: Running;
 const dir = mkdtempSync(join(tmpdir(), 'walnut-accept-'));
@@ -63,6 +64,45 @@ net.Server.prototype.listen = function (...args) {
     assert.equal(reply, '+OK\r\n');
     assert.match(readFileSync(walnut.logPath, 'utf8'), /listener of pool u: accept EMFILE/);
   } finally {
+    await walnut.stop();
+  }
+});
+
+test('clients beyond the open-files limit do not end the process', async () => {
+  // The heap trimmer reads the RSS from /proc each second; at the limit that open fails with
+  // EMFILE, which ended the process (found by the leak review).
+  const port = await freePort();
+  const yaml = `t:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+  const walnut = await startWalnut(yaml, { listenPorts: [port], fdLimit: 64 });
+  const crowd: ReturnType<typeof createConnection>[] = [];
+  try {
+    for (let i = 0; i < 120; i++) {
+      const c = createConnection(port, '127.0.0.1');
+      c.on('error', () => undefined);
+      crowd.push(c);
+    }
+    // Two of the trimmer's looks with every descriptor taken.
+    await new Promise((r) => setTimeout(r, 2_500));
+    const open = readdirSync(`/proc/${walnut.pid}/fd`).length;
+    assert.ok(open >= 60, `Walnut holds ${open} of its 64 descriptors`);
+    for (const c of crowd) c.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    const reply = await new Promise<string>((resolve, reject) => {
+      const c = createConnection(port, '127.0.0.1');
+      let got = '';
+      c.on('data', (d) => {
+        got += d.toString('latin1');
+        if (got.endsWith('\r\n')) {
+          c.destroy();
+          resolve(got);
+        }
+      });
+      c.on('error', reject);
+      c.write('*1\r\n$4\r\nPING\r\n');
+    });
+    assert.equal(reply, '+PONG\r\n');
+  } finally {
+    for (const c of crowd) c.destroy();
     await walnut.stop();
   }
 });
