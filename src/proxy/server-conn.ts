@@ -77,6 +77,8 @@ export class ServerConn implements ReplySink, Flushable {
   private refusing = false;
   /** When requests were last handed to the socket (ms since the epoch; 0: never). */
   private lastWrite = 0;
+  /** When the socket last filled up (writeBlocked set), in ms since epoch. */
+  private blockedAt = 0;
 
   constructor(server: Server) {
     this.server = server;
@@ -152,8 +154,13 @@ export class ServerConn implements ReplySink, Flushable {
     this.lastWrite = Date.now();
     // What the kernel did not take waits in the socket; past the limit, hold the feeders
     // until the writer reports the drain.
-    if (this.writer.unsent >= MAX_SERVER_UNSENT_BYTES) this.writeBlocked = true;
-    else if (this.held !== null) this.releaseHeld();
+    if (this.writer.unsent >= MAX_SERVER_UNSENT_BYTES) {
+      this.writeBlocked = true;
+      this.blockedAt = this.lastWrite;
+      if (this.timeout > 0 && this.timer === null) this.armTimer(this.timeout);
+    } else if (this.held !== null) {
+      this.releaseHeld();
+    }
   }
 
   /**
@@ -357,18 +364,26 @@ export class ServerConn implements ReplySink, Flushable {
 
   /**
    * One timer per connection, aimed at the oldest request's deadline. Requests share the pool
-   * timeout, so FIFO order is deadline order and nothing per request is needed.
+   * timeout, so FIFO order is deadline order and nothing per request is needed. A socket the
+   * server has not drained for the timeout fails the same way: memcached `noreply` requests
+   * have no deadline of their own (none in twemproxy either, which buffers them without
+   * bound), and the clients held back by a stalled server would otherwise wait, unread, for
+   * as long as it stalls, with every client that left meanwhile unnoticed.
    */
   private onTimer(): void {
     this.timer = null;
+    if (this.closed) return;
+    const now = Date.now();
+    let next = Infinity;
     const head = this.inflight.peek();
-    if (head === undefined || this.closed) return;
-    const left = head.deadline - Date.now();
-    if (left <= 0) {
+    if (head !== undefined) next = head.deadline - now;
+    if (this.writeBlocked) next = Math.min(next, this.blockedAt + this.timeout - now);
+    if (next === Infinity) return;
+    if (next <= 0) {
       this.close('ETIMEDOUT');
       return;
     }
-    this.armTimer(left);
+    this.armTimer(next);
   }
 }
 

@@ -174,3 +174,55 @@ describe('timeout with a hung backend', () => {
     y.destroy();
   });
 });
+
+describe('timeout with a hung backend and only noreply requests', () => {
+  // noreply requests wait for no reply, so no deadline of their own: once the stalled server's
+  // socket is full, the clients sending to it are held back, unread, and a client that leaves
+  // went unnoticed for as long as the server stalled (found by the leak review).
+  let mc: Running;
+  let walnut: RunningProxy;
+  let port: number;
+
+  before(async () => {
+    mc = await startMemcached();
+    port = await freePort();
+    const yaml = `nr:\n  listen: 127.0.0.1:${port}\n  timeout: 200\n  servers:\n    - 127.0.0.1:${mc.port}:1 m0\n`;
+    walnut = await startWalnut(yaml, { listenPorts: [port] });
+  });
+
+  after(async () => {
+    mc?.resume();
+    await walnut?.stop();
+    await mc?.stop();
+  });
+
+  test('a socket the server does not drain for the timeout fails: clients that left are let go while it stalls', async () => {
+    await mc.pause();
+    const value = 'x'.repeat(50 * 1024);
+    const set = (i: number): string => `set nr${i % 100} 0 0 ${value.length} noreply\r\n${value}\r\n`;
+    // Clients one after another, each writing noreply sets for 300 ms without reading, then gone.
+    for (let c = 0; c < 6; c++) {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      let i = 0;
+      let writing = true;
+      const pump = (): void => {
+        while (writing && s.write(set(i++)));
+      };
+      s.on('connect', pump);
+      s.on('drain', pump);
+      await sleep(300);
+      writing = false;
+      s.destroy();
+    }
+    // The server is still stopped: every client must be gone from Walnut all the same.
+    let s = (await walnut.stats()) as Stats;
+    for (let tries = 0; tries < 50 && poolStat(s, 'nr', 'client_connections') !== 0; tries++) {
+      await sleep(100);
+      s = (await walnut.stats()) as Stats;
+    }
+    assert.equal(poolStat(s, 'nr', 'client_connections'), 0);
+    assert.ok(serverStat(s, 'nr', 'm0', 'server_timedout') >= 1, 'the stalled connection timed out');
+    mc.resume();
+  });
+});
