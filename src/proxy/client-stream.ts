@@ -107,7 +107,7 @@ function onShutdownDone(this: ShutdownReq, status: number): void {
 }
 
 function onLingerTimeout(stream: HandleStream | SocketStream): void {
-  stream.destroy();
+  stream.onLinger();
 }
 
 class HandleStream implements ClientStream, WriteOwner {
@@ -124,9 +124,14 @@ class HandleStream implements ClientStream, WriteOwner {
   private ended = false;
   /** Writes libuv holds because the kernel did not take them whole. */
   private queued = 0;
-  /** After the FIN: closes a peer that does not end its side within lingerMs. */
+  /**
+   * From end(): closes a peer that takes none of the replies still queued for lingerMs, or
+   * that does not end its side within lingerMs of the FIN.
+   */
   private linger: NodeJS.Timeout | null = null;
   private readonly lingerMs: number;
+  /** Bytes still queued when the linger timer was armed (progress is checked against it). */
+  private lingerUnsent = 0;
 
   constructor(handle: StreamHandle, tcp: TcpOptions | null, events: StreamEvents, lingerMs: number) {
     this.lingerMs = lingerMs;
@@ -203,6 +208,24 @@ class HandleStream implements ClientStream, WriteOwner {
       return;
     }
     this.startReading();
+    // The FIN waits behind the replies still queued: a client that does not read them would
+    // hold the connection for ever.
+    this.armLinger();
+  }
+
+  private armLinger(): void {
+    if (this.linger !== null) clearTimeout(this.linger);
+    this.lingerUnsent = this.unsent;
+    this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
+  }
+
+  /** @internal onLingerTimeout */
+  onLinger(): void {
+    this.linger = null;
+    if (this.handle === null) return;
+    // Before the FIN, a client still taking its replies gets more time.
+    if (!this.ended && this.unsent < this.lingerUnsent) this.armLinger();
+    else this.destroy();
   }
 
   destroy(): void {
@@ -244,7 +267,7 @@ class HandleStream implements ClientStream, WriteOwner {
     if (this.handle === null) return; // closed meanwhile (the shutdown was cancelled)
     if (status < 0) this.fail(uvError(status, 'shutdown'));
     else if (this.eof) this.destroy();
-    else this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
+    else this.armLinger();
   }
 
   /** @internal onHandleClose */
@@ -301,8 +324,10 @@ class SocketStream implements ClientStream {
   private readonly writer: SocketWriter;
   private ending = false;
   private closed = false;
+  /** As HandleStream's. */
   private linger: NodeJS.Timeout | null = null;
   private readonly lingerMs: number;
+  private lingerUnsent = 0;
 
   constructor(handle: AcceptedHandle, tcp: TcpOptions | null, events: StreamEvents, lingerMs: number) {
     this.lingerMs = lingerMs;
@@ -351,6 +376,21 @@ class SocketStream implements ClientStream {
     // With allowHalfOpen, net.Socket closes once both the FIN is sent and the peer's is seen.
     this.socket.end();
     this.socket.resume();
+    this.armLinger();
+  }
+
+  private armLinger(): void {
+    if (this.closed) return;
+    if (this.linger !== null) clearTimeout(this.linger);
+    this.lingerUnsent = this.unsent;
+    this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
+  }
+
+  /** @internal onLingerTimeout */
+  onLinger(): void {
+    this.linger = null;
+    if (!this.socket.writableFinished && this.unsent < this.lingerUnsent) this.armLinger();
+    else this.socket.destroy();
   }
 
   destroy(): void {
@@ -379,7 +419,7 @@ class SocketStream implements ClientStream {
 
   onFinish(): void {
     // The FIN is out; net.Socket closes once the peer's arrives, or here after lingerMs.
-    if (!this.closed) this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
+    this.armLinger();
   }
 
   onSocketClose(): void {

@@ -55,9 +55,11 @@ export const MAX_CLIENT_UNSENT_BYTES = 256 * 1024 * 1024;
 export const MAX_CLIENT_HELD_REPLY_BYTES = 512 * 1024 * 1024;
 
 /**
- * How long a client that has been sent its last reply and a FIN (after QUIT, an unframeable
- * request, a refused connection or at shutdown) may keep its own side open: the connection is
- * then closed. Without it such a client holds a descriptor for ever.
+ * A client being closed (after QUIT, an unframeable request, a refused connection or at
+ * shutdown) gets this long to take the replies still queued for it, renewed while it takes
+ * some, and then this long after the FIN to close its own side: the connection is then
+ * closed. Without it such a client, reading nothing, holds a descriptor and its replies for
+ * ever.
  */
 export const CLIENT_LINGER_MS = 5_000;
 

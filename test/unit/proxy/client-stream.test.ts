@@ -258,6 +258,59 @@ for (const direct of [true, false]) {
       }
     });
 
+    test('a peer that reads none of the replies queued before end() is closed after the linger time', async () => {
+      // The FIN waits behind the replies: before, the linger started only once it was out,
+      // which never happened, and the connection stayed open for ever (found by the leak review).
+      const { server, connectOne } = await listening(direct, SHORT_LINGER_MS);
+      const { client, stream, events } = await connectOne(true);
+      try {
+        client.pause();
+        stream.resume();
+        const big = pattern(1 << 20, 1);
+        for (let i = 0; i < 16; i++) stream.write(big);
+        assert.ok(stream.unsent > 0, 'some replies wait in Walnut');
+        stream.end();
+        await until(() => events.count('close') === 1, 'the close');
+      } finally {
+        client.destroy();
+        server.close();
+      }
+    });
+
+    test('a peer still reading what was queued before end() is not cut off by the linger time', async () => {
+      // net.Socket counts its queue down a whole write (here 1 MiB) at a time: a linger time
+      // that a 1 MiB write outlasts would see no progress.
+      const lingerMs = 400;
+      const { server, connectOne } = await listening(direct, lingerMs);
+      const { client, stream, events } = await connectOne(true);
+      try {
+        stream.resume();
+        const big = pattern(1 << 20, 2);
+        for (let i = 0; i < 16; i++) stream.write(big);
+        stream.end();
+        // Read the 16 MiB with a 60 ms pause after each MiB: longer than the linger time in all,
+        // with progress within each linger time.
+        let got = 0;
+        let nextPause = 1 << 20;
+        const t0 = Date.now();
+        client.on('data', (c: Buffer) => {
+          got += c.length;
+          if (got >= nextPause) {
+            nextPause += 1 << 20;
+            client.pause();
+            setTimeout(() => client.resume(), 60);
+          }
+        });
+        await once(client, 'end');
+        assert.equal(got, 16 << 20);
+        assert.ok(Date.now() - t0 > lingerMs, 'the reading took longer than the linger time');
+        assert.equal(events.log.includes('error ECONNRESET'), false);
+      } finally {
+        client.destroy();
+        server.close();
+      }
+    });
+
     test('destroy() with writes queued and the FIN pending: no error, no drain, one close', async () => {
       const { server, connectOne } = await listening(direct);
       const { client, stream, events } = await connectOne();
