@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort, startRedis, startWalnut, type Running } from '../../scripts/lib/processes.js';
+import { requestUntil } from './support/request-until.js';
 
 let backend: Running;
 const dir = mkdtempSync(join(tmpdir(), 'walnut-accept-'));
@@ -48,20 +49,7 @@ net.Server.prototype.listen = function (...args) {
     else process.env['NODE_OPTIONS'] = saved;
   });
   try {
-    const reply = await new Promise<string>((resolve, reject) => {
-      const c = createConnection(sock);
-      let got = '';
-      c.on('data', (d) => {
-        got += d.toString('latin1');
-        if (got.endsWith('\r\n')) {
-          c.destroy();
-          resolve(got);
-        }
-      });
-      c.on('error', reject);
-      c.write('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n');
-    });
-    assert.equal(reply, '+OK\r\n');
+    assert.equal(await requestUntil(sock, '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n', '\r\n', 5_000), '+OK\r\n');
     assert.match(readFileSync(walnut.logPath, 'utf8'), /listener of pool u: accept EMFILE/);
   } finally {
     await walnut.stop();
@@ -87,20 +75,7 @@ test('clients beyond the open-files limit do not end the process', async () => {
     assert.ok(open >= 60, `Walnut holds ${open} of its 64 descriptors`);
     for (const c of crowd) c.destroy();
     await new Promise((r) => setTimeout(r, 500));
-    const reply = await new Promise<string>((resolve, reject) => {
-      const c = createConnection(port, '127.0.0.1');
-      let got = '';
-      c.on('data', (d) => {
-        got += d.toString('latin1');
-        if (got.endsWith('\r\n')) {
-          c.destroy();
-          resolve(got);
-        }
-      });
-      c.on('error', reject);
-      c.write('*1\r\n$4\r\nPING\r\n');
-    });
-    assert.equal(reply, '+PONG\r\n');
+    assert.equal(await requestUntil(port, '*1\r\n$4\r\nPING\r\n', '\r\n', 5_000), '+PONG\r\n');
   } finally {
     for (const c of crowd) c.destroy();
     await walnut.stop();

@@ -44,6 +44,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { freePort, startMemcached, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { requestUntil } from './support/request-until.js';
 import { serverStat, type Stats } from './support/stats.js';
 
 /**
@@ -300,25 +301,9 @@ function exchange(port: number, bytes: Buffer, quietMs: number, cuts: readonly n
   });
 }
 
-/** Sends `request` on a fresh connection; what came back once it ends with `end` (or at timeout). */
-function request(port: number, req: string, end: string, timeoutMs = CROSS_TIMEOUT_MS): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1', () => s.write(Buffer.from(req, 'latin1')));
-    let text = '';
-    const finish = (): void => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(text);
-    };
-    const timer = setTimeout(finish, timeoutMs);
-    s.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      if (text.endsWith(end)) finish();
-    });
-    s.on('error', () => undefined);
-    s.on('close', finish);
-  });
-}
+/** Sends `req` on a fresh connection; what came back once it ends with `end` (or at timeout). */
+const request = (port: number, req: string, end: string, timeoutMs = CROSS_TIMEOUT_MS): Promise<string> =>
+  requestUntil(port, req, end, timeoutMs);
 
 // ---------------------------------------------------------------------------------------------
 // The verdict
