@@ -40,11 +40,10 @@
 // MC_FUZZ_SEED and MC_FUZZ_RUNS override fast-check's seed and the number of cases;
 // MC_FUZZ_VERBOSE prints how many cases were refused, waited or run again.
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { freePort, startMemcached, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
-import { requestUntil } from './support/request-until.js';
+import { exchangeCut, requestUntil, type Exchange } from './support/request-until.js';
 import { serverStat, type Stats } from './support/stats.js';
 
 /**
@@ -191,15 +190,6 @@ function mutate(base: string, edits: readonly Edit[]): string {
 // ---------------------------------------------------------------------------------------------
 // Exchanges
 
-interface Exchange {
-  /** Everything received, as latin1. */
-  text: string;
-  /** The peer closed the connection. */
-  closed: boolean;
-  /** The stream ended with the sentinel's reply. */
-  complete: boolean;
-}
-
 interface Reply {
   text: string;
   error: boolean;
@@ -245,61 +235,15 @@ function normal(r: Reply): string {
   return r.error ? 'ERROR' : r.text.replace(/^(VALUE \S+ \d+ \d+) \d+\r\n/gm, '$1 <cas>\r\n');
 }
 
-/** Pause between the pieces of a request sent cut (so that the peer reads them apart). */
-const PIECE_GAP_MS = 3;
-
-/**
- * Sends `bytes` on a fresh connection (cut at the offsets in `cuts`, a short pause after each
- * piece) and collects what comes back until the sentinel's reply ends the stream, the peer
- * closes, or quietMs pass without a byte (counted from the last piece sent).
- */
-function exchange(port: number, bytes: Buffer, quietMs: number, cuts: readonly number[] = []): Promise<Exchange> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1', () => {
-      s.setNoDelay(true);
-      const ends = [...new Set(cuts.map((c) => c % bytes.length))].filter((c) => c > 0).sort((a, b) => a - b);
-      ends.push(bytes.length);
-      let from = 0;
-      const next = (): void => {
-        const to = ends.shift();
-        if (to === undefined || settled) return;
-        s.write(bytes.subarray(from, to));
-        from = to;
-        arm();
-        if (ends.length > 0) setTimeout(next, PIECE_GAP_MS);
-      };
-      next();
-    });
-    let text = '';
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (closed: boolean, complete: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      s.destroy();
-      resolve({ text, closed, complete });
-    };
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish(false, false), quietMs);
-    };
-    arm();
-    s.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      if (text.endsWith(SENTINEL_REPLY)) {
-        const p = parseReplies(text);
-        if (p.rest === '' && p.replies.at(-1)?.text === SENTINEL_REPLY) {
-          finish(false, true);
-          return;
-        }
-      }
-      arm();
-    });
-    s.on('error', () => undefined);
-    s.on('close', () => finish(true, false));
-  });
+/** The stream ends with the sentinel's reply, the last one, and nothing after it. */
+function sentinelAnswered(text: string): boolean {
+  if (!text.endsWith(SENTINEL_REPLY)) return false;
+  const p = parseReplies(text);
+  return p.rest === '' && p.replies.at(-1)?.text === SENTINEL_REPLY;
 }
+
+const exchange = (port: number, bytes: Buffer, quietMs: number, cuts: readonly number[] = []): Promise<Exchange> =>
+  exchangeCut(port, bytes, { quietMs, cuts, complete: sentinelAnswered });
 
 /** Sends `req` on a fresh connection; what came back once it ends with `end` (or at timeout). */
 const request = (port: number, req: string, end: string, timeoutMs = CROSS_TIMEOUT_MS): Promise<string> =>
