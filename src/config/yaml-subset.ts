@@ -306,10 +306,10 @@ const PARSER_ERROR =
 /** What usually causes the yaml package's messages in a nutcracker file. */
 const SYNTAX_HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^Nested mappings are not allowed in compact mappings/, '; a value that ends in ":" or contains ": " must be quoted, and each "key: value" needs its own line'],
-  [/^Implicit map keys need to be followed by map values/, '; each line must be "key: value" or "- item" (check for a missing ":" and the indentation)'],
+  [/^Implicit map keys need to be followed by map values/, '; each line must be "key: value" or "- item" (check for a missing ":", a missing space after it, and the indentation)'],
   [/^All (mapping|sequence) items must start at the same column/, '; the keys of a pool (and the "- " lines of a list) must be indented by the same number of spaces'],
   [/^A block sequence may not be used as an implicit map key/, '; check the indentation of the "- " lines'],
-  [/^Implicit keys need to be on a single line/, '; check for a missing ":" or an unclosed quote'],
+  [/^Implicit keys need to be on a single line/, '; check for a missing ":", a missing space after it ("key: value"), or an unclosed quote'],
   [/^Missing closing .?quote/, '; close the quote, and indent continuation lines of a quoted value more than its key'],
 ];
 

@@ -173,6 +173,12 @@ describe('parseConfig: YAML that libyaml reads differently from YAML 1.2', () =>
     assert.match(e.twemproxyText ?? '', /^conf: failed \(err \d\) to get the next yaml document$/);
   });
 
+  it('a key without the space after its ":" is pointed out', () => {
+    const e = parseError(POOL.replace('listen: ', 'listen:'));
+    assert.equal(e.line, 2);
+    assert.match(e.message, /a missing space after it \("key: value"\)/);
+  });
+
   it('a pool written twice is called that, not a pool sharing its own listen address', () => {
     const e = parseError(POOL + POOL);
     assert.equal(e.twemproxyText, "conf: pools 'alpha' and 'alpha' have the same listen address '127.0.0.1:22121'");
