@@ -75,15 +75,17 @@ export class Proxy implements StatsSource {
 
   /**
    * Stop accepting, stop reading requests, give clients up to graceMs to receive the replies
-   * they are owed (to the last byte: a large reply to a slow reader included), then close
-   * every connection.
+   * they are owed (to the last byte: a large reply to a slow reader included) and the servers
+   * to take every request accepted (memcached `noreply` ones and those of clients gone
+   * included), then close every connection.
    */
   async close(graceMs: number): Promise<void> {
     this.trimmer?.stop();
     await Promise.all(this.listeners.map((l) => l.close()));
     for (const pool of this.pools) for (const client of pool.clients) client.shutdown();
     const deadline = performance.now() + graceMs;
-    while (performance.now() < deadline && this.pools.some((p) => [...p.clients].some((c) => !c.finished))) {
+    const busy = (p: ServerPool): boolean => [...p.clients].some((c) => !c.finished) || !p.serversSettled;
+    while (performance.now() < deadline && this.pools.some(busy)) {
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const pool of this.pools) {

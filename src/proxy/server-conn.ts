@@ -61,6 +61,14 @@ export class ServerConn implements ReplySink, Flushable {
   private unflushedNoreply = 0;
   private unflushedNoreplyBytes = 0;
   private connected = false;
+  /**
+   * Internal requests (AUTH, SELECT) not answered yet. Until they are, clients' requests wait
+   * in `awaitingSetup` instead of being written behind them: a SELECT the server refuses
+   * (`redis_db` out of range) must not let them run on database 0.
+   */
+  private setupPending = 0;
+  private awaitingSetup: Msg[] | null = null;
+  private awaitingSetupBytes = 0;
   closed = false;
   flushQueued = false;
   private timer: NodeJS.Timeout | null = null;
@@ -75,9 +83,12 @@ export class ServerConn implements ReplySink, Flushable {
   private waitedOn: WeakSet<Feeder> | null = null;
   /** Requests have been refused (MAX_SERVER_QUEUED_BYTES) since the last drain: logged once. */
   private refusing = false;
-  /** When requests were last handed to the socket (ms since the epoch; 0: never). */
-  private lastWrite = 0;
-  /** When the socket last filled up (writeBlocked set), in ms since epoch. */
+  /**
+   * When requests were last handed to the socket (performance.now(): timeouts and the idle rule
+   * use a monotonic clock, so a step of the system clock neither fires nor stalls them).
+   */
+  private lastWrite = -Infinity;
+  /** When the socket last filled up (writeBlocked set), same clock. */
   private blockedAt = 0;
 
   constructor(server: Server) {
@@ -102,7 +113,10 @@ export class ServerConn implements ReplySink, Flushable {
     this.socket.on('end', () => this.close(this.writer.resetAfterEnd()));
     this.socket.on('close', () => this.close(''));
     // Internal requests (AUTH, then SELECT) go first on every new connection.
-    for (const msg of pool.codec.connectPreamble()) this.enqueue(msg);
+    for (const msg of pool.codec.connectPreamble()) {
+      this.enqueue(msg);
+      this.setupPending++;
+    }
   }
 
   /** @internal socket input */
@@ -119,14 +133,24 @@ export class ServerConn implements ReplySink, Flushable {
     if (!msg.internal) {
       stats.requests++;
       stats.request_bytes += len;
+      if (this.setupPending > 0) {
+        (this.awaitingSetup ??= []).push(msg);
+        this.awaitingSetupBytes += len;
+        return;
+      }
     }
+    this.queue(msg, len);
+  }
+
+  /** Put a counted request in `out` (and `inflight` when a reply is due). */
+  private queue(msg: Msg, len: number): void {
     this.out.push(msg.data);
     if (msg.noreply) {
       this.unflushedNoreply++;
       this.unflushedNoreplyBytes += len;
     } else {
       if (this.timeout > 0) {
-        msg.deadline = Date.now() + this.timeout;
+        msg.deadline = performance.now() + this.timeout;
         if (this.timer === null) this.armTimer(this.timeout);
       }
       this.inflight.push(msg);
@@ -151,7 +175,7 @@ export class ServerConn implements ReplySink, Flushable {
     this.unflushedReplies = this.unflushedReplyBytes = 0;
     this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
     this.out.writeTo(this.writer);
-    this.lastWrite = Date.now();
+    this.lastWrite = performance.now();
     // What the kernel did not take waits in the socket; past the limit, hold the feeders
     // until the writer reports the drain.
     if (this.writer.unsent >= MAX_SERVER_UNSENT_BYTES) {
@@ -169,12 +193,21 @@ export class ServerConn implements ReplySink, Flushable {
    * (and memcached `noreply` requests are bounded by nothing else).
    */
   get congested(): boolean {
-    return this.writeBlocked || this.out.bytes >= MAX_SERVER_UNSENT_BYTES;
+    return this.writeBlocked || this.out.bytes + this.awaitingSetupBytes >= MAX_SERVER_UNSENT_BYTES;
   }
 
   /** Request bytes waiting here or in the socket for the server to take them. */
   get queuedBytes(): number {
-    return this.out.bytes + this.writer.unsent;
+    return this.out.bytes + this.awaitingSetupBytes + this.writer.unsent;
+  }
+
+  /**
+   * Nothing left to hand over or to hear back: every request is in the kernel and answered.
+   * Shutdown waits for this (a closed socket with replies unread would reset, and lose what
+   * the kernel still held for the server).
+   */
+  get settled(): boolean {
+    return this.closed || (this.inflight.length === 0 && this.queuedBytes === 0);
   }
 
   /** A request was refused for want of queue room: say so once until the connection drains. */
@@ -243,11 +276,7 @@ export class ServerConn implements ReplySink, Flushable {
     stats.out_queue--;
     stats.out_queue_bytes -= len;
     if (msg.internal) {
-      if ((flags & REPLY_ERROR) !== 0 && log.level >= LOG_WARN) {
-        log.warn(
-          `${internalName(msg.data)} failed on ${this.server.pool.config.name} | ${this.server.config.name}: ${firstLine(reply)}`,
-        );
-      }
+      this.onSetupReply(msg, reply, flags);
       return;
     }
     const owner = msg.parent !== null ? msg.parent.owner : msg.owner;
@@ -309,13 +338,42 @@ export class ServerConn implements ReplySink, Flushable {
   }
 
   /**
+   * AUTH or SELECT answered. A refused SELECT closes the connection and fails the requests
+   * waiting for it (twemproxy logs it and goes on, on database 0); a refused AUTH is logged and
+   * the requests go ahead, to get the server's own -NOAUTH (so does a SELECT refused for it).
+   */
+  private onSetupReply(msg: Msg, reply: Buffer, flags: number): void {
+    this.setupPending--;
+    if ((flags & REPLY_ERROR) !== 0) {
+      const what = internalName(msg.data);
+      const text = firstLine(reply);
+      const fatal = what.startsWith('SELECT') && !text.startsWith('-NOAUTH');
+      if (fatal || log.level >= LOG_WARN) {
+        const line = `${what} failed on ${this.server.pool.config.name} | ${this.server.config.name}: ${text}`;
+        if (fatal) log.error(`${line}; closing the connection, its requests fail`);
+        else log.warn(line);
+      }
+      if (fatal) {
+        this.close('EINVAL');
+        return;
+      }
+    }
+    if (this.setupPending > 0 || this.awaitingSetup === null) return;
+    const waiting = this.awaitingSetup;
+    this.awaitingSetup = null;
+    this.awaitingSetupBytes = 0;
+    for (const m of waiting) this.queue(m, m.data.length);
+    if (this.connected) scheduleFlush(this);
+  }
+
+  /**
    * Close with a Node error code ('' = the server closed the connection) and fail every
    * request still pending here with it.
    */
   close(code: string): void {
     if (this.closed) return;
     this.closed = true;
-    const idle = this.inflight.length === 0 && this.out.empty && Date.now() - this.lastWrite >= IDLE_CLOSE_MS;
+    const idle = this.inflight.length === 0 && this.out.empty && performance.now() - this.lastWrite >= IDLE_CLOSE_MS;
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -342,6 +400,18 @@ export class ServerConn implements ReplySink, Flushable {
     }
     stats.in_queue -= this.unflushedNoreply;
     stats.in_queue_bytes -= this.unflushedNoreplyBytes;
+    const waiting = this.awaitingSetup;
+    this.awaitingSetup = null;
+    this.awaitingSetupBytes = 0;
+    if (waiting !== null) {
+      for (const msg of waiting) {
+        stats.in_queue--;
+        stats.in_queue_bytes -= msg.data.length;
+        if (msg.noreply) continue;
+        msg.errorCode = code;
+        pool.complete(msg);
+      }
+    }
     this.unflushedReplies = this.unflushedReplyBytes = 0;
     this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
     this.releaseHeld();
@@ -373,7 +443,7 @@ export class ServerConn implements ReplySink, Flushable {
   private onTimer(): void {
     this.timer = null;
     if (this.closed) return;
-    const now = Date.now();
+    const now = performance.now();
     let next = Infinity;
     const head = this.inflight.peek();
     if (head !== undefined) next = head.deadline - now;

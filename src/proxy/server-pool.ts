@@ -210,14 +210,14 @@ export class ServerPool implements KeyRouter {
     this.rebuild();
   }
 
-  /** Retry time passed for some ejected server: put back every server whose time has come. */
   /** Re-admission is lazy (spec 7): checked when a request is routed. */
   private readmitDue(): void {
-    if (this.nextRebuild !== 0 && Date.now() > this.nextRebuild) this.readmit();
+    if (this.nextRebuild !== 0 && performance.now() > this.nextRebuild) this.readmit();
   }
 
+  /** Retry time passed for some ejected server: put back every server whose time has come. */
   private readmit(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const server of this.servers) {
       if (server.nextRetry !== 0 && server.nextRetry <= now) server.nextRetry = 0;
     }
@@ -256,6 +256,11 @@ export class ServerPool implements KeyRouter {
       stats: { ...this.stats },
       servers: this.servers.map((s) => ({ name: s.config.name, stats: { ...s.stats } })),
     };
+  }
+
+  /** Every server connection has handed over its requests and heard back. */
+  get serversSettled(): boolean {
+    return this.servers.every((s) => s.settled);
   }
 
   /** Close every server connection (shutdown). */

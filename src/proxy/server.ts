@@ -1,5 +1,5 @@
 /**
- * One backend server of a pool: its connections (created lazily, used round-robin), its
+ * One backend server of a pool: its connections (opened lazily, one per client affinity slot), its
  * counters, and its liveness state for auto_eject_hosts. Mirrors twemproxy's struct server and
  * server_conn / server_failure / server_ok in nc_server.c.
  */
@@ -25,7 +25,7 @@ export class Server {
   private readonly slots: (ServerConn | null)[];
   /** Consecutive failures since the last success (auto_eject_hosts). */
   private failureCount = 0;
-  /** When an ejected server may be tried again (ms since epoch); 0 = live. */
+  /** When an ejected server may be tried again (performance.now() ms); 0 = live. */
   nextRetry = 0;
 
   constructor(pool: ServerPool, index: number, config: ServerConfig) {
@@ -96,11 +96,17 @@ export class Server {
     this.failureCount++;
     if (this.failureCount >= Math.max(1, pool.config.serverFailureLimit) && this.live) {
       this.failureCount = 0;
-      const now = Date.now();
-      this.stats.server_ejected_at = now * 1000;
-      this.nextRetry = now + pool.config.serverRetryTimeout;
+      // Wall clock for the stats (twemproxy reports µs since the epoch); a monotonic one for
+      // the retry, so that a clock step neither keeps a server out nor lets it back early.
+      this.stats.server_ejected_at = Date.now() * 1000;
+      this.nextRetry = performance.now() + pool.config.serverRetryTimeout;
       pool.onEjected(this);
     }
+  }
+
+  /** Every connection has handed over its requests and heard back (ServerConn.settled). */
+  get settled(): boolean {
+    return this.slots.every((conn) => conn === null || conn.settled);
   }
 
   /** Close every connection (shutdown, or the pool going away on reload). */

@@ -341,6 +341,70 @@ describe('run mode', () => {
     }
   });
 
+  test('SIGTERM with memcached noreply sets still queued for a stopped server, their client gone: the server gets every one', async () => {
+    const memcached = await startMemcached();
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('drain-noreply.yml', poolYaml(listenPort, memcached.port, 'nr'));
+    const logPath = tempFile('drain-noreply.log');
+    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath]);
+    // More than the kernel's socket buffers take while the server is stopped, so some of it
+    // waits in Walnut when the signal comes.
+    const count = 12000;
+    const value = 'n'.repeat(1024);
+    let client: Socket | null = null;
+    try {
+      await waitFor('stats port', () => readStats(statsPort));
+      await memcached.pause();
+      const c = await new Promise<Socket>((resolve, reject) => {
+        const s = connect(listenPort, '127.0.0.1', () => resolve(s));
+        s.once('error', reject);
+      });
+      client = c;
+      c.on('error', () => undefined);
+      let sets = '';
+      for (let i = 0; i < count; i++) sets += `set nr:${i} 0 0 ${value.length} noreply\r\n${value}\r\n`;
+      c.write(sets);
+      // Walnut stops reading the client once enough waits for the stopped server: what it
+      // read by then (the count stops moving) is what it accepted.
+      let accepted = -1;
+      let steady = 0;
+      await waitFor('Walnut to stop reading the sets', async () => {
+        const stats = JSON.parse((await readStats(statsPort)) ?? '{}') as Record<string, Record<string, unknown> | undefined>;
+        const server = stats['nr']?.[`127.0.0.1:${memcached.port}`] as { requests?: number } | undefined;
+        const requests = server?.requests ?? 0;
+        steady = requests === accepted ? steady + 1 : 0;
+        accepted = requests;
+        await sleep(100);
+        return steady >= 3 ? true : undefined;
+      });
+      assert.ok(accepted > 1000, `${accepted} sets accepted`);
+      c.destroy();
+      child.kill('SIGTERM');
+      await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
+      await sleep(300);
+      memcached.resume();
+      const r = await done;
+      assert.equal(r.code, 0);
+      const items = await new Promise<string>((resolve, reject) => {
+        const s = connect(memcached.port, '127.0.0.1', () => s.write('stats\r\n'));
+        let text = '';
+        s.setEncoding('latin1').on('data', (d: string) => {
+          text += d;
+          if (text.endsWith('END\r\n')) {
+            s.destroy();
+            resolve(/STAT curr_items (\d+)/.exec(text)?.[1] ?? '');
+          }
+        });
+        s.once('error', reject);
+      });
+      assert.equal(items, String(accepted), 'every set accepted before the signal reached memcached');
+    } finally {
+      client?.destroy();
+      memcached.resume();
+      await memcached.stop();
+    }
+  });
+
   test('SIGTERM while a client is slowly reading a large reply: it gets every byte, then Walnut exits 0', async () => {
     const redis = await startRedis();
     const [listenPort, statsPort] = [await freePort(), await freePort()];

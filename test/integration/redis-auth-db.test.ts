@@ -2,6 +2,7 @@
 // to Walnut, Walnut authenticates to the servers (AUTH before SELECT on every new connection),
 // and data lands in the configured database.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
@@ -15,10 +16,11 @@ describe('redis_auth and redis_db', () => {
   let authPort: number;
   let noAuthPort: number;
   let wrongAuthPort: number;
+  let wrongAuthDbPort: number;
 
   before(async () => {
     shards = await Promise.all([startRedis({ password: PASSWORD }), startRedis({ password: PASSWORD })]);
-    [authPort, noAuthPort, wrongAuthPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    [authPort, noAuthPort, wrongAuthPort, wrongAuthDbPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const servers = ['  servers:', ...shards.map((s, i) => `    - 127.0.0.1:${s.port}:1 s${i}`)];
     const yaml = [
       'authed:',
@@ -36,9 +38,15 @@ describe('redis_auth and redis_db', () => {
       '  redis: true',
       '  redis_auth: not-the-password',
       ...servers,
+      'wrongauthdb:',
+      `  listen: 127.0.0.1:${wrongAuthDbPort}`,
+      '  redis: true',
+      '  redis_auth: not-the-password',
+      '  redis_db: 3',
+      ...servers,
       '',
     ].join('\n');
-    walnut = await startWalnut(yaml, { listenPorts: [authPort, noAuthPort, wrongAuthPort] });
+    walnut = await startWalnut(yaml, { listenPorts: [authPort, noAuthPort, wrongAuthPort, wrongAuthDbPort] });
   });
 
   after(async () => {
@@ -106,5 +114,47 @@ describe('redis_auth and redis_db', () => {
     c.command('GET', 'k');
     assert.equal((await c.read(8)).toString('latin1'), '-NOAUTH ');
     c.destroy();
+  });
+
+  test('with a wrong redis_auth and a redis_db, the SELECT refused for want of AUTH does not hide the NOAUTH', async () => {
+    const c = await RawClient.connect(wrongAuthDbPort);
+    c.command('AUTH', 'not-the-password');
+    assert.equal(await c.readText('+OK\r\n'), '+OK\r\n');
+    c.command('GET', 'k');
+    assert.equal((await c.read(8)).toString('latin1'), '-NOAUTH ');
+    c.destroy();
+  });
+});
+
+describe('a redis_db the server refuses', () => {
+  let redis: Running;
+  let walnut: RunningProxy;
+  let port: number;
+
+  before(async () => {
+    redis = await startRedis();
+    port = await freePort();
+    const yaml = ['far:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  redis_db: 20', '  servers:', `    - 127.0.0.1:${redis.port}:1`, ''];
+    walnut = await startWalnut(yaml.join('\n'), { listenPorts: [port] });
+  });
+
+  after(async () => {
+    await walnut.stop();
+    await redis.stop();
+  });
+
+  // twemproxy writes the SELECT and the requests behind it at once: they run on database 0.
+  test('fails the requests instead of running them on database 0, and says why in the log', async () => {
+    const c = await RawClient.connect(port);
+    c.command('SET', 'far:key', 'v');
+    c.command('GET', 'far:key');
+    const want = '-ERR Invalid argument\r\n'.repeat(2);
+    assert.equal(await c.readText(want), want);
+    c.destroy();
+    const direct = await RawClient.connect(redis.port);
+    direct.command('EXISTS', 'far:key');
+    assert.equal(await direct.readText(':0\r\n'), ':0\r\n');
+    direct.destroy();
+    assert.match(readFileSync(walnut.logPath, 'utf8'), /SELECT 20 failed on far \| 127\.0\.0\.1:\d+: -ERR DB index is out of range; closing the connection, its requests fail/);
   });
 });
