@@ -57,6 +57,8 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   private failed = false;
   private writeBlocked = false;
   private queueFull = false;
+  /** MAX_CLIENT_HELD_REPLY_BYTES was passed: the client is being closed for it. */
+  private heldOver = false;
   /** Congested server connections holding this client back (ServerConn.hold). */
   private heldBy = 0;
 
@@ -156,7 +158,9 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   }
 
   onReplyHeld(bytes: number): void {
-    if ((this.heldReplyBytes += bytes) <= MAX_CLIENT_HELD_REPLY_BYTES || this.closing) return;
+    // (Also while closing: a QUIT after a pipeline does not lift the bound on what it holds.)
+    if ((this.heldReplyBytes += bytes) <= MAX_CLIENT_HELD_REPLY_BYTES || this.closed || this.heldOver) return;
+    this.heldOver = true;
     if (log.level >= LOG_WARN) {
       log.warn(`client ${this.describe()}: over ${MAX_CLIENT_HELD_REPLY_BYTES} bytes of replies held behind unanswered requests, closing`);
     }

@@ -242,13 +242,16 @@ describe('memory bounds', () => {
 
   // Replies that cannot be written before an earlier one: with the first server stopped, the
   // second's answers pile up in the proxy, whole or as fragments of MGETs waiting to merge.
-  for (const shape of ['whole replies', 'MGET fragments'] as const) {
+  // A QUIT at the end (the client is then being closed) must not lift the bound.
+  for (const shape of ['whole replies', 'MGET fragments', 'whole replies, then QUIT'] as const) {
     test(`a client with over ${MAX_CLIENT_HELD_REPLY_BYTES / MiB} MiB of ${shape} held behind an unanswered request is disconnected`, async () => {
       const { a, b } = await bigKeyOnEachServer();
       const command = (...args: string[]): string => `*${args.length}\r\n${args.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`;
       const held = MAX_CLIENT_HELD_REPLY_BYTES / MiB + 20;
       const pipeline =
-        shape === 'whole replies' ? command('GET', a) + command('GET', b).repeat(held) : command('MGET', a, b).repeat(held);
+        shape === 'MGET fragments'
+          ? command('MGET', a, b).repeat(held)
+          : command('GET', a) + command('GET', b).repeat(held) + (shape === 'whole replies' ? '' : command('QUIT'));
       const before = (await walnut.stats()) as Record<string, Record<string, number>>;
       await redis.pause();
       try {
