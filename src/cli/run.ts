@@ -2,7 +2,7 @@
 // shutdown. Mirrors twemproxy's nc.c (nc_pre_run, nc_run, nc_post_run) and nc_signal.c.
 import { availableParallelism, constants } from 'node:os';
 import type { Config } from '../config/config.js';
-import { loadConfig } from '../config/load.js';
+import { configFromBytes, readConfigFile } from '../config/load.js';
 import { WorkerPool } from '../cluster/worker-pool.js';
 import { Proxy } from '../proxy/proxy.js';
 import { DIRECT_HANDLES_AVAILABLE } from '../proxy/stream-handle.js';
@@ -156,8 +156,10 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
   }
 
   let config: Config;
+  let configBytes: Buffer;
   try {
-    config = await loadConfig(confFile);
+    configBytes = await readConfigFile(confFile);
+    config = await configFromBytes(configBytes, confFile);
   } catch (err) {
     const reason = errorReason(err);
     log.error(reason);
@@ -188,7 +190,7 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
             output: options.output,
             verbosity: log.level,
             mbufSize: options.mbufSize,
-          })
+          }, configBytes)
         : await Proxy.start(config, { mbufSize: options.mbufSize });
   } catch (err) {
     return fail(errorReason(err));

@@ -16,12 +16,16 @@ export interface WorkerSettings {
 export const WORKER_ENV = 'WALNUT_WORKER_SETTINGS';
 
 export type ToWorker =
+  /** The configuration file's bytes as the primary read them (base64), for 'need-config'. */
+  | { readonly type: 'config'; readonly data: string }
   | { readonly type: 'stats'; readonly id: number }
   | { readonly type: 'shutdown'; readonly graceMs: number }
   | { readonly type: 'log-level'; readonly level: number }
   | { readonly type: 'log-reopen' };
 
 export type ToPrimary =
+  /** Listening for the primary's messages: send the configuration. */
+  | { readonly type: 'need-config' }
   | { readonly type: 'ready' }
   /** This worker put a unix socket at its path (the others sharing it found it there). */
   | ({ readonly type: 'published' } & PublishedSocket)

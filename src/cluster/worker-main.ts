@@ -1,11 +1,11 @@
 /**
  * Entry point of a worker process (--workers N): runs one Proxy on the configuration the
- * primary validated, listening on sockets the primary shares, and answers the primary's
+ * primary read and validated (sent as bytes: the file may have changed since), listening on sockets the primary shares, and answers the primary's
  * requests (stats, log level, shutdown). The primary owns signals, the pid file and the stats
  * port; a worker ignores the terminal's SIGINT and waits for the primary's word.
  */
 import cluster from 'node:cluster';
-import { loadConfig } from '../config/load.js';
+import { configFromBytes } from '../config/load.js';
 import { Proxy } from '../proxy/proxy.js';
 import { errorReason } from '../util/errno.js';
 import { log, LOG_INFO } from '../util/log.js';
@@ -55,8 +55,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(5000));
   // The primary is gone: nobody can stop us any more, so stop now.
   process.on('disconnect', () => void stop(1000));
+  let gotConfig: (bytes: Buffer) => void = () => undefined;
+  const configBytes = new Promise<Buffer>((resolve) => (gotConfig = resolve));
   process.on('message', (message: unknown) => {
     switch (messageType(message)) {
+      case 'config':
+        gotConfig(Buffer.from((message as Extract<ToWorker, { type: 'config' }>).data, 'base64'));
+        return;
       case 'stats': {
         const { id } = message as Extract<ToWorker, { type: 'stats' }>;
         send({ type: 'stats', id, snapshot: proxy?.snapshot() ?? { totalConnections: 0, currConnections: 0, pools: [] } });
@@ -75,7 +80,9 @@ async function main(): Promise<void> {
   });
 
   try {
-    const config = await loadConfig(settings.confFile);
+    // Asked for once the listener above is attached: a message sent before could be lost.
+    send({ type: 'need-config' });
+    const config = await configFromBytes(await configBytes, settings.confFile);
     proxy = await Proxy.start(config, {
       mbufSize: settings.mbufSize,
       onSocketPublished: (socket) => send({ type: 'published', ...socket }),

@@ -12,9 +12,9 @@
 import cluster, { type Worker } from 'node:cluster';
 import { unlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { loadConfigWith } from '../config/load.js';
+import { configFromBytes } from '../config/load.js';
 import { removeSocket, stagingPath } from '../proxy/unix-socket.js';
-import { sumSnapshots } from '../stats/sum.js';
+import { retire, sumSnapshots } from '../stats/sum.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { errorReason } from '../util/errno.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
@@ -48,6 +48,10 @@ interface Slot {
 export class WorkerPool implements StatsSource {
   private readonly slots: Slot[] = [];
   private readonly settings: WorkerSettings;
+  /** The configuration file as the primary read and validated it, base64: every worker runs it. */
+  private readonly configData: string;
+  /** Counters of workers that have exited (their last snapshot): the sums never go back. */
+  private retired: StatsSnapshot | null = null;
   private closing = false;
   /** Until start() has settled: workers killed while starting count against QUICK_RESTARTS. */
   private starting = true;
@@ -60,8 +64,9 @@ export class WorkerPool implements StatsSource {
   private nextStatsId = 1;
   private readonly waiting = new Map<number, { pending: number; done: () => void }>();
 
-  private constructor(settings: WorkerSettings) {
+  private constructor(settings: WorkerSettings, configBytes: Buffer) {
     this.settings = settings;
+    this.configData = configBytes.toString('base64');
   }
 
   /**
@@ -70,12 +75,12 @@ export class WorkerPool implements StatsSource {
    * those would fail again. A worker killed by another signal while starting is replaced, as
    * after start, up to QUICK_RESTARTS times, so that the start always ends.
    */
-  static async start(count: number, settings: WorkerSettings): Promise<WorkerPool> {
-    const paths = await unixSocketPaths(settings.confFile);
+  static async start(count: number, settings: WorkerSettings, configBytes: Buffer): Promise<WorkerPool> {
+    const paths = await unixSocketPaths(configBytes, settings.confFile);
     await removeStaleSockets(paths);
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
-    const pool = new WorkerPool(settings);
+    const pool = new WorkerPool(settings, configBytes);
     try {
       await Promise.all(Array.from({ length: count }, () => pool.fork()));
     } catch (err) {
@@ -108,7 +113,9 @@ export class WorkerPool implements StatsSource {
       let reportedFailure = false;
       worker.on('message', (message: unknown) => {
         const type = messageType(message);
-        if (type === 'published') {
+        if (type === 'need-config') {
+          worker.send({ type: 'config', data: this.configData } satisfies ToWorker);
+        } else if (type === 'published') {
           // Sent as soon as the socket is at its path: a worker can die before it is ready, and
           // the socket it published (a new one when every worker had died) must still be removed.
           const { path, ino } = message as Extract<ToPrimary, { type: 'published' }>;
@@ -149,6 +156,7 @@ export class WorkerPool implements StatsSource {
       worker.on('exit', (code, signal) => {
         const at = this.slots.indexOf(slot);
         if (at >= 0) this.slots.splice(at, 1);
+        if (slot.last !== null) this.retired = retire(this.retired, slot.last);
         if (reportedFailure) return;
         const pid = worker.process.pid ?? '?';
         if (!started) {
@@ -171,7 +179,7 @@ export class WorkerPool implements StatsSource {
    */
   private replace(why: string): Promise<void> {
     if (this.closing) return Promise.resolve();
-    const now = Date.now();
+    const now = performance.now();
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
     const over = this.restarts.length - QUICK_RESTARTS;
     const delay = over < 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** over);
@@ -220,7 +228,8 @@ export class WorkerPool implements StatsSource {
       });
       this.waiting.delete(id);
     }
-    return sumSnapshots(this.slots.flatMap((s) => (s.last === null ? [] : [s.last])));
+    const parts = this.slots.flatMap((s) => (s.last === null ? [] : [s.last]));
+    return sumSnapshots(this.retired === null ? parts : [...parts, this.retired]);
   }
 
   setLogLevel(level: number): void {
@@ -256,8 +265,8 @@ export class WorkerPool implements StatsSource {
 }
 
 /** The pools' unix socket paths (only the paths: no name resolution, the file is valid). */
-async function unixSocketPaths(confFile: string): Promise<string[]> {
-  const config = await loadConfigWith(confFile, (host) => Promise.resolve(host));
+async function unixSocketPaths(configBytes: Buffer, confFile: string): Promise<string[]> {
+  const config = await configFromBytes(configBytes, confFile, (host) => Promise.resolve(host));
   return config.pools.flatMap((pool) => (pool.listen.path === null ? [] : [pool.listen.path]));
 }
 

@@ -23,12 +23,28 @@ export async function loadConfig(file: string): Promise<Config> {
 
 /** loadConfig with another resolver (tests, or callers that cache lookups). */
 export async function loadConfigWith(file: string, resolve: ListenResolver): Promise<Config> {
-  let bytes: Buffer;
+  return configFromBytes(await readConfigFile(file), file, resolve);
+}
+
+/** The bytes of a configuration file. Throws ConfigError. */
+export async function readConfigFile(file: string): Promise<Buffer> {
   try {
-    bytes = await readFile(file);
+    return await readFile(file);
   } catch (err) {
     throw fileError(file, err);
   }
+}
+
+/**
+ * loadConfig on bytes already read from `file` (named in messages): what --workers workers
+ * use, so that each runs the configuration the primary validated, even if the file has
+ * changed since. Throws ConfigError.
+ */
+export async function configFromBytes(
+  bytes: Buffer,
+  file: string,
+  resolve: ListenResolver = resolveWithGetaddrinfo,
+): Promise<Config> {
   const text = decode(bytes, file);
   const analysis = analyseConfig(text, file);
 

@@ -3,7 +3,8 @@
 // neither end nor hang the primary (or a worker).
 import assert from 'node:assert/strict';
 import cluster, { type Worker } from 'node:cluster';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,12 +14,16 @@ import type { WorkerSettings } from '../../src/cluster/messages.js';
 
 let dir = '';
 let settings: WorkerSettings;
+let configBytes: Buffer;
+let listenPort = 0;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'walnut-pool-'));
   const confFile = join(dir, 'walnut.yml');
   // No backend is needed: nothing is sent through the pool.
-  writeFileSync(confFile, `p:\n  listen: 127.0.0.1:${await freePort()}\n  redis: true\n  servers:\n   - 127.0.0.1:1:1\n`);
+  listenPort = await freePort();
+  writeFileSync(confFile, `p:\n  listen: 127.0.0.1:${listenPort}\n  redis: true\n  servers:\n   - 127.0.0.1:1:1\n`);
+  configBytes = readFileSync(confFile);
   settings = { confFile, output: join(dir, 'walnut.log'), verbosity: 5, mbufSize: 16384 };
 });
 
@@ -36,7 +41,7 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
 }
 
 test('a failed send to a worker (EPIPE: it has just died) does not end the primary', async () => {
-  const pool = await WorkerPool.start(2, settings);
+  const pool = await WorkerPool.start(2, settings, configBytes);
   try {
     const workers = liveWorkers();
     assert.equal(workers.length, 2);
@@ -56,7 +61,7 @@ test('a failed send to a worker (EPIPE: it has just died) does not end the prima
 });
 
 test('a worker whose primary has gone finishes its stop even if its last message fails (EPIPE)', async () => {
-  const pool = await WorkerPool.start(1, settings);
+  const pool = await WorkerPool.start(1, settings, configBytes);
   try {
     const [worker] = liveWorkers();
     assert.ok(worker);
@@ -81,7 +86,7 @@ test('a worker that cannot be spawned fails the start with the reason instead of
   cluster.setupPrimary({ cwd: join(dir, 'no-such-directory') });
   try {
     const outcome = await Promise.race([
-      WorkerPool.start(2, settings).then(
+      WorkerPool.start(2, settings, configBytes).then(
         async (pool) => {
           await pool.close(0);
           return 'started';
@@ -103,7 +108,7 @@ test('a worker that cannot be spawned fails the start with the reason instead of
 });
 
 test('a replacement whose fork throws (ENOMEM) is retried, and the primary lives on', async () => {
-  const pool = await WorkerPool.start(1, settings);
+  const pool = await WorkerPool.start(1, settings, configBytes);
   const fork = cluster.fork;
   let attempts = 0;
   try {
@@ -121,6 +126,51 @@ test('a replacement whose fork throws (ENOMEM) is retried, and the primary lives
     assert.notEqual(liveWorkers()[0]!.process.pid, worker.process.pid);
   } finally {
     cluster.fork = fork;
+    await pool.close(0);
+  }
+});
+
+test('a replacement worker runs the configuration the primary read, and the sums keep what the dead worker counted', async () => {
+  const pool = await WorkerPool.start(1, settings, configBytes);
+  try {
+    // One client comes and goes: client_eof 1, seen by a snapshot before the worker dies.
+    await new Promise<void>((resolve, reject) => {
+      const s = connect(listenPort, '127.0.0.1', () => s.end());
+      s.on('close', () => resolve());
+      s.on('error', reject);
+    });
+    let before = await pool.snapshot();
+    for (let i = 0; i < 100 && before.pools[0]?.stats.client_eof !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      before = await pool.snapshot();
+    }
+    assert.equal(before.pools[0]?.stats.client_eof, 1);
+    // The file changes (another pool name and port), then the worker dies.
+    writeFileSync(settings.confFile, `other:\n  listen: 127.0.0.1:${await freePort()}\n  redis: true\n  servers:\n   - 127.0.0.1:2:1\n`);
+    const [worker] = liveWorkers();
+    assert.ok(worker);
+    const pid = worker.process.pid;
+    worker.process.kill('SIGKILL');
+    let after = await pool.snapshot();
+    for (let i = 0; i < 200; i++) {
+      const replaced = liveWorkers().some((w) => w.process.pid !== pid);
+      after = await pool.snapshot();
+      if (replaced && after.pools.length > 0 && after.currConnections > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.deepEqual(after.pools.map((p) => p.name), ['p']);
+    assert.equal(after.pools[0]?.servers[0]?.name, '127.0.0.1:1');
+    assert.equal(after.pools[0]?.stats.client_eof, 1, 'the dead worker\'s count stays in the sum');
+    assert.equal(after.pools[0]?.stats.client_connections, 0);
+    // And it listens where the primary's configuration says.
+    await new Promise<void>((resolve, reject) => {
+      const s = connect(listenPort, '127.0.0.1', () => {
+        s.destroy();
+        resolve();
+      });
+      s.on('error', reject);
+    });
+  } finally {
     await pool.close(0);
   }
 });
