@@ -28,13 +28,6 @@ export function parseServerEntry(entry: string): ServerConfig | { error: string 
   return 'error' in result ? { error: result.error } : result;
 }
 
-/** True when parseServerEntry/analyseServerEntry rejected the entry. */
-export function isServerEntryProblem(
-  value: ServerConfig | { error: string },
-): value is { error: string } {
-  return 'error' in value;
-}
-
 /** parseServerEntry with a human explanation of any problem. */
 export function analyseServerEntry(entry: string): ServerConfig | ServerEntryProblem {
   const unix = entry.charCodeAt(0) === 0x2f; /* '/' */

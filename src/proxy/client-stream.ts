@@ -3,8 +3,8 @@
  * batches out, pause and resume, an end after the last reply, a close, and word of the
  * peer's end, of errors, of the close and of a drain. HandleStream gives exactly that
  * straight from the accepted libuv handle (stream-handle.ts); SocketStream gives the same
- * through net.Socket, where Node lacks the binding (and for streams that only exist as Node
- * streams, such as TLS).
+ * through a net.Socket made from that handle, where Node lacks the binding. (A stream that
+ * exists only as a Node stream, such as TLS, would need a third kind, made from the socket.)
  *
  * The contract, the same for both:
  * - A stream starts paused: resume() starts the reads.

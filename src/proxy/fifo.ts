@@ -35,11 +35,6 @@ export class Fifo<T> {
     return this.count === 0 ? undefined : this.items[this.head];
   }
 
-  /** The item `i` places after the oldest (0 = oldest). */
-  at(i: number): T | undefined {
-    return i < 0 || i >= this.count ? undefined : this.items[(this.head + i) & this.mask];
-  }
-
   shift(): T | undefined {
     if (this.count === 0) return undefined;
     const item = this.items[this.head];
@@ -47,13 +42,6 @@ export class Fifo<T> {
     this.head = (this.head + 1) & this.mask;
     this.count--;
     return item;
-  }
-
-  /** Remove and return every item, oldest first. */
-  drain(): T[] {
-    const out = new Array<T>(this.count);
-    for (let i = 0; i < out.length; i++) out[i] = this.shift() as T;
-    return out;
   }
 
   private grow(): void {

@@ -74,15 +74,34 @@ export class Listener {
       // A worker leaves the path alone: the primary removed a stale file before forking.
       if (!shared) await unlink(path).catch(() => undefined);
       await this.bind({ path, backlog });
-      if (mode !== 0) await chmod(path, mode);
-      this.published(path, (await stat(path)).ino);
+      await this.unbindOnFailure(shared ? null : path, async () => {
+        if (mode !== 0) await chmod(path, mode);
+        this.published(path, (await stat(path)).ino);
+      });
       return;
     }
     if (!shared) await unlink(staging).catch(() => undefined);
     await this.bind({ path: staging, backlog });
-    const ino = await publishSocket(staging, path, mode, shared);
-    // null: another worker sharing the socket published it.
-    if (ino !== null) this.published(path, ino);
+    await this.unbindOnFailure(shared ? null : staging, async () => {
+      const ino = await publishSocket(staging, path, mode, shared);
+      // null: another worker sharing the socket published it.
+      if (ino !== null) this.published(path, ino);
+    });
+  }
+
+  /**
+   * Bound but not yet listening as configured: if `step` fails, stop listening and remove the
+   * socket file this process bound (`path`; null when it is shared), so that a failed start
+   * leaves nothing behind.
+   */
+  private async unbindOnFailure(path: string | null, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.server.close();
+      if (path !== null) await unlink(path).catch(() => undefined);
+      throw err;
+    }
   }
 
   private published(path: string, ino: number): void {

@@ -18,6 +18,9 @@ export const LOG_PVERB = 11;
 
 const STDERR_FD = 2;
 
+/** Retries of a log write the pipe refused (EAGAIN): a few microseconds' worth. */
+const MAX_EAGAIN_SPINS = 100;
+
 /**
  * Writes all of `text` to `fd`, never throwing. A pipe that Node put in non-blocking mode can
  * answer EAGAIN or accept part of a write, so we retry until everything is out; any other
@@ -31,9 +34,9 @@ function writeAll(fd: number, text: string): void {
     try {
       n = writeSync(fd, buf);
     } catch (err) {
-      // A full non-blocking pipe: retry, but give up eventually rather than spin for ever
-      // on a reader that has stopped reading.
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && ++spins < 100_000) continue;
+      // A full non-blocking pipe: retry a little, then drop the rest. Every spin holds up the
+      // event loop (every client), so a slow reader of the log costs log lines, not service.
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && ++spins < MAX_EAGAIN_SPINS) continue;
       return;
     }
     buf = buf.subarray(n);

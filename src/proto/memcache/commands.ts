@@ -3,7 +3,7 @@
  * Mirrors the command switch of twemproxy's nc_memcache.c memcache_parse_req (MSG_REQ_MC_*).
  */
 
-/** Msg.cmd values for memcache requests (indices into MC_COMMAND_NAMES). */
+/** Msg.cmd values for memcache requests. */
 export const MC_UNKNOWN = 0;
 export const MC_GET = 1;
 export const MC_GETS = 2;
@@ -26,19 +26,13 @@ export const MC_UNSUPPORTED = 17;
 /** Meta set (`ms <key> <datalen> <flags>*`): unsupported, but it carries a data block to skip. */
 export const MC_META_SET = 18;
 
-/** Command names by Msg.cmd; the unsupported entries are generic labels. */
-export const MC_COMMAND_NAMES: readonly string[] = [
-  '(unknown)', 'get', 'gets', 'gat', 'gats', 'set', 'add', 'replace', 'append', 'prepend', 'cas',
-  'incr', 'decr', 'touch', 'delete', 'version', 'quit', '(unsupported)', 'ms',
-];
-
 /** Longest key memcached accepts (KEY_MAX_LENGTH); twemproxy uses the same limit. */
 export const MC_KEY_MAX = 250;
 
 /**
  * Commands memcached 1.6 knows but a proxy cannot serve: they address one server's whole state
  * (flush_all, stats ...) or use the meta protocol, whose quiet mode and opaque tokens we do not
- * track. Answered locally with SERVER_ERROR instead of memcached's `ERROR` for unknown commands.
+ * track. Answered locally with CLIENT_ERROR instead of memcached's `ERROR` for unknown commands.
  */
 const UNSUPPORTED_NAMES: readonly string[] = [
   'flush_all', 'stats', 'verbosity', 'shutdown', 'slabs', 'lru_crawler', 'lru', 'watch',

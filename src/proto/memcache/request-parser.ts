@@ -247,7 +247,8 @@ export class MemcacheRequestParser implements RequestParser {
   get pendingBytes(): number {
     if (this.state === S_LINE) return this.lineLen;
     if (this.state === S_BINARY) return this.binaryHave;
-    if (this.state === S_DATA) return this.headerLen + this.blockLen - this.remaining;
+    // A rejected request's data block is skipped, not held: it counts for nothing.
+    if (this.state === S_DATA) return this.keep === null ? 0 : this.headerLen + this.blockLen - this.remaining;
     return 0;
   }
 

@@ -35,8 +35,9 @@
  *   arguments (twemproxy only accepts a bare COMMAND).
  * KIND_PING KIND_ECHO KIND_QUIT KIND_AUTH KIND_SELECT — answered by the proxy itself, as Redis
  *   would: PING [msg] (twemproxy closes on PING msg), ECHO, QUIT → +OK then close (twemproxy
- *   sends nothing), AUTH per spec 4.3 plus the ACL form `AUTH default <pw>`, SELECT 0 only
- *   (the pool's database is fixed by redis_db; twemproxy rejects every SELECT).
+ *   sends nothing), AUTH per spec 4.3 plus the ACL form `AUTH default <pw>`, SELECT of 0 or
+ *   of the pool's redis_db only (the database is fixed by redis_db; twemproxy rejects every
+ *   SELECT).
  * KIND_INFO — INFO is answered by the proxy with a short description of itself (`redis_mode:proxy`,
  *   `loading:0`): client libraries (ioredis's ready check, for one) send INFO on connect and give
  *   up on an error. Forwarding it to one server would describe that server, not the pool.
@@ -52,7 +53,7 @@
  *   EVALSHA (redis-py's register_script) work whatever server the keys live on. Other SCRIPT
  *   subcommands are refused as unsupported.
  * KIND_UNSUPPORTED — real Redis commands a key-sharding proxy cannot serve: they have no key
- *   (KEYS SCAN INFO CONFIG DBSIZE FLUSHALL ...), need connection state on one server (MULTI
+ *   (KEYS SCAN CONFIG DBSIZE FLUSHALL ...), need connection state on one server (MULTI
  *   EXEC WATCH, pub/sub, blocking pops, other CLIENT subcommands ...), touch keys whose placement the
  *   proxy cannot guarantee or whose key positions depend on the arguments (RENAME RENAMENX
  *   MSETNX BITOP SINTERCARD ZINTERCARD LMPOP ZMPOP OBJECT XGROUP XINFO), or make no sense
@@ -215,7 +216,6 @@ for (const cmd of commands) {
   table[slot] = cmd.id + 1;
 }
 
-/** The command whose name is bytes [start, end) of buf, case-insensitively; null if unknown. */
 /** Whether bytes [start, end) of buf are `lower` (lower-case ASCII) in any letter case. */
 export function equalsFolded(buf: Buffer, start: number, end: number, lower: Buffer): boolean {
   if (end - start !== lower.length) return false;
@@ -223,6 +223,7 @@ export function equalsFolded(buf: Buffer, start: number, end: number, lower: Buf
   return true;
 }
 
+/** The command whose name is bytes [start, end) of buf, case-insensitively; null if unknown. */
 export function lookupCommand(buf: Buffer, start: number, end: number): RedisCommand | null {
   const len = end - start;
   if (len === 0 || len > maxNameLen) return null;

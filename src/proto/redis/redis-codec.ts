@@ -349,7 +349,6 @@ export function mgetReplyPassesThrough(msg: Msg, head: Buffer): boolean {
   return msg.cmd === CMD_MGET && head[0] === STAR && head.indexOf(CR) > 0 && readLength(head, 0) === msg.nkeys;
 }
 
-/** Whether the reply of a single fragment is what the merge would have produced. */
 /** Whether a fragment's sub-reply has the type its merge takes (its content is checked there). */
 function subReplyFits(parent: Msg, fragment: Msg): boolean {
   const r = fragment.reply;

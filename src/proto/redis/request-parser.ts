@@ -9,8 +9,8 @@
  * spanning chunks is kept as a list of pieces and concatenated once, when it completes.
  * Argument offsets go to scratch arrays on the parser (grown, never allocated per argument).
  * `*0` and `*-N` are ignored, as Redis ignores them. A line not starting with `*` is an inline
- * command (`PING\r\n` typed in telnet): it is split on spaces, tabs and CRs (no quoting) and
- * re-encoded as multi-bulk, so the rest of the proxy sees one format; an inline line is capped
+ * command (`PING\r\n` typed in telnet): it is split as redis-server splits it (quotes and
+ * escapes included, inline.ts) and re-encoded as multi-bulk, so the rest of the proxy sees one format; an inline line is capped
  * at 64 KiB, Redis's own limit.
  *
  * Requests that are framed but wrong (unknown or unsupported command, wrong arity, NOAUTH, bad
@@ -19,6 +19,7 @@
  * must start, missing CR LF, an inline line over the cap) are reported once through
  * sink.onFramingError with `-ERR Protocol error: ...`; all later input is ignored.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { RequestParser, RequestSink } from '../codec.js';
 import { Msg, ROUTE_ALL, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
 import { keyOffsets } from '../key-offsets.js';
@@ -170,11 +171,6 @@ export class RedisRequestParser implements RequestParser {
 
   get pendingBytes(): number {
     return this.piecesLen;
-  }
-
-  /** Whether the client has authenticated (always false without redis_auth). */
-  get isAuthenticated(): boolean {
-    return this.authenticated;
   }
 
   feed(chunk: Buffer, sink: RequestSink): void {
@@ -385,7 +381,6 @@ export class RedisRequestParser implements RequestParser {
     this.argEnd = e;
   }
 
-  /** Split an inline line into words, re-encode it as multi-bulk, and handle that. */
   /** An inline request: split as redis-server splits it, re-encoded as a multi-bulk. */
   private inline(line: Buffer, sink: RequestSink): boolean {
     const args = splitInline(line, 0, line.length);
@@ -648,13 +643,18 @@ export class RedisRequestParser implements RequestParser {
     return ok ? R_OK : R_INVALID_PASSWORD;
   }
 
-  /** Argument `pass` is redis_auth, and argument `user` (-1: none given) is `default`. */
+  /**
+   * Argument `pass` is redis_auth, and argument `user` (-1: none given) is `default`. The
+   * password is compared in time that does not depend on where it differs (as Redis does).
+   */
   private passwordMatches(data: Buffer, user: number, pass: number): boolean {
     const as = this.argStart;
     const ae = this.argEnd;
-    return (
-      (user < 0 || equalBytes(data, as[user]!, ae[user]!, DEFAULT_USER)) && equalBytes(data, as[pass]!, ae[pass]!, this.password!)
-    );
+    const password = this.password!;
+    const given = data.subarray(as[pass]!, ae[pass]!);
+    // timingSafeEqual needs equal lengths: a wrong length is compared with itself, and fails.
+    const same = timingSafeEqual(given.length === password.length ? given : password, password) && given.length === password.length;
+    return (user < 0 || equalBytes(data, as[user]!, ae[user]!, DEFAULT_USER)) && same;
   }
 }
 
