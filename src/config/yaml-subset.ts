@@ -188,24 +188,140 @@ function earliest(problems: readonly SyntaxProblem[]): SyntaxProblem | null {
  * them indented more than the enclosing block. Leading white space of those lines is not part of
  * the value, so indenting them to the opening quote's column changes nothing but the yaml
  * package's verdict (and keeps every line where it was).
+ *
+ * Which quotes open a value only a lexer pass over the padded text can tell, and a value with
+ * under-indented lines makes the lexer misread what follows it until it is padded. Re-lexing the
+ * whole text after each padding (padByRounds) is exact but quadratic: 2,000 such values took over
+ * 10 s. So each padding is followed by a fresh lexer started just after its closing quote
+ * (linear), and one pass over the result confirms that a lexer reading the whole padded text finds
+ * exactly those quotes; where it does not (a fresh lexer can misjudge what follows, e.g. inside a
+ * flow collection), the rounds take over from the last confirmed padding, so the result is always
+ * padByRounds's.
  */
-function padQuotedContinuations(src: string): string {
+export function padQuotedContinuations(src: string): string {
+  const paddings = findPaddings(src, MAX_PADDINGS);
+  // The first lexer started at 0, so without paddings it read the whole text as one pass would.
+  if (paddings.length === 0) return src;
+  const text = applyPaddings(src, paddings);
+  const confirmed = confirmPaddings(src, text, paddings, MAX_PADDINGS);
+  if (confirmed === ALL_CONFIRMED) return text;
+  const kept = paddings.slice(0, confirmed);
+  const last = kept[kept.length - 1];
+  const resume = last === undefined ? 0 : last.close + insertedBy(kept);
+  return padByRounds(applyPaddings(src, kept), resume, MAX_PADDINGS - confirmed);
+}
+
+/**
+ * The round-by-round reference (exact, quadratic): pads the first quoted value at or after `from`
+ * that needs it, re-lexes the whole text, and so on, for at most `rounds` values. Exported for the
+ * test that compares it with padQuotedContinuations.
+ */
+export function padByRounds(src: string, from = 0, rounds = MAX_PADDINGS): string {
   let text = src;
-  let from = 0;
-  for (let round = 0; round < 10000; round++) {
-    const next = firstUnderIndentedQuote(text, from);
+  let resume = from;
+  for (let round = 0; round < rounds; round++) {
+    const next = firstPadding(text, resume);
     if (next === null) return text;
-    text = next.text;
-    from = next.resume;
+    text = applyPaddings(text, [next]);
+    resume = next.start + next.padded.length;
   }
   return text;
 }
 
-/** Finds the first quoted scalar at or after `from` with under-indented lines and pads them. */
-function firstUnderIndentedQuote(text: string, from: number): { text: string; resume: number } | null {
-  let offset = 0;
+/** Bounds the work on a hostile file (the rounds used to be capped so; kept for identical results). */
+const MAX_PADDINGS = 10000;
+
+/** text[start, close) (a quoted value without its closing quote) is to be replaced by `padded`. */
+interface Padding {
+  readonly start: number;
+  readonly close: number;
+  readonly padded: string;
+}
+
+/** The first quoted value at or after `from` that needs padding, in one lexer pass over `text`. */
+function firstPadding(text: string, from: number): Padding | null {
+  for (const { start, quote } of tokenStarts(text, 0)) {
+    if (!quote || start < from) continue;
+    const padding = padQuoted(text, start, columnAt(text, start));
+    if (padding !== null) return padding;
+  }
+  return null;
+}
+
+/**
+ * The paddings, in file order, found by lexing from the start and, after each padding, with a
+ * fresh lexer from just after its closing quote (positions are in `src`).
+ */
+function findPaddings(src: string, limit: number): Padding[] {
+  const found: Padding[] = [];
+  let restart = 0;
+  let more = true;
+  while (more && found.length < limit) {
+    more = false;
+    const previous = found[found.length - 1];
+    for (const { start, quote } of tokenStarts(src, restart)) {
+      if (!quote) continue;
+      let column = columnAt(src, start);
+      // On the closing quote's line, the padding of that line's start moved everything right.
+      if (previous !== undefined && start - column <= previous.close) column += lastLineShift(src, previous);
+      const padding = padQuoted(src, start, column);
+      if (padding === null) continue;
+      found.push(padding);
+      restart = padding.close + 1;
+      more = true;
+      break;
+    }
+  }
+  return found;
+}
+
+/** confirmPaddings's answer when padByRounds would make exactly these paddings. */
+const ALL_CONFIRMED = -1;
+
+/**
+ * How many of `paddings` (in order) one lexer pass over `text` (src with all of them applied)
+ * confirms as the ones padByRounds makes first, or ALL_CONFIRMED when padByRounds makes exactly
+ * these.
+ */
+function confirmPaddings(src: string, text: string, paddings: readonly Padding[], limit: number): number {
+  let confirmed = 0;
+  let inserted = 0;
+  let from = 0;
+  for (const { start, quote } of tokenStarts(text, 0)) {
+    const expected = paddings[confirmed];
+    const at = expected === undefined ? -1 : expected.start + inserted;
+    // The lexer went past where the next padding starts: it is not a quoted value there.
+    if (at >= 0 && start > at) return confirmed;
+    if (!quote || start < from) continue;
+    // text and padByRounds's text agree up to the next padding, and src from here on.
+    const padding = padQuoted(src, start - inserted, columnAt(text, start));
+    if (start === at) {
+      if (padding === null || padding.close !== expected?.close || padding.padded !== expected.padded) return confirmed;
+      confirmed++;
+      inserted += padding.padded.length - (padding.close - padding.start);
+      from = start + padding.padded.length;
+      if (confirmed >= limit) return ALL_CONFIRMED;
+    } else if (padding !== null) {
+      return confirmed;
+    }
+  }
+  return confirmed === paddings.length ? ALL_CONFIRMED : confirmed;
+}
+
+/** Where a lexer token starts; `quote` if it opens a quoted value. */
+interface TokenStart {
+  readonly start: number;
+  readonly quote: boolean;
+}
+
+/**
+ * The lexer's tokens of text[origin..] (offsets in `text`). A token opens a quoted value when it
+ * starts with a quote and is not the text of a plain or block scalar.
+ */
+function* tokenStarts(text: string, origin: number): Generator<TokenStart> {
+  let offset = origin;
   let scalarNext = false;
-  for (const tok of new Lexer().lex(text)) {
+  for (const tok of new Lexer().lex(origin === 0 ? text : text.slice(origin))) {
     if (tok === CST.DOCUMENT || tok === CST.FLOW_END) continue;
     if (tok === CST.SCALAR) {
       scalarNext = true;
@@ -213,25 +329,63 @@ function firstUnderIndentedQuote(text: string, from: number): { text: string; re
     }
     const start = offset;
     offset += tok.length;
-    if (scalarNext) {
-      scalarNext = false;
-      continue;
-    }
-    if (start < from || (tok.charAt(0) !== "'" && tok.charAt(0) !== '"')) continue;
-    const close = closingQuote(text, start);
-    if (close < 0) continue;
-    const lineStart = Math.max(text.lastIndexOf('\n', start - 1), text.lastIndexOf('\r', start - 1)) + 1;
-    const column = start - lineStart;
-    const body = text.slice(start, close);
-    const padded = body.replace(/(\r\n|\r|\n)([ \t]*)(?=[^ \t\r\n])/g, (all, br: string, lead: string, at: number) => {
-      const rest = body.slice(at + all.length);
-      // libyaml stops at a document marker in column 0; leave those lines for it to fail on.
-      if (lead === '' && /^(---|\.\.\.)(?:[ \t\r\n]|$)/.test(rest)) return all;
-      return lead.length >= column ? all : br + ' '.repeat(column - lead.length) + lead;
-    });
-    if (padded !== body) return { text: text.slice(0, start) + padded + text.slice(close), resume: start + padded.length };
+    const quote = !scalarNext && (tok.charAt(0) === "'" || tok.charAt(0) === '"');
+    scalarNext = false;
+    if (tok.length > 0) yield { start, quote };
   }
-  return null;
+}
+
+/** Column of `offset` on its line (CR LF, CR and LF end a line). */
+function columnAt(text: string, offset: number): number {
+  let i = offset - 1;
+  while (i >= 0 && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) i--;
+  return offset - i - 1;
+}
+
+/** The value opening at text[start] with its continuation lines indented to `column`; null if unclosed or unchanged. */
+function padQuoted(text: string, start: number, column: number): Padding | null {
+  const close = closingQuote(text, start);
+  if (close < 0) return null;
+  const body = text.slice(start, close);
+  const padded = body.replace(/(\r\n|\r|\n)([ \t]*)(?=[^ \t\r\n])/g, (all, br: string, lead: string, at: number) => {
+    // libyaml stops at a document marker in column 0; leave those lines for it to fail on.
+    if (lead === '') {
+      DOCUMENT_MARKER.lastIndex = at + all.length;
+      if (DOCUMENT_MARKER.test(body)) return all;
+    }
+    return lead.length >= column ? all : br + ' '.repeat(column - lead.length) + lead;
+  });
+  return padded === body ? null : { start, close, padded };
+}
+
+/** "---" or "..." followed by white space or the end (tried at a given offset: sticky). */
+const DOCUMENT_MARKER = /(?:---|\.\.\.)(?:[ \t\r\n]|$)/y;
+
+/** Spaces a padding put before the text of its last line (the closing quote's). */
+function lastLineShift(src: string, padding: Padding): number {
+  return padding.padded.length - lastBreakEnd(padding.padded) - (padding.close - padding.start - lastBreakEnd(src.slice(padding.start, padding.close)));
+}
+
+function lastBreakEnd(text: string): number {
+  return Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) + 1;
+}
+
+function insertedBy(paddings: readonly Padding[]): number {
+  let n = 0;
+  for (const p of paddings) n += p.padded.length - (p.close - p.start);
+  return n;
+}
+
+/** src with each padding (in order, not overlapping) applied. */
+function applyPaddings(src: string, paddings: readonly Padding[]): string {
+  const parts: string[] = [];
+  let at = 0;
+  for (const p of paddings) {
+    parts.push(src.slice(at, p.start), p.padded);
+    at = p.close;
+  }
+  parts.push(src.slice(at));
+  return parts.join('');
 }
 
 /** Offset of the quote that closes the quoted scalar opening at `start`, or -1. */
