@@ -138,10 +138,13 @@ export function readPools(text: string, file: string): RawPool[] {
       ? own
       : reported;
   if (first !== null) {
+    const at = contextAt(src, first.offset);
     fail(
       first.offset,
       `YAML syntax error: ${first.detail}`,
       `conf: failed (err ${first.err}) to get the next yaml document`,
+      at.pool,
+      at.key,
     );
   }
   // The yaml package makes an empty document of a stray "..."; libyaml only counts documents that
@@ -163,7 +166,8 @@ export function readPools(text: string, file: string): RawPool[] {
   // 2. conf_validate_tokens: the first refused token in file order.
   const token = lexical.token;
   if (token !== null) {
-    fail(token.offset, token.detail, `conf: ${token.kind} token (${token.id}) is disallowed`);
+    const at = contextAt(src, token.offset);
+    fail(token.offset, token.detail, `conf: ${token.kind} token (${token.id}) is disallowed`, at.pool, at.key);
   }
 
   // 3. conf_validate_structure over libyaml-like events, then the pools themselves.
@@ -401,6 +405,89 @@ function closingQuote(text: string, start: number): number {
     }
   }
   return -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where a position is, for messages about a file that does not parse (so has no tree to ask)
+
+/** The pool (a top-level "name:") and key (an indented "key:") whose lines hold a position. */
+interface LineContext {
+  readonly pool: string | null;
+  readonly key: string | null;
+}
+
+/** The first token of a line, and whether a ":" follows it on that line. */
+interface LineHead {
+  readonly text: string;
+  readonly column: number;
+  readonly scalar: boolean;
+  colon: boolean | null;
+}
+
+/**
+ * Reads the lexer's tokens line by line up to the end of the line that holds `offset`. Lines
+ * inside a multi-line value have no line break token of their own, so they count as the line
+ * the value starts on; comment and blank lines change nothing.
+ */
+function contextAt(src: string, offset: number): LineContext {
+  let pool: string | null = null;
+  let key: string | null = null;
+  let lineStart = 0;
+  let head: LineHead | null = null;
+  const endLine = (): void => {
+    if (head === null) return;
+    // A key is one line; a value running on over the next lines ending in ":" is no key.
+    if (head.scalar && head.colon === true && !/[\r\n]/.test(head.text)) {
+      const name = keyText(head.text);
+      if (head.column === 0) {
+        pool = name;
+        key = null;
+      } else {
+        key = name;
+      }
+    } else if (head.column === 0) {
+      pool = null;
+      key = null;
+    } else if (head.text !== '-' && head.text !== '?' && head.text !== ':') {
+      // A list item or explicit entry stays with its key; anything else is no key's line.
+      key = null;
+    }
+    head = null;
+  };
+
+  let at = 0;
+  let scalarNext = false;
+  for (const tok of new Lexer().lex(src)) {
+    if (tok === CST.DOCUMENT || tok === CST.FLOW_END) continue;
+    if (tok === CST.SCALAR) {
+      scalarNext = true;
+      continue;
+    }
+    const start = at;
+    at += tok.length;
+    const scalar = scalarNext || tok.startsWith('"') || tok.startsWith("'");
+    scalarNext = false;
+    if (!scalar && (tok === '\n' || tok === '\r\n')) {
+      endLine();
+      if (start >= offset) return { pool, key };
+      lineStart = at;
+    } else if (scalar || !/^(?:[ \t]*|#.*|\ufeff)$/.test(tok)) {
+      if (head === null) head = { text: tok, column: start - lineStart, scalar, colon: null };
+      else if (head.colon === null) head.colon = tok === ':';
+    }
+  }
+  endLine();
+  return { pool, key };
+}
+
+/** A key as written (plain or quoted) -> its text; a quoted key with a bad escape stays as written. */
+function keyText(source: string): string {
+  const type = source.startsWith('"') ? 'double-quoted-scalar' : source.startsWith("'") ? 'single-quoted-scalar' : 'scalar';
+  try {
+    return CST.resolveAsScalar({ type, offset: 0, indent: 0, source }, false, () => undefined).value;
+  } catch {
+    return source;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

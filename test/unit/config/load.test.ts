@@ -262,6 +262,44 @@ describe('parseConfig: YAML that libyaml reads differently from YAML 1.2', () =>
   });
 });
 
+describe('parseConfig: YAML syntax errors say which pool and key', () => {
+  const where = (text: string): [number | null, string | null, string | null] => {
+    const e = parseError(text);
+    assert.match(e.twemproxyText ?? '', /^conf: failed \(err \d\) to get the next yaml document$/, e.message);
+    return [e.line, e.pool, e.key];
+  };
+
+  it('names the pool and the key of the line', () => {
+    const e = parseError(POOL.replace('  servers:', '  hash: "md5"x\n  servers:'));
+    assert.equal(
+      e.message,
+      `${FILE}:3: pool "alpha": key "hash": YAML syntax error: Unexpected scalar at node end [conf: failed (err 4) to get the next yaml document]`,
+    );
+    assert.deepEqual(where(`${POOL}beta:\n  listen: 127.0.0.1:22122\n  timeout: "1"0\n  servers:\n   - 127.0.0.1:6379:1\n`), [7, 'beta', 'timeout']);
+  });
+
+  it('a list item belongs to its key, a continuation line to the value it continues', () => {
+    assert.deepEqual(where(POOL.replace('   - 127.0.0.1:6379:1', '   - "127.0.0.1:6379:1" x')), [4, 'alpha', 'servers']);
+    assert.deepEqual(where(POOL.replace('  servers:', '  redis_auth: "a\n   b"c\n  servers:')), [4, 'alpha', 'redis_auth']);
+  });
+
+  it('skips comments and blank lines, and reads quoted pool names', () => {
+    assert.deepEqual(where(POOL.replace('  servers:', '  hash: md5\n  # a comment\n\n  timeout: "1"0\n  servers:')), [6, 'alpha', 'timeout']);
+    assert.deepEqual(where(POOL.replace('alpha:', '"my\\tpool":').replace('  servers:', '  hash: "md5"x\n  servers:')), [3, 'my\tpool', 'hash']);
+  });
+
+  it('names the pool alone on a line that is no "key:", and nothing outside the pools', () => {
+    assert.deepEqual(where(POOL.replace('  servers:', '  just words\n  servers:')), [3, 'alpha', null]);
+    assert.deepEqual(where(POOL.replace('listen: ', 'listen:')), [2, 'alpha', null]);
+    assert.deepEqual(where(`garbage "x" y\n${POOL}`), [1, null, null]);
+  });
+
+  it('names them for refused tokens too', () => {
+    const e = parseError(POOL.replace('  servers:', '  hash: &h md5\n  servers:'));
+    assert.deepEqual([e.line, e.pool, e.key, e.twemproxyText], [3, 'alpha', 'hash', 'conf: anchor token (19) is disallowed']);
+  });
+});
+
 describe('parseConfig: messages', () => {
   it('formats file, line, pool, key, value, expectation and twemproxy text on one line', () => {
     const e = parseError(pool('alpha', '127.0.0.1:22121', '  timeout: 400\n  hash: fnv\n'));
