@@ -141,7 +141,7 @@ export function readPools(text: string, file: string): RawPool[] {
     const at = contextAt(src, first.offset);
     fail(
       first.offset,
-      `YAML syntax error: ${first.detail}`,
+      `YAML syntax error: ${first.detail}${bracketHint(src, first.offset, at.key)}`,
       `conf: failed (err ${first.err}) to get the next yaml document`,
       at.pool,
       at.key,
@@ -553,6 +553,24 @@ const SYNTAX_HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^Implicit keys need to be on a single line/, '; check for a missing ":", a missing space after it ("key: value"), or an unclosed quote'],
   [/^Missing closing .?quote/, '; close the quote, and indent continuation lines of a quoted value more than its key'],
 ];
+
+/**
+ * A value that starts with "[" (listen: [::1]:22121) is a flow sequence to YAML, and whatever
+ * follows its "]" a syntax error: say so when the failing line has one, with the line's key.
+ */
+function bracketHint(src: string, offset: number, key: string | null): string {
+  const start = src.lastIndexOf('\n', offset - 1) + 1;
+  const end = src.indexOf('\n', offset);
+  const line = src.slice(start, end < 0 ? src.length : end).replace(/\r$/, '');
+  const m = /^[ \t]*(?:(-)|((?:"[^"]*"|'[^']*'|[^\s#"'][^#]*?)[ \t]*)?:)[ \t]+(\[.*)$/.exec(line);
+  if (m === null) return '';
+  const value = (m[3] ?? '').replace(/[ \t]+#.*$/, '').trimEnd();
+  const lead = m[1] === '-' ? '- ' : `${key ?? m[2] ?? ''}: `;
+  let hint = `; a value that starts with "[" is read as a YAML list: quote it, e.g. ${lead}${JSON.stringify(value)}`;
+  const ipv6 = /^\[([0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)\](:.*)$/.exec(value);
+  if (ipv6 !== null) hint += ` (for an IPv6 address, twemproxy wants it without brackets: ${lead}${ipv6[1] ?? ''}${ipv6[2] ?? ''})`;
+  return hint;
+}
 
 /** Where we are on the current line, for libyaml's rules on tabs. */
 const AT_LINE_START = 0;

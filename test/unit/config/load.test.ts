@@ -294,6 +294,20 @@ describe('parseConfig: YAML syntax errors say which pool and key', () => {
     assert.deepEqual(where(`garbage "x" y\n${POOL}`), [1, null, null]);
   });
 
+  it('says to quote a value that starts with "[" (YAML reads a list, then trips over the rest)', () => {
+    const e = parseError(POOL.replace('127.0.0.1:22121', '[::1]:22121'));
+    assert.equal(
+      e.message,
+      `${FILE}:2: pool "alpha": key "listen": YAML syntax error: Unexpected scalar at node end; a value that starts with "[" is read as a YAML list: quote it, e.g. listen: "[::1]:22121" (for an IPv6 address, twemproxy wants it without brackets: listen: ::1:22121) [conf: failed (err 4) to get the next yaml document]`,
+    );
+    const server = parseError(POOL.replace('- 127.0.0.1:6379:1', '- [::1]:6379:1 # v6'));
+    assert.deepEqual([server.line, server.key], [4, 'servers']);
+    assert.ok(server.detail.endsWith('quote it, e.g. - "[::1]:6379:1" (for an IPv6 address, twemproxy wants it without brackets: - ::1:6379:1)'), server.detail);
+    // Not an address: only the quoting.
+    const auth = parseError(POOL.replace('  servers:', '  redis_auth: [x]y\n  servers:'));
+    assert.ok(auth.detail.endsWith('quote it, e.g. redis_auth: "[x]y"'), auth.detail);
+  });
+
   it('names them for refused tokens too', () => {
     const e = parseError(POOL.replace('  servers:', '  hash: &h md5\n  servers:'));
     assert.deepEqual([e.line, e.pool, e.key, e.twemproxyText], [3, 'alpha', 'hash', 'conf: anchor token (19) is disallowed']);
