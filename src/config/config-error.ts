@@ -53,9 +53,12 @@ function formatConfigError(init: ConfigErrorInit): string {
   return `${out}${init.detail}${twemproxy}`;
 }
 
-/** A user-supplied string in double quotes, control characters escaped, so messages stay on one line. */
+/**
+ * A user-supplied string in double quotes, control characters escaped, so messages stay on one
+ * line; a byte-order mark too, which would be invisible.
+ */
 export function quote(value: string): string {
-  return JSON.stringify(value);
+  return JSON.stringify(value).replaceAll('\ufeff', '\\ufeff');
 }
 
 /** Replaces line breaks and other control characters by visible escapes. */

@@ -9,7 +9,7 @@ import { DEFAULTS } from './defaults.js';
 import { isListenProblem, parseListen } from './listen.js';
 import { ncAtoi, isDigits, byteLength } from './scalar.js';
 import { analyseServerEntry, compareNames } from './server-entry.js';
-import { readPools, type RawPool, type RawScalar } from './yaml-subset.js';
+import { contextOf, positionOf, readPools, type RawPool, type RawScalar } from './yaml-subset.js';
 import { DISTRIBUTION_NAMES, HASH_NAMES, type DistributionName, type HashName } from '../hash/names.js';
 
 /** A TCP listen address twemproxy resolves while parsing (conf_set_listen -> nc_resolve). */
@@ -40,6 +40,14 @@ export function syntaxInvalidText(file: string): string {
 
 /** Check and interpret a configuration text; never throws for bad input. */
 export function analyseConfig(text: string, file: string): Analysis {
+  const analysis = analyseText(text, file);
+  // A leading BOM is dropped when the file is read, or skipped by the YAML lexer.
+  const bom = text.indexOf(BOM, 1);
+  if (analysis.error === null || bom < 0) return analysis;
+  return { ...analysis, error: strayBomError(text, file, bom, analysis.error) ?? analysis.error };
+}
+
+function analyseText(text: string, file: string): Analysis {
   let pools: RawPool[];
   try {
     pools = readPools(text, file);
@@ -55,6 +63,48 @@ export function analyseConfig(text: string, file: string): Analysis {
     if (err instanceof ConfigError) return { config: null, error: err, listens };
     throw err;
   }
+}
+
+const BOM = '\ufeff';
+
+/**
+ * A byte-order mark past the start of the file (left by an editor, or by joining files) makes
+ * the file fail in ways that name something else, e.g. a pool without servers. When the file
+ * without it passes or fails differently, the mark is what to report.
+ */
+function strayBomError(text: string, file: string, bom: number, error: ConfigError): ConfigError | null {
+  const without = text.slice(0, 1) + text.slice(1).replaceAll(BOM, '');
+  const clean = analyseText(without, file).error;
+  if (clean !== null && clean.twemproxyText === error.twemproxyText && clean.line === error.line && clean.pool === error.pool && clean.key === error.key) {
+    return null;
+  }
+  const asLibyaml = analyseText(asLibyamlReadsIt(text), file).error;
+  const { line, column } = positionOf(text, bom);
+  const { pool, key } = contextOf(without, bom - countOf(text.slice(1, bom), BOM));
+  const walnutOnly = asLibyaml === null ? " (twemproxy's YAML reader skips one that starts a line; Walnut does not read such files)" : '';
+  return new ConfigError({
+    file,
+    line,
+    pool,
+    key,
+    detail: `byte-order mark (U+FEFF, invisible in most editors) at line ${line} column ${column}; expected one only at the very start of the file: remove this one (joining files, or some editors, leave one behind)${walnutOnly}`,
+    twemproxyText: asLibyaml?.twemproxyText ?? null,
+  });
+}
+
+/**
+ * The text as libyaml reads it, for twemproxy's verdict: a BOM that starts a line is skipped
+ * where a token is looked for, taking one column, but it is no space, so the plain value of the
+ * line before cannot go on over that line (the " #" ends it); any other BOM is part of the text.
+ */
+function asLibyamlReadsIt(text: string): string {
+  return text.replace(/([\n\r\u0085\u2028\u2029]+)\ufeff/g, ' #$1 ');
+}
+
+function countOf(text: string, char: string): number {
+  let n = 0;
+  for (let i = text.indexOf(char); i >= 0; i = text.indexOf(char, i + 1)) n++;
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,6 +57,62 @@ export class LineMap {
     }
     return lo + 1;
   }
+
+  /** Offset where a 1-based line starts (the text's length past the last line). */
+  start(line: number, textLength: number): number {
+    return this.starts[line - 1] ?? textLength;
+  }
+}
+
+/** A 1-based line and column (counted in characters) of the file as written. */
+export interface TextPosition {
+  readonly line: number;
+  readonly column: number;
+}
+
+/** Where text[offset] is, line breaks counted as readPools counts them. */
+export function positionOf(text: string, offset: number): TextPosition {
+  const written = libyamlBreaks(text);
+  return positionIn(written, new LineMap(written), offset);
+}
+
+/** The pool and key whose lines hold text[offset], as readPools reads the text. */
+export function contextOf(text: string, offset: number): LineContext {
+  const written = libyamlBreaks(text);
+  const src = padQuotedContinuations(written);
+  return contextAt(src, paddedOffset(written, src, offset));
+}
+
+/** libyaml (YAML 1.1) treats a lone CR, NEL, LS and PS as line breaks; the yaml package does not. */
+function libyamlBreaks(text: string): string {
+  return text.replace(/\r(?!\n)|[\u0085\u2028\u2029]/g, '\n');
+}
+
+function positionIn(text: string, lines: LineMap, offset: number): TextPosition {
+  const line = lines.line(offset);
+  let column = 1;
+  for (let i = lines.start(line, text.length); i < offset; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xdc00 || c > 0xdfff) column++;
+  }
+  return { line, column };
+}
+
+/**
+ * Offsets in the text as written (line breaks made LF) and in padQuotedContinuations's result
+ * differ by the spaces that padding put at the start of lines; lines stay where they were.
+ */
+function paddedOffset(written: string, padded: string, offset: number): number {
+  const writtenLines = new LineMap(written);
+  const line = writtenLines.line(offset);
+  const paddedLines = new LineMap(padded);
+  const start = paddedLines.start(line, padded.length);
+  const shift = lineLength(paddedLines, padded, line) - lineLength(writtenLines, written, line);
+  return start + shift + (offset - writtenLines.start(line, written.length));
+}
+
+function lineLength(lines: LineMap, text: string, line: number): number {
+  return lines.start(line + 1, text.length) - lines.start(line, text.length);
 }
 
 /** A libyaml-level failure: err is libyaml's error class (2 reader, 3 scanner, 4 parser, 5 composer). */
@@ -79,8 +135,8 @@ interface TokenProblem {
  * Throws ConfigError with twemproxy's pre-validation message on the first failure.
  */
 export function readPools(text: string, file: string): RawPool[] {
-  // libyaml (YAML 1.1) treats a lone CR, NEL, LS and PS as line breaks; the yaml package does not.
-  const src = padQuotedContinuations(text.replace(/\r(?!\n)|[\u0085\u2028\u2029]/g, '\n'));
+  const written = libyamlBreaks(text);
+  const src = padQuotedContinuations(written);
   const lines = new LineMap(src);
   const fail = (
     offset: number | null, detail: string, twemproxyText: string | null, pool?: string | null, key?: string | null,
@@ -411,7 +467,7 @@ function closingQuote(text: string, start: number): number {
 // Where a position is, for messages about a file that does not parse (so has no tree to ask)
 
 /** The pool (a top-level "name:") and key (an indented "key:") whose lines hold a position. */
-interface LineContext {
+export interface LineContext {
   readonly pool: string | null;
   readonly key: string | null;
 }

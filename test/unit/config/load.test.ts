@@ -314,6 +314,40 @@ describe('parseConfig: YAML syntax errors say which pool and key', () => {
   });
 });
 
+describe('parseConfig: a byte-order mark past the start of the file', () => {
+  it('is reported where it is, instead of what it breaks', () => {
+    // Before: the pool was said to have no "servers:" list.
+    const e = parseError(POOL.replace('  servers:', '\ufeff  servers:'));
+    assert.equal(
+      e.message,
+      `${FILE}:3: pool "alpha": key "servers": byte-order mark (U+FEFF, invisible in most editors) at line 3 column 1; expected one only at the very start of the file: remove this one (joining files, or some editors, leave one behind) [conf: failed (err 4) to get the next yaml document]`,
+    );
+  });
+
+  it('inside a value: the column, and twemproxy\'s text for the value', () => {
+    const e = parseError(POOL.replace('  servers:', '  hash: \ufeffmd5\n  servers:'));
+    assert.deepEqual([e.line, e.pool, e.key, e.twemproxyText], [3, 'alpha', 'hash', 'conf: directive "hash" is not a valid hash']);
+    assert.ok(e.detail.startsWith('byte-order mark (U+FEFF, invisible in most editors) at line 3 column 9; '), e.detail);
+  });
+
+  it('says so when only Walnut refuses the file (libyaml skips one that starts a line)', () => {
+    const e = parseError(POOL.replace('   - ', '\ufeff   - '));
+    assert.deepEqual([e.line, e.pool, e.key, e.twemproxyText], [4, 'alpha', 'servers', null]);
+    assert.ok(e.detail.endsWith("(twemproxy's YAML reader skips one that starts a line; Walnut does not read such files)"), e.detail);
+  });
+
+  it('is not blamed for a failure it has no part in, and is fine at the start', () => {
+    const e = parseError(POOL.replace('  servers:', '  redis: true\n  redis_auth: "a\ufeffb"\n  hash: nosuch\n  servers:'));
+    assert.deepEqual([e.line, e.key, e.twemproxyText], [5, 'hash', 'conf: directive "hash" is not a valid hash']);
+    assert.equal(parseConfig(`\ufeff${POOL}`, FILE).pools[0]?.name, 'alpha');
+  });
+
+  it('shows in quoted values when the value is wrong anyway', () => {
+    const e = parseError(POOL.replace('  servers:', '  hash: md\ufeffx\n  servers:'));
+    assert.ok(e.detail.startsWith('"md\\ufeffx" is not a valid hash'), e.detail);
+  });
+});
+
 describe('parseConfig: messages', () => {
   it('formats file, line, pool, key, value, expectation and twemproxy text on one line', () => {
     const e = parseError(pool('alpha', '127.0.0.1:22121', '  timeout: 400\n  hash: fnv\n'));
@@ -359,7 +393,8 @@ describe('parseConfig: never throws anything but ConfigError', () => {
     } catch (err) {
       const e = configError(err);
       assert.ok(e.message.startsWith(`${FILE}`) && !e.message.includes('\n'), e.message);
-      assert.ok(e.message.endsWith(']'));
+      // twemproxy's text closes the message, unless only Walnut refuses the file.
+      assert.ok(e.twemproxyText === null || e.message.endsWith(']'), e.message);
     }
   };
   const tokens = fc.constantFrom(
