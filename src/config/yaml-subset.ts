@@ -111,6 +111,15 @@ function paddedOffset(written: string, padded: string, offset: number): number {
   return start + shift + (offset - writtenLines.start(line, written.length));
 }
 
+/** The inverse of paddedOffset; an offset inside added spaces gives the line's first character. */
+function writtenOffset(written: string, padded: string, offset: number): number {
+  const paddedLines = new LineMap(padded);
+  const line = paddedLines.line(offset);
+  const writtenLines = new LineMap(written);
+  const shift = lineLength(paddedLines, padded, line) - lineLength(writtenLines, written, line);
+  return writtenLines.start(line, written.length) + Math.max(0, offset - paddedLines.start(line, padded.length) - shift);
+}
+
 function lineLength(lines: LineMap, text: string, line: number): number {
   return lines.start(line + 1, text.length) - lines.start(line, text.length);
 }
@@ -194,10 +203,12 @@ export function readPools(text: string, file: string): RawPool[] {
       ? own
       : reported;
   if (first !== null) {
-    const at = contextAt(src, first.offset);
+    const quoted = quoteProblem(src, written, first);
+    const offset = quoted?.offset ?? first.offset;
+    const at = contextAt(src, offset);
     fail(
-      first.offset,
-      `YAML syntax error: ${first.detail}${bracketHint(src, first.offset, at.key)}`,
+      offset,
+      `YAML syntax error: ${quoted?.detail ?? first.detail}${bracketHint(src, offset, at.key)}`,
       `conf: failed (err ${first.err}) to get the next yaml document`,
       at.pool,
       at.key,
@@ -371,6 +382,7 @@ function confirmPaddings(src: string, text: string, paddings: readonly Padding[]
 /** Where a lexer token starts; `quote` if it opens a quoted value. */
 interface TokenStart {
   readonly start: number;
+  readonly end: number;
   readonly quote: boolean;
 }
 
@@ -391,7 +403,7 @@ function* tokenStarts(text: string, origin: number): Generator<TokenStart> {
     offset += tok.length;
     const quote = !scalarNext && (tok.charAt(0) === "'" || tok.charAt(0) === '"');
     scalarNext = false;
-    if (tok.length > 0) yield { start, quote };
+    if (tok.length > 0) yield { start, end: offset, quote };
   }
 }
 
@@ -609,6 +621,42 @@ const SYNTAX_HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^Implicit keys need to be on a single line/, '; check for a missing ":", a missing space after it ("key: value"), or an unclosed quote'],
   [/^Missing closing .?quote/, '; close the quote, and indent continuation lines of a quoted value more than its key'],
 ];
+
+/**
+ * A quoted value without its closing quote runs to the end of the file, where the yaml package
+ * reports it (or trips over it earlier, e.g. in a key); the place to look is where it opened. When
+ * a quote further down closes it instead, the error comes where the value runs into the lines after
+ * it.
+ */
+function quoteProblem(src: string, written: string, problem: SyntaxProblem): { offset: number; detail: string } | null {
+  const lineStart = src.lastIndexOf('\n', problem.offset - 1) + 1;
+  let last: TokenStart | null = null;
+  let spanning: TokenStart | null = null;
+  for (const token of tokenStarts(src, 0)) {
+    if (!token.quote) continue;
+    last = token;
+    if (token.start < lineStart && token.end > lineStart) spanning = token;
+  }
+  const where = (token: TokenStart): string => {
+    const { line, column } = positionIn(written, new LineMap(written), writtenOffset(written, src, token.start));
+    return `line ${line} column ${column}`;
+  };
+  // Such a value runs to the end of the file, so it is the last one; a problem after its quote is
+  // inside it.
+  if (last !== null && last.start <= problem.offset && closingQuote(src, last.start) < 0) {
+    const q = src.charAt(last.start);
+    const escape = q === '"' ? 'a " inside double quotes is written \\"' : "a ' inside single quotes is written ''";
+    return {
+      offset: last.start,
+      detail: `quoted value opened at ${where(last)} is never closed; expected a closing ${q} at the end of the value (${escape})`,
+    };
+  }
+  if (spanning === null) return null;
+  return {
+    offset: problem.offset,
+    detail: `${problem.detail}; this line is inside the quoted value opened at ${where(spanning)}: is its closing quote missing?`,
+  };
+}
 
 /**
  * A value that starts with "[" (listen: [::1]:22121) is a flow sequence to YAML, and whatever

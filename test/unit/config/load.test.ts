@@ -314,6 +314,34 @@ describe('parseConfig: YAML syntax errors say which pool and key', () => {
   });
 });
 
+describe('parseConfig: a quote that is not closed', () => {
+  const unclosed = 'alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n  redis_auth: "abc\n  servers:\n   - 127.0.0.1:6379:1\n';
+
+  it('is reported where it opened, not at the end of the file', () => {
+    assert.equal(
+      parseError(unclosed).message,
+      `${FILE}:4: pool "alpha": key "redis_auth": YAML syntax error: quoted value opened at line 4 column 15 is never closed; expected a closing " at the end of the value (a " inside double quotes is written \\") [conf: failed (err 3) to get the next yaml document]`,
+    );
+    const single = parseError(unclosed.replace('"abc', "'abc"));
+    assert.equal(single.line, 4);
+    assert.ok(single.detail.startsWith("YAML syntax error: quoted value opened at line 4 column 15 is never closed; expected a closing ' "), single.detail);
+  });
+
+  it('also in a list item, a key, and with an escaped last quote', () => {
+    const item = parseError(POOL.replace('- 127.0.0.1:6379:1', '- "127.0.0.1:6379:1'));
+    assert.deepEqual([item.line, item.key], [4, 'servers']);
+    assert.match(item.detail, /^YAML syntax error: quoted value opened at line 4 column 6 is never closed/);
+    assert.match(parseError(POOL.replace('  listen:', '  "listen:')).detail, /^YAML syntax error: quoted value opened at line 2 column 3 is never closed/);
+    assert.match(parseError(unclosed.replace('"abc', '"abc\\"')).detail, /^YAML syntax error: quoted value opened at line 4 column 15 is never closed/);
+  });
+
+  it('points to where it opened when a later quote closes it', () => {
+    const e = parseError(unclosed.replace('- 127.0.0.1:6379:1', '- "127.0.0.1:6379:1"'));
+    assert.equal(e.line, 6);
+    assert.ok(e.detail.endsWith('; this line is inside the quoted value opened at line 4 column 15: is its closing quote missing?'), e.detail);
+  });
+});
+
 describe('parseConfig: a byte-order mark past the start of the file', () => {
   it('is reported where it is, instead of what it breaks', () => {
     // Before: the pool was said to have no "servers:" list.
