@@ -20,14 +20,14 @@ async function main(argv: readonly string[]): Promise<number> {
     writeStderr(text);
     return 0;
   }
-  const confFile = resolveConfFile(options);
+  const conf = resolveConfFile(options);
   // Loaded on demand so that -V/-h/-D never load (or depend on) the config and proxy code.
   if (options.testConf) {
     const { testConf } = await import('./cli/test-conf.js');
-    return testConf(confFile);
+    return testConf(conf.file, conf.note);
   }
   const { runProxy } = await import('./cli/run.js');
-  return runProxy(options, confFile, argv);
+  return runProxy(options, conf.file, argv, conf.note);
 }
 
 main(process.argv.slice(2)).then(

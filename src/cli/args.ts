@@ -337,14 +337,30 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   };
 }
 
+/** The configuration file to read, and how it was chosen when -c did not name it. */
+export interface ConfFileChoice {
+  readonly file: string;
+  /** For a message when the file cannot be read: the default paths tried; null with -c. */
+  readonly note: string | null;
+}
+
 /**
  * The configuration file to use: `-c` as given; else conf/walnut.yml, unless only twemproxy's
  * conf/nutcracker.yml exists (so a checkout laid out for nutcracker runs unchanged).
  */
-export function resolveConfFile(options: CliOptions, exists: (path: string) => boolean = existsSync): string {
-  if (options.confFile !== null) return options.confFile;
-  if (!exists(DEFAULTS.confFile) && exists(DEFAULTS.legacyConfFile)) return DEFAULTS.legacyConfFile;
-  return DEFAULTS.confFile;
+export function resolveConfFile(options: CliOptions, exists: (path: string) => boolean = existsSync): ConfFileChoice {
+  if (options.confFile !== null) return { file: options.confFile, note: null };
+  if (exists(DEFAULTS.confFile)) return { file: DEFAULTS.confFile, note: null };
+  if (exists(DEFAULTS.legacyConfFile)) {
+    return {
+      file: DEFAULTS.legacyConfFile,
+      note: `no -c given and ${DEFAULTS.confFile} does not exist, so twemproxy's default ${DEFAULTS.legacyConfFile} was used`,
+    };
+  }
+  return {
+    file: DEFAULTS.confFile,
+    note: `no -c given: tried ${DEFAULTS.confFile}, then twemproxy's default ${DEFAULTS.legacyConfFile}, and neither exists; expected one of them, or a file named with -c`,
+  };
 }
 
 /**

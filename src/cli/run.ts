@@ -39,9 +39,15 @@ function errnoText(err: unknown): string {
 /**
  * Runs the proxy until SIGINT or SIGTERM. Resolves with the exit status: 1 when startup
  * fails, 0 after an orderly shutdown (and at once in the parent of -d). `argv` is the original
- * argument list, re-used for the daemon child.
+ * argument list, re-used for the daemon child; `confNote` says how a default configuration path
+ * was chosen, for when it cannot be read.
  */
-export async function runProxy(options: CliOptions, confFile: string, argv: readonly string[]): Promise<number> {
+export async function runProxy(
+  options: CliOptions,
+  confFile: string,
+  argv: readonly string[],
+  confNote: string | null = null,
+): Promise<number> {
   const daemonChild = isDaemonChild();
 
   // Opened first, and in the parent of -d too, so that a bad -o is reported on the terminal.
@@ -158,7 +164,7 @@ export async function runProxy(options: CliOptions, confFile: string, argv: read
   let config: Config;
   let configBytes: Buffer;
   try {
-    configBytes = await readConfigFile(confFile);
+    configBytes = await readConfigFile(confFile, confNote);
     config = await configFromBytes(configBytes, confFile);
   } catch (err) {
     const reason = errorReason(err);

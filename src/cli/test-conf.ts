@@ -10,10 +10,13 @@ export function invalidConfText(path: string, reason: string): string {
   return `${PROGRAM}: configuration file '${path}' syntax is invalid: ${reason}\n`;
 }
 
-/** Validates `path` (without binding anything) and returns the exit status: 0 valid, 1 not. */
-export async function testConf(path: string): Promise<number> {
+/**
+ * Validates `path` (without binding anything) and returns the exit status: 0 valid, 1 not.
+ * `note` says how a default path was chosen, for when it cannot be read.
+ */
+export async function testConf(path: string, note: string | null = null): Promise<number> {
   try {
-    await loadConfig(path);
+    await loadConfig(path, note);
   } catch (err) {
     writeStderr(invalidConfText(path, errorReason(err)));
     return 1;

@@ -16,22 +16,26 @@ import { strerror } from '../util/errno.js';
  */
 export type ListenResolver = (host: string) => Promise<string>;
 
-/** Read, parse, validate; resolves listen host names (like twemproxy, also under -t). Throws ConfigError. */
-export async function loadConfig(file: string): Promise<Config> {
-  return loadConfigWith(file, resolveWithGetaddrinfo);
+/**
+ * Read, parse, validate; resolves listen host names (like twemproxy, also under -t). Throws
+ * ConfigError. `openNote` ends the message when the file cannot be read (e.g. which default
+ * paths were tried).
+ */
+export async function loadConfig(file: string, openNote: string | null = null): Promise<Config> {
+  return loadConfigWith(file, resolveWithGetaddrinfo, openNote);
 }
 
 /** loadConfig with another resolver (tests, or callers that cache lookups). */
-export async function loadConfigWith(file: string, resolve: ListenResolver): Promise<Config> {
-  return configFromBytes(await readConfigFile(file), file, resolve);
+export async function loadConfigWith(file: string, resolve: ListenResolver, openNote: string | null = null): Promise<Config> {
+  return configFromBytes(await readConfigFile(file, openNote), file, resolve);
 }
 
-/** The bytes of a configuration file. Throws ConfigError. */
-export async function readConfigFile(file: string): Promise<Buffer> {
+/** The bytes of a configuration file (`openNote`: why this file, said if it cannot be opened). Throws ConfigError. */
+export async function readConfigFile(file: string, openNote: string | null = null): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (err) {
-    throw fileError(file, err);
+    throw fileError(file, err, openNote);
   }
 }
 
@@ -120,20 +124,21 @@ const FILE_STRERROR: Readonly<Record<string, string>> = {
   EFBIG: 'File too large',
 };
 
-function fileError(file: string, err: unknown): ConfigError {
+function fileError(file: string, err: unknown, note: string | null): ConfigError {
   const code = errorCode(err);
   const text = FILE_STRERROR[code] ?? strerror(code);
+  const more = note === null ? '' : `; ${note}`;
   // fopen() succeeds on a directory; libyaml's read then fails (reader error 2).
   if (code === 'EISDIR') {
     return new ConfigError({
       file,
-      detail: `cannot read: ${text}; expected a YAML file`,
+      detail: `cannot read: ${text}; expected a YAML file${more}`,
       twemproxyText: 'conf: failed (err 2) to get the next yaml document',
     });
   }
   return new ConfigError({
     file,
-    detail: `cannot open: ${text}`,
+    detail: `cannot open: ${text}${more}`,
     twemproxyText: `conf: failed to open configuration '${file}': ${text}`,
   });
 }

@@ -228,6 +228,12 @@ describe('-t', { concurrency: true }, () => {
   test('default file: conf/walnut.yml, or conf/nutcracker.yml when only that one exists', async () => {
     const cwd = join(dir, `cwd-${fileNo++}`);
     mkdirSync(join(cwd, 'conf'), { recursive: true });
+    const none = await run(['-t'], cwd);
+    assert.equal(none.code, 1);
+    assert.equal(
+      none.stderr,
+      "walnut: configuration file 'conf/walnut.yml' syntax is invalid: conf/walnut.yml: cannot open: No such file or directory; no -c given: tried conf/walnut.yml, then twemproxy's default conf/nutcracker.yml, and neither exists; expected one of them, or a file named with -c [conf: failed to open configuration 'conf/walnut.yml': No such file or directory]\n",
+    );
     writeFileSync(join(cwd, 'conf', 'nutcracker.yml'), poolYaml(22121, 11211));
     assert.deepEqual(await run(['-t'], cwd), {
       code: 0,

@@ -311,13 +311,21 @@ describe('argvWithoutDaemonize', () => {
 describe('resolveConfFile', () => {
   const files = (...present: string[]) => (p: string) => present.includes(p);
   test('-c wins, even when the defaults exist', () => {
-    assert.equal(resolveConfFile(ok(['-c', 'mine.yml']), files(DEFAULTS.confFile, DEFAULTS.legacyConfFile)), 'mine.yml');
+    assert.deepEqual(resolveConfFile(ok(['-c', 'mine.yml']), files(DEFAULTS.confFile, DEFAULTS.legacyConfFile)), { file: 'mine.yml', note: null });
   });
   test('conf/walnut.yml by default', () => {
-    assert.equal(resolveConfFile(ok([]), files(DEFAULTS.confFile, DEFAULTS.legacyConfFile)), 'conf/walnut.yml');
-    assert.equal(resolveConfFile(ok([]), files()), 'conf/walnut.yml');
+    assert.deepEqual(resolveConfFile(ok([]), files(DEFAULTS.confFile, DEFAULTS.legacyConfFile)), { file: 'conf/walnut.yml', note: null });
   });
-  test('conf/nutcracker.yml when it is the only one there', () => {
-    assert.equal(resolveConfFile(ok([]), files(DEFAULTS.legacyConfFile)), 'conf/nutcracker.yml');
+  test('conf/nutcracker.yml when it is the only one there, saying so', () => {
+    assert.deepEqual(resolveConfFile(ok([]), files(DEFAULTS.legacyConfFile)), {
+      file: 'conf/nutcracker.yml',
+      note: "no -c given and conf/walnut.yml does not exist, so twemproxy's default conf/nutcracker.yml was used",
+    });
+  });
+  test('conf/walnut.yml when neither is there, with both paths for the message', () => {
+    assert.deepEqual(resolveConfFile(ok([]), files()), {
+      file: 'conf/walnut.yml',
+      note: "no -c given: tried conf/walnut.yml, then twemproxy's default conf/nutcracker.yml, and neither exists; expected one of them, or a file named with -c",
+    });
   });
 });

@@ -68,6 +68,16 @@ describe('loadConfig: files', () => {
     });
   });
 
+  it('ends the message with how a default path was chosen', async () => {
+    const file = path.join(dir, 'walnut.yml');
+    await assert.rejects(loadConfig(file, 'no -c given: tried a, then b'), (err) => {
+      const e = configError(err);
+      assert.equal(e.detail, 'cannot open: No such file or directory; no -c given: tried a, then b');
+      assert.equal(e.twemproxyText, `conf: failed to open configuration '${file}': No such file or directory`);
+      return true;
+    });
+  });
+
   it('reports a directory as unreadable (fopen succeeds, the read fails)', async () => {
     const sub = path.join(dir, 'a-directory');
     mkdirSync(sub);
