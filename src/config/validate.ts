@@ -93,9 +93,10 @@ function strayBomError(text: string, file: string, bom: number, error: ConfigErr
 }
 
 /**
- * The text as libyaml reads it, for twemproxy's verdict: a BOM that starts a line is skipped
- * where a token is looked for, taking one column, but it is no space, so the plain value of the
- * line before cannot go on over that line (the " #" ends it); any other BOM is part of the text.
+ * The text as libyaml reads it, near enough for twemproxy's verdict (it matched nutcracker 0.5.0
+ * for a BOM put at each position of a sample file): a BOM that starts a line is skipped where a
+ * token is looked for, taking one column, but it is no space, so the plain value of the line
+ * before cannot go on over that line (the " #" ends it); any other BOM is part of the text.
  */
 function asLibyamlReadsIt(text: string): string {
   return text.replace(/([\n\r\u0085\u2028\u2029]+)\ufeff/g, ' #$1 ');

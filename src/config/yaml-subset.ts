@@ -311,7 +311,7 @@ interface Padding {
 
 /** The first quoted value at or after `from` that needs padding, in one lexer pass over `text`. */
 function firstPadding(text: string, from: number): Padding | null {
-  for (const { start, quote } of tokenStarts(text, 0)) {
+  for (const { start, quote } of lexTokens(text, 0)) {
     if (!quote || start < from) continue;
     const padding = padQuoted(text, start, columnAt(text, start));
     if (padding !== null) return padding;
@@ -330,7 +330,7 @@ function findPaddings(src: string, limit: number): Padding[] {
   while (more && found.length < limit) {
     more = false;
     const previous = found[found.length - 1];
-    for (const { start, quote } of tokenStarts(src, restart)) {
+    for (const { start, quote } of lexTokens(src, restart)) {
       if (!quote) continue;
       let column = columnAt(src, start);
       // On the closing quote's line, the padding of that line's start moved everything right.
@@ -358,7 +358,7 @@ function confirmPaddings(src: string, text: string, paddings: readonly Padding[]
   let confirmed = 0;
   let inserted = 0;
   let from = 0;
-  for (const { start, quote } of tokenStarts(text, 0)) {
+  for (const { start, quote } of lexTokens(text, 0)) {
     const expected = paddings[confirmed];
     const at = expected === undefined ? -1 : expected.start + inserted;
     // The lexer went past where the next padding starts: it is not a quoted value there.
@@ -379,8 +379,8 @@ function confirmPaddings(src: string, text: string, paddings: readonly Padding[]
   return confirmed === paddings.length ? ALL_CONFIRMED : confirmed;
 }
 
-/** Where a lexer token starts; `quote` if it opens a quoted value. */
-interface TokenStart {
+/** Where a lexer token is; `quote` if it opens a quoted value. */
+interface LexToken {
   readonly start: number;
   readonly end: number;
   readonly quote: boolean;
@@ -390,7 +390,7 @@ interface TokenStart {
  * The lexer's tokens of text[origin..] (offsets in `text`). A token opens a quoted value when it
  * starts with a quote and is not the text of a plain or block scalar.
  */
-function* tokenStarts(text: string, origin: number): Generator<TokenStart> {
+function* lexTokens(text: string, origin: number): Generator<LexToken> {
   let offset = origin;
   let scalarNext = false;
   for (const tok of new Lexer().lex(origin === 0 ? text : text.slice(origin))) {
@@ -630,14 +630,14 @@ const SYNTAX_HINTS: ReadonlyArray<readonly [RegExp, string]> = [
  */
 function quoteProblem(src: string, written: string, problem: SyntaxProblem): { offset: number; detail: string } | null {
   const lineStart = src.lastIndexOf('\n', problem.offset - 1) + 1;
-  let last: TokenStart | null = null;
-  let spanning: TokenStart | null = null;
-  for (const token of tokenStarts(src, 0)) {
+  let last: LexToken | null = null;
+  let spanning: LexToken | null = null;
+  for (const token of lexTokens(src, 0)) {
     if (!token.quote) continue;
     last = token;
     if (token.start < lineStart && token.end > lineStart) spanning = token;
   }
-  const where = (token: TokenStart): string => {
+  const where = (token: LexToken): string => {
     const { line, column } = positionIn(written, new LineMap(written), writtenOffset(written, src, token.start));
     return `line ${line} column ${column}`;
   };
