@@ -67,7 +67,10 @@ export class ServerPool implements KeyRouter {
   /** Split a multi-key request per server and send the fragments. */
   forwardFragments(msg: Msg, affinity: number, feeder: Feeder | null): void {
     const fragments = this.codec.fragment(msg, this);
-    this.sendFragments(fragments, affinity, feeder);
+    // The parsers route only requests with keys here; were a codec to split one into nothing,
+    // the request would never complete and every later reply of its client would wait behind it.
+    if (fragments.length === 0) this.fail(msg, 'EINVAL');
+    else this.sendFragments(fragments, affinity, feeder);
   }
 
   /**
