@@ -15,7 +15,7 @@ import {
   type MsgOwner,
 } from '../proto/message.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
-import { countConnectionOpened } from './connection-counters.js';
+import { countConnectionClosed, countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
 import {
   MAX_CLIENT_HELD_REPLY_BYTES,
@@ -281,7 +281,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     pool.stats.client_connections--;
     if (this.failed) pool.stats.client_err++;
     else pool.stats.client_eof++;
-    pool.counters.current--;
+    countConnectionClosed(pool.counters);
     pool.clients.delete(this);
     this.orphanPending();
   }

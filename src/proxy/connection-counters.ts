@@ -14,6 +14,11 @@ export function newConnectionCounters(): ConnectionCounters {
   return { total: 0, current: 0, peak: 0 };
 }
 
+/** A connection object has gone (closed, or a listener stopped). */
+export function countConnectionClosed(counters: ConnectionCounters): void {
+  counters.current--;
+}
+
 /** A connection object was created (a client, a server connection or a listener). */
 export function countConnectionOpened(counters: ConnectionCounters): void {
   counters.total++;

@@ -8,7 +8,7 @@ import { createServer, type ListenOptions, type Server as NetServer } from 'node
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { ClientConn } from './client-conn.js';
 import { openClientStream, type StreamEvents } from './client-stream.js';
-import { countConnectionOpened } from './connection-counters.js';
+import { countConnectionClosed, countConnectionOpened } from './connection-counters.js';
 import type { ServerPool } from './server-pool.js';
 import { interceptAccepts, type AcceptedHandle } from './socket-read.js';
 import { publishSocket, removeSocket, stagingPath, type PublishedSocket } from './unix-socket.js';
@@ -159,7 +159,7 @@ export class Listener {
    */
   async close(): Promise<void> {
     if (!this.server.listening) return;
-    this.pool.counters.current--;
+    countConnectionClosed(this.pool.counters);
     this.server.close();
     const path = this.pool.config.listen.path;
     if (path !== null && this.socketInode !== null && !SHARED_LISTENER) await removeSocket(path, this.socketInode);

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { MAX_GATHERED_REPLY_BYTES, type ReplyParser, type ReplySink } from '../proto/codec.js';
 import { REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT, type Msg } from '../proto/message.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
-import { countConnectionOpened } from './connection-counters.js';
+import { countConnectionClosed, countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
 import { MAX_SERVER_UNSENT_BYTES } from './limits.js';
 import type { Server } from './server.js';
@@ -380,7 +380,7 @@ export class ServerConn implements ReplySink, Flushable {
     }
     this.socket.destroy();
     const pool = this.server.pool;
-    pool.counters.current--;
+    countConnectionClosed(pool.counters);
     const stats = this.server.stats;
     if (this.connected) stats.server_connections--;
     // Queue gauges: the oldest entries were written (out_queue), the newest were not.

@@ -14,8 +14,7 @@
  * client-stream.ts drives directly.
  */
 import { Socket, type OnReadOpts, type Server as NetServer } from 'node:net';
-import { getSystemErrorName } from 'node:util';
-import { SHARED_READ_BUFFER, takeSharedRead } from './stream-handle.js';
+import { SHARED_READ_BUFFER, takeSharedRead, uvError } from './stream-handle.js';
 
 export type ChunkHandler = (socket: Socket, chunk: Buffer) => void;
 
@@ -75,11 +74,7 @@ export function openAccepted(handle: AcceptedHandle, onread: OnReadOpts, paused:
   return new Socket(options as ConstructorParameters<typeof Socket>[0]);
 }
 
+/** A status of 0 or above is no libuv error code: reported as EIO. */
 function acceptError(err: number): NodeJS.ErrnoException {
-  const code = err < 0 ? getSystemErrorName(err) : 'EIO';
-  const e: NodeJS.ErrnoException = new Error(`accept ${code}`);
-  e.code = code;
-  e.errno = err;
-  e.syscall = 'accept';
-  return e;
+  return err < 0 ? uvError(err, 'accept') : Object.assign(new Error('accept EIO'), { code: 'EIO', errno: err, syscall: 'accept' });
 }

@@ -72,7 +72,7 @@ import {
 } from './replies.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
 import { splitInline } from './inline.js';
-import { bytesOf } from '../../util/bytes.js';
+import { bytesOf, sameBytes } from '../../util/bytes.js';
 
 // Parser states.
 const S_START = 0; // between requests
@@ -134,9 +134,6 @@ function showByte(b: number): string {
   return b >= 33 && b <= 126 && b !== 39 && b !== 92 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
 }
 
-function equalBytes(buf: Buffer, start: number, end: number, want: Buffer): boolean {
-  return end - start === want.length && want.compare(buf, start, end) === 0;
-}
 
 export class RedisRequestParser implements RequestParser {
   private state = S_START;
@@ -654,7 +651,7 @@ export class RedisRequestParser implements RequestParser {
     const given = data.subarray(as[pass]!, ae[pass]!);
     // timingSafeEqual needs equal lengths: a wrong length is compared with itself, and fails.
     const same = timingSafeEqual(given.length === password.length ? given : password, password) && given.length === password.length;
-    return (user < 0 || equalBytes(data, as[user]!, ae[user]!, DEFAULT_USER)) && same;
+    return (user < 0 || sameBytes(data, as[user]!, ae[user]!, DEFAULT_USER, 0, DEFAULT_USER.length)) && same;
   }
 }
 
