@@ -109,6 +109,20 @@ export class Msg {
 }
 
 /**
+ * A fragment that is `parent`'s request whole, for server `serverIndex`: the one part of a
+ * split whose keys all live on one server, or a copy per server (SCRIPT LOAD).
+ */
+export function wholeFragment(parent: Msg, serverIndex: number): Msg {
+  const fragment = new Msg();
+  fragment.data = parent.data;
+  fragment.cmd = parent.cmd;
+  fragment.serverIndex = serverIndex;
+  fragment.parent = parent;
+  fragment.owner = parent.owner;
+  return fragment;
+}
+
+/**
  * Which failure a split request reports, as twemproxy picks it: going through the fragments in
  * server order, the first with a transport error code, or with a sub-reply `fits` refuses
  * ('EINVAL': twemproxy's "Invalid argument"). A fragment whose server merely closed the

@@ -7,7 +7,7 @@
 import type { PoolConfig } from '../config/config.js';
 import { Placement } from '../hash/placement.js';
 import { MAX_GATHERED_REPLY_BYTES, type Codec, type KeyRouter } from '../proto/codec.js';
-import { Msg, REPLY_TOO_LARGE } from '../proto/message.js';
+import { REPLY_TOO_LARGE, wholeFragment, type Msg } from '../proto/message.js';
 import { newPoolStats, type PoolStats } from '../stats/metrics.js';
 import type { PoolSnapshot } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
@@ -80,8 +80,8 @@ export class ServerPool implements KeyRouter {
   forwardToAll(msg: Msg, affinity: number, feeder: Feeder | null): void {
     this.readmitDue();
     const fragments: Msg[] = [];
-    for (const server of this.servers) if (server.live) fragments.push(copyFor(msg, server.index));
-    if (fragments.length === 0) fragments.push(copyFor(msg, -1));
+    for (const server of this.servers) if (server.live) fragments.push(wholeFragment(msg, server.index));
+    if (fragments.length === 0) fragments.push(wholeFragment(msg, -1));
     msg.fragments = fragments;
     msg.pending = fragments.length;
     this.sendFragments(fragments, affinity, feeder);
@@ -273,16 +273,6 @@ export class ServerPool implements KeyRouter {
   }
 }
 
-/** A fragment of `msg` that is `msg`'s request whole, for server `serverIndex`. */
-function copyFor(msg: Msg, serverIndex: number): Msg {
-  const copy = new Msg();
-  copy.data = msg.data;
-  copy.cmd = msg.cmd;
-  copy.serverIndex = serverIndex;
-  copy.parent = msg;
-  copy.owner = msg.owner;
-  return copy;
-}
 
 /** A fragment's reply let go because the merge would be too large: it failed with EMSGSIZE. */
 function dropTooLarge(fragment: Msg): void {

@@ -15,7 +15,7 @@
  *   server's reply passes through (no re-encoding, no copy) when it is what the merge would
  *   have produced.
  */
-import { Msg, REPLY_ERROR, ROUTE_KEY, fragmentsFailure } from '../message.js';
+import { Msg, REPLY_ERROR, ROUTE_KEY, fragmentsFailure, wholeFragment } from '../message.js';
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { strerror } from '../../util/errno.js';
 import { copyBytes, sameBytes } from '../../util/bytes.js';
@@ -248,16 +248,11 @@ function sendsUnsplit(msg: Msg): boolean {
 function unsplitFragment(msg: Msg, serverIndex: number): Msg[] {
   const keys = msg.keys!;
   for (let k = 0; k < msg.nkeys; k++) keys[3 * k + 2] = 0;
-  const sub = new Msg();
-  sub.data = msg.data;
+  const sub = wholeFragment(msg, serverIndex);
   sub.route = ROUTE_KEY;
-  sub.cmd = msg.cmd;
   sub.keyBuf = msg.data;
   sub.keyStart = keys[0]!;
   sub.keyEnd = keys[1]!;
-  sub.serverIndex = serverIndex;
-  sub.parent = msg;
-  sub.owner = msg.owner;
   const frags = [sub];
   msg.fragments = frags;
   msg.pending = 1;

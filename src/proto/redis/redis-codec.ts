@@ -11,7 +11,7 @@
  *   SELECT fail with NOAUTH on password-protected servers).
  */
 import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
-import { Msg, ROUTE_KEY, fragmentsFailure } from '../message.js';
+import { Msg, ROUTE_KEY, fragmentsFailure, wholeFragment } from '../message.js';
 import { copyBytes, copyBytesFrom } from '../../util/bytes.js';
 import { IntScratch } from '../scratch.js';
 import { strerror } from '../../util/errno.js';
@@ -192,13 +192,8 @@ const scratch = new IntScratch(6);
 function singleFragment(msg: Msg, serverIndex: number, stride: number): Msg[] {
   const keys = msg.keys!;
   if (stride === 3) for (let k = 0; k < msg.nkeys; k++) keys[3 * k + 2] = 0;
-  const sub = new Msg();
-  sub.data = msg.data;
+  const sub = wholeFragment(msg, serverIndex);
   sub.route = ROUTE_KEY;
-  sub.cmd = msg.cmd;
-  sub.serverIndex = serverIndex;
-  sub.parent = msg;
-  sub.owner = msg.owner;
   sub.keyBuf = msg.data;
   sub.keyStart = keys[0]!;
   sub.keyEnd = keys[1]!;
