@@ -1,0 +1,106 @@
+// --workers 2: the primary passes the log signals on to its workers. SIGTTIN and SIGTTOU change
+// the level the workers log at, and SIGHUP makes them reopen the log file (log rotation), like
+// the primary itself (cli.test.ts checks the primary alone). What a worker logs is observed
+// through an info-level message (level 6): a client that closes with an incomplete request.
+import assert from 'node:assert/strict';
+import { renameSync } from 'node:fs';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { logMessages, waitForLogMessage } from './support/log-file.js';
+
+/** The start of a GET: 15 bytes, never a whole request. */
+const INCOMPLETE = '*2\r\n$3\r\nGET\r\n$1';
+
+/**
+ * A client that sends an incomplete request and half-closes; resolves with its local port once
+ * Walnut has closed the connection (after logging about it, when its level allows).
+ */
+function incompleteClient(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let localPort = 0;
+    const s = connect(port, '127.0.0.1', () => {
+      localPort = s.localPort ?? 0;
+      s.end(INCOMPLETE);
+    });
+    s.resume();
+    s.on('error', reject);
+    s.on('close', () => resolve(localPort));
+  });
+}
+
+/** Clients so many that, with two workers taking turns at accepting, both serve some. */
+const CLIENTS = 12;
+
+async function incompleteClients(port: number): Promise<string[]> {
+  const lines: string[] = [];
+  for (let i = 0; i < CLIENTS; i++) {
+    lines.push(`eof c 127.0.0.1:${await incompleteClient(port)} discarding incomplete req len ${INCOMPLETE.length}`);
+  }
+  return lines;
+}
+
+describe('--workers 2: SIGTTIN, SIGTTOU and SIGHUP reach the workers', () => {
+  let backend: Running;
+  let walnut: RunningProxy;
+  let port: number;
+
+  before(async () => {
+    backend = await startRedis();
+    port = await freePort();
+    const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+    walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] });
+  });
+
+  after(async () => {
+    await walnut.stop();
+    await backend.stop();
+  });
+
+  /**
+   * Every message the primary sent its workers before this call has been handled: a stats
+   * reading waits for each worker's answer, sent over the same ordered channel.
+   */
+  const workersCaughtUp = async (): Promise<void> => {
+    await walnut.stats();
+  };
+
+  test('SIGTTIN raises the workers\' level to info, SIGTTOU lowers it again', async () => {
+    const quiet = await incompleteClients(port);
+    for (const line of quiet) assert.ok(!logMessages(walnut.logPath).includes(line), `not at level 5: ${line}`);
+
+    walnut.kill('SIGTTIN');
+    await waitForLogMessage(walnut.logPath, 'up log level to 6');
+    await workersCaughtUp();
+    const loud = await incompleteClients(port);
+    const messages = logMessages(walnut.logPath);
+    for (const line of loud) assert.ok(messages.includes(line), `logged at level 6: ${line}`);
+
+    walnut.kill('SIGTTOU');
+    await waitForLogMessage(walnut.logPath, 'down log level to 5');
+    await workersCaughtUp();
+    const quietAgain = await incompleteClients(port);
+    const after = logMessages(walnut.logPath);
+    for (const line of quietAgain) assert.ok(!after.includes(line), `not at level 5 again: ${line}`);
+  });
+
+  test('SIGHUP: after the log file is renamed, the workers write to a new file at the path', async () => {
+    const ups = logMessages(walnut.logPath).filter((m) => m === 'up log level to 6').length;
+    walnut.kill('SIGTTIN');
+    await waitForLogMessage(walnut.logPath, 'up log level to 6', ups + 1);
+    await workersCaughtUp();
+    const rotated = `${walnut.logPath}.1`;
+    renameSync(walnut.logPath, rotated);
+    walnut.kill('SIGHUP');
+    await waitForLogMessage(rotated, 'signal 1 (SIGHUP) received, reopening log file');
+    await workersCaughtUp();
+
+    const lines = await incompleteClients(port);
+    const fresh = logMessages(walnut.logPath);
+    const old = logMessages(rotated);
+    for (const line of lines) {
+      assert.ok(fresh.includes(line), `in the new file: ${line}`);
+      assert.ok(!old.includes(line), `not in the rotated file: ${line}`);
+    }
+  });
+});
