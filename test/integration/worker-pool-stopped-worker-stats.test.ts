@@ -1,0 +1,73 @@
+// The --workers primary's stats reading when a worker does not answer (stopped, or busy past
+// the wait): the reading is not held up for ever, and the silent worker counts with its last
+// answer, or not at all when it never answered. Run in this process on WorkerPool itself, with
+// workers that are idle, so each worker's snapshot is the same: its listener (one connection).
+import assert from 'node:assert/strict';
+import cluster, { type Worker } from 'node:cluster';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { freePort } from '../../scripts/lib/processes.js';
+import type { WorkerSettings } from '../../src/cluster/messages.js';
+import { WorkerPool } from '../../src/cluster/worker-pool.js';
+
+let dir = '';
+let settings: WorkerSettings;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'walnut-pool-stats-'));
+  const confFile = join(dir, 'walnut.yml');
+  writeFileSync(confFile, `p:\n  listen: 127.0.0.1:${await freePort()}\n  redis: true\n  servers:\n   - 127.0.0.1:1:1\n`);
+  settings = { confFile, output: join(dir, 'walnut.log'), verbosity: 5, mbufSize: 16384 };
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function liveWorkers(): Worker[] {
+  return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+}
+
+/**
+ * SIGSTOP, returning once every thread of the worker is stopped (state 'T' in each thread's stat):
+ * kill(2) returns before then, and a message read meanwhile would still be answered.
+ */
+async function stop(worker: Worker): Promise<void> {
+  const pid = worker.process.pid!;
+  worker.process.kill('SIGSTOP');
+  const stopped = (): boolean =>
+    readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+    });
+  for (let i = 0; !stopped(); i++) {
+    assert.ok(i < 500, 'the worker stops');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('a stopped worker: left out before its first answer, then counted with its last one', async () => {
+  const pool = await WorkerPool.start(2, settings);
+  const [stopped] = liveWorkers();
+  assert.ok(stopped);
+  try {
+    await stop(stopped);
+    // Never answered: only the other worker's listener.
+    const alone = await pool.snapshot();
+    assert.deepEqual([alone.totalConnections, alone.currConnections], [1, 1]);
+    assert.deepEqual(alone.pools.map((p) => p.name), ['p']);
+
+    stopped.process.kill('SIGCONT');
+    const both = await pool.snapshot();
+    assert.deepEqual([both.totalConnections, both.currConnections], [2, 2]);
+
+    // Stopped again: its previous answer stands in for it.
+    await stop(stopped);
+    const remembered = await pool.snapshot();
+    assert.deepEqual([remembered.totalConnections, remembered.currConnections], [2, 2]);
+  } finally {
+    stopped.process.kill('SIGCONT');
+    await pool.close(0);
+  }
+  assert.equal(liveWorkers().length, 0);
+});
