@@ -1,0 +1,60 @@
+// A unix socket listener whose path is too long for a staging name beside it
+// (`<path>.<pid>.binding` would not fit in sockaddr_un's 108 bytes): Walnut binds at the path
+// itself, as twemproxy does, replacing a stale file there, then applies the mode. The socket
+// serves requests and is removed at exit.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { requestUntil } from './support/request-until.js';
+
+/** A path of exactly `length` bytes in a fresh directory (the file name pads it out). */
+function socketPathOfLength(prefix: string, length: number): { dir: string; path: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const name = 's'.repeat(length - dir.length - 1);
+  assert.ok(name.length > 0, `${dir} leaves no room for a ${length}-byte path`);
+  return { dir, path: join(dir, name) };
+}
+
+describe('a unix listener path too long for a staging name (100 bytes)', () => {
+  const { dir, path } = socketPathOfLength('walnut-long-unix-', 100);
+  let redis: Running;
+  let walnut: RunningProxy;
+
+  before(async () => {
+    assert.equal(Buffer.byteLength(path), 100);
+    assert.ok(Buffer.byteLength(`${path}.1.binding`) >= 108, 'no staging name fits');
+    redis = await startRedis();
+    // A stale regular file where the socket goes.
+    writeFileSync(path, 'left over from an earlier run');
+    const yaml = `long:\n  listen: ${path} 0600\n  redis: true\n  servers:\n    - 127.0.0.1:${redis.port}:1\n`;
+    walnut = await startWalnut(yaml, { listenPorts: [], listenPaths: [path] });
+  });
+
+  after(async () => {
+    await walnut.stop();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the stale file is replaced by the socket, with exactly the mode asked for', () => {
+    const st = statSync(path);
+    assert.ok(st.isSocket(), 'a socket at the path');
+    assert.equal(st.mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dir), [path.slice(dir.length + 1)], 'nothing else in the directory');
+  });
+
+  test('requests over the socket reach the server', async () => {
+    const set = '*3\r\n$3\r\nSET\r\n$7\r\nlong:k1\r\n$2\r\nv1\r\n';
+    const get = '*2\r\n$3\r\nGET\r\n$7\r\nlong:k1\r\n';
+    assert.equal(await requestUntil(path, set + get, '$2\r\nv1\r\n', 5_000), '+OK\r\n$2\r\nv1\r\n');
+  });
+
+  test('SIGTERM: exit 0, and the socket is removed', async () => {
+    walnut.kill('SIGTERM');
+    assert.equal(await walnut.exited, 0);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});
