@@ -23,6 +23,8 @@ describe('splitInline', () => {
     ['SET k "hello world"', ['SET', 'k', 'hello world']],
     ['SET k "a\\"b"', ['SET', 'k', 'a"b']],
     ['SET k "\\x41\\x4a\\x4G"', ['SET', 'k', 'AJx4G']],
+    ['SET k "\\xFF\\x4A\\xaB"', ['SET', 'k', '\xff\x4a\xab']], // upper-case hex digits too
+    ['SET k "\\x4"', ['SET', 'k', 'x4']], // \x and one digit before the quote: no escape
     ['SET k "\\n\\r\\t\\b\\a\\q\\\\"', ['SET', 'k', '\n\r\t\b\x07q\\']],
     ["SET k 'it\\'s \\n'", ['SET', 'k', "it's \\n"]],
     ['SET k a"b c"', ['SET', 'k', 'ab c']],
