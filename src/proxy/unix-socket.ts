@@ -8,17 +8,31 @@
  * configured mode, and a stale file left by an earlier run is replaced in the same step.
  */
 import { chmod, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { UNIX_PATH_MAX } from '../config/defaults.js';
 
 /**
  * The staging name for `path`, owned by the process `ownerPid` (the process that binds: the
  * primary when running --workers, so that every worker asks for the same name and shares one
- * socket). Null when the name would not fit in sockaddr_un; the caller then binds at the path
- * directly, as twemproxy does.
+ * socket): `<path>.<pid>.binding`, or where that is too long for sockaddr_un, a short hidden name
+ * in the same directory (rename(2) stays within one file system) told apart by a hash of the
+ * file name. Staging also matters at the end: libuv unlinks a listener's bound name when it
+ * closes, and a listener bound at the path itself would remove the socket of an instance that
+ * has taken the path over since. Null when even the short name does not fit; the caller then
+ * binds at the path directly, as twemproxy does.
  */
 export function stagingPath(path: string, ownerPid: number): string | null {
-  const staging = `${path}.${ownerPid}.binding`;
-  return Buffer.byteLength(staging) < UNIX_PATH_MAX ? staging : null;
+  const beside = `${path}.${ownerPid}.binding`;
+  if (Buffer.byteLength(beside) < UNIX_PATH_MAX) return beside;
+  const short = join(dirname(path), `.walnut.${ownerPid}.${nameHash(basename(path))}`);
+  return Buffer.byteLength(short) < UNIX_PATH_MAX ? short : null;
+}
+
+/** FNV-1a (32 bits) of a file name's UTF-8 bytes, in hex: which long path a short staging name is for. */
+function nameHash(name: string): string {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(name, 'utf8')) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
 }
 
 /** A unix socket put at a path, known by its inode so that only that socket is ever removed. */

@@ -1,5 +1,5 @@
 /**
- * glibc's strerror() texts for the errors a proxy reports to clients. twemproxy builds its
+ * glibc's strerror() texts for the errors a proxy reports to clients (and to its operator). twemproxy builds its
  * `-ERR <text>` / `SERVER_ERROR <text>` replies from strerror, so we map Node's error codes to
  * the same words instead of using Node's messages.
  */
@@ -13,12 +13,16 @@ const STRERROR: Readonly<Record<string, string>> = {
   ENOMEM: 'Cannot allocate memory',
   EACCES: 'Permission denied',
   EEXIST: 'File exists',
+  ENOTDIR: 'Not a directory',
+  EISDIR: 'Is a directory',
   EINVAL: 'Invalid argument',
   ENFILE: 'Too many open files in system',
   EMFILE: 'Too many open files',
   ENOSPC: 'No space left on device',
+  EROFS: 'Read-only file system',
   EPIPE: 'Broken pipe',
   ENAMETOOLONG: 'File name too long',
+  ELOOP: 'Too many levels of symbolic links',
   ENOTSOCK: 'Socket operation on non-socket',
   EADDRINUSE: 'Address already in use',
   EADDRNOTAVAIL: 'Cannot assign requested address',

@@ -1,21 +1,26 @@
-// A unix socket listener whose path is too long for a staging name beside it
-// (`<path>.<pid>.binding` would not fit in sockaddr_un's 108 bytes): Walnut binds at the path
-// itself, as twemproxy does, replacing a stale file there, then applies the mode. The socket
-// serves requests and is removed at exit.
+// A unix socket listener whose path is too long for any staging name (neither
+// `<path>.<pid>.binding` nor a short name in its directory fits in sockaddr_un's 108 bytes):
+// Walnut binds at the path itself, as twemproxy does, replacing a stale file there, then applies
+// the mode. The socket serves requests and is removed at exit.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { stagingPath } from '../../src/proxy/unix-socket.js';
 import { requestUntil } from './support/request-until.js';
 
-/** A path of exactly `length` bytes in a fresh directory (the file name pads it out). */
+/**
+ * A path of exactly `length` bytes ending in a 4-byte file name, in a fresh directory (`dir`,
+ * removed after) whose subdirectory's name pads it out: the directory is what makes it long.
+ */
 function socketPathOfLength(prefix: string, length: number): { dir: string; path: string } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const name = 's'.repeat(length - dir.length - 1);
-  assert.ok(name.length > 0, `${dir} leaves no room for a ${length}-byte path`);
-  return { dir, path: join(dir, name) };
+  const sub = join(dir, 'd'.repeat(length - dir.length - 2 - 4));
+  assert.ok(sub.length > dir.length + 1, `${dir} leaves no room for a ${length}-byte path`);
+  mkdirSync(sub);
+  return { dir, path: join(sub, 'ssss') };
 }
 
 describe('a unix listener path too long for a staging name (100 bytes)', () => {
@@ -25,7 +30,7 @@ describe('a unix listener path too long for a staging name (100 bytes)', () => {
 
   before(async () => {
     assert.equal(Buffer.byteLength(path), 100);
-    assert.ok(Buffer.byteLength(`${path}.1.binding`) >= 108, 'no staging name fits');
+    assert.equal(stagingPath(path, 4_000_000), null, 'no staging name fits');
     redis = await startRedis();
     // A stale regular file where the socket goes.
     writeFileSync(path, 'left over from an earlier run');
@@ -43,7 +48,7 @@ describe('a unix listener path too long for a staging name (100 bytes)', () => {
     const st = statSync(path);
     assert.ok(st.isSocket(), 'a socket at the path');
     assert.equal(st.mode & 0o777, 0o600);
-    assert.deepEqual(readdirSync(dir), [path.slice(dir.length + 1)], 'nothing else in the directory');
+    assert.deepEqual(readdirSync(dirname(path)), ['ssss'], 'nothing else in the directory');
   });
 
   test('requests over the socket reach the server', async () => {
@@ -55,6 +60,6 @@ describe('a unix listener path too long for a staging name (100 bytes)', () => {
   test('SIGTERM: exit 0, and the socket is removed', async () => {
     walnut.kill('SIGTERM');
     assert.equal(await walnut.exited, 0);
-    assert.deepEqual(readdirSync(dir), []);
+    assert.deepEqual(readdirSync(dirname(path)), []);
   });
 });

@@ -14,12 +14,14 @@ import { WorkerPool } from '../../src/cluster/worker-pool.js';
 
 let dir = '';
 let settings: WorkerSettings;
+let configBytes: Buffer;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'walnut-pool-stats-'));
   const confFile = join(dir, 'walnut.yml');
   writeFileSync(confFile, `p:\n  listen: 127.0.0.1:${await freePort()}\n  redis: true\n  servers:\n   - 127.0.0.1:1:1\n`);
   settings = { confFile, output: join(dir, 'walnut.log'), verbosity: 5, mbufSize: 16384 };
+  configBytes = readFileSync(confFile);
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +49,7 @@ async function stop(worker: Worker): Promise<void> {
 }
 
 test('a stopped worker: left out before its first answer, then counted with its last one', async () => {
-  const pool = await WorkerPool.start(2, settings);
+  const pool = await WorkerPool.start(2, settings, configBytes);
   const [stopped] = liveWorkers();
   assert.ok(stopped);
   try {
