@@ -73,6 +73,11 @@ export async function runProxy(
 
   /** The running service: one Proxy in this process, or the workers' pool (--workers > 1). */
   let proxy: Proxy | WorkerPool | null = null;
+  /**
+   * The workers' pool from its first fork (`proxy` is set once every worker has started), so
+   * that the log signals reach workers that are still starting.
+   */
+  let workerPool: WorkerPool | null = null;
   let stats: StatsServer | null = null;
   let pidFile: string | null = null;
   /** Set by the first SIGINT/SIGTERM. */
@@ -123,17 +128,17 @@ export async function runProxy(
   process.on('SIGHUP', () => {
     log.always(`${signalReceived('SIGHUP')}, reopening log file`);
     log.reopen();
-    if (proxy instanceof WorkerPool) proxy.reopenLogs();
+    workerPool?.reopenLogs();
   });
   process.on('SIGTTIN', () => {
     log.always(`${signalReceived('SIGTTIN')}, up logging level`);
     if (log.levelUp()) log.always(`up log level to ${log.level}`);
-    if (proxy instanceof WorkerPool) proxy.setLogLevel(log.level);
+    workerPool?.setLogLevel(log.level);
   });
   process.on('SIGTTOU', () => {
     log.always(`${signalReceived('SIGTTOU')}, down logging level`);
     if (log.levelDown()) log.always(`down log level to ${log.level}`);
-    if (proxy instanceof WorkerPool) proxy.setLogLevel(log.level);
+    workerPool?.setLogLevel(log.level);
   });
   // No reload exists (as in twemproxy); handling them keeps them from killing the process,
   // and the listener on SIGUSR1 also keeps Node from starting its inspector.
@@ -196,11 +201,12 @@ export async function runProxy(
             output: options.output,
             verbosity: log.level,
             mbufSize: options.mbufSize,
-          }, configBytes)
+          }, configBytes, (pool) => (workerPool = pool))
         : await Proxy.start(config, { mbufSize: options.mbufSize });
   } catch (err) {
     return fail(errorReason(err));
   }
+
   if (stopping) return shutdown();
 
   running = true;

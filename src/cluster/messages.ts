@@ -16,8 +16,11 @@ export interface WorkerSettings {
 export const WORKER_ENV = 'WALNUT_WORKER_SETTINGS';
 
 export type ToWorker =
-  /** The configuration file's bytes as the primary read them (base64), for 'need-config'. */
-  | { readonly type: 'config'; readonly data: string }
+  /**
+   * The configuration file's bytes as the primary read them (base64), and the log level now
+   * (SIGTTIN/SIGTTOU may have changed it since the start), for 'need-config'.
+   */
+  | { readonly type: 'config'; readonly data: string; readonly level: number }
   | { readonly type: 'stats'; readonly id: number }
   | { readonly type: 'shutdown'; readonly graceMs: number }
   | { readonly type: 'log-level'; readonly level: number }

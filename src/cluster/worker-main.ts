@@ -59,9 +59,13 @@ async function main(): Promise<void> {
   const configBytes = new Promise<Buffer>((resolve) => (gotConfig = resolve));
   process.on('message', (message: unknown) => {
     switch (messageType(message)) {
-      case 'config':
-        gotConfig(Buffer.from((message as Extract<ToWorker, { type: 'config' }>).data, 'base64'));
+      case 'config': {
+        const { data, level } = message as Extract<ToWorker, { type: 'config' }>;
+        // A replacement logs at the level the operator has set by now, not the one at the start.
+        log.setLevel(level);
+        gotConfig(Buffer.from(data, 'base64'));
         return;
+      }
       case 'stats': {
         const { id } = message as Extract<ToWorker, { type: 'stats' }>;
         send({ type: 'stats', id, snapshot: proxy?.snapshot() ?? { totalConnections: 0, currConnections: 0, pools: [] } });

@@ -75,12 +75,19 @@ export class WorkerPool implements StatsSource {
    * those would fail again. A worker killed by another signal while starting is replaced, as
    * after start, up to QUICK_RESTARTS times, so that the start always ends.
    */
-  static async start(count: number, settings: WorkerSettings, configBytes: Buffer): Promise<WorkerPool> {
+  static async start(
+    count: number,
+    settings: WorkerSettings,
+    configBytes: Buffer,
+    /** Called with the pool before its first fork (the caller can reach the workers as they start). */
+    onCreated: (pool: WorkerPool) => void = () => undefined,
+  ): Promise<WorkerPool> {
     const paths = await unixSocketPaths(configBytes, settings.confFile);
     await removeStaleSockets(paths);
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
     const pool = new WorkerPool(settings, configBytes);
+    onCreated(pool);
     try {
       await Promise.all(Array.from({ length: count }, () => pool.fork()));
     } catch (err) {
@@ -114,7 +121,7 @@ export class WorkerPool implements StatsSource {
       worker.on('message', (message: unknown) => {
         const type = messageType(message);
         if (type === 'need-config') {
-          worker.send({ type: 'config', data: this.configData } satisfies ToWorker);
+          worker.send({ type: 'config', data: this.configData, level: log.level } satisfies ToWorker);
         } else if (type === 'published') {
           // Sent as soon as the socket is at its path: a worker can die before it is ready, and
           // the socket it published (a new one when every worker had died) must still be removed.

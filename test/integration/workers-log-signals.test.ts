@@ -3,10 +3,14 @@
 // the primary itself (cli.test.ts checks the primary alone). What a worker logs is observed
 // through an info-level message (level 6): a client that closes with an incomplete request.
 import assert from 'node:assert/strict';
-import { renameSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { WORKER_ENV } from '../../src/cluster/messages.js';
 import { logMessages, waitForLogMessage } from './support/log-file.js';
 
 /** The start of a GET: 15 bytes, never a whole request. */
@@ -50,6 +54,9 @@ describe('--workers 2: SIGTTIN, SIGTTOU and SIGHUP reach the workers', () => {
     port = await freePort();
     const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
     walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] });
+    // The port accepts once one worker listens; the stats name the pool once every worker has
+    // started (before, a stats reading does not wait for the workers: see workersCaughtUp).
+    for (let i = 0; i < 200 && !('w' in ((await walnut.stats()) as object)); i++) await new Promise((r) => setTimeout(r, 25));
   });
 
   after(async () => {
@@ -102,5 +109,70 @@ describe('--workers 2: SIGTTIN, SIGTTOU and SIGHUP reach the workers', () => {
       assert.ok(fresh.includes(line), `in the new file: ${line}`);
       assert.ok(!old.includes(line), `not in the rotated file: ${line}`);
     }
+  });
+
+  test('a replacement worker logs at the level set since the start (6 here), not the starting one', async () => {
+    const workers = (): number[] =>
+      execFileSync('ps', ['--ppid', String(walnut.pid), '-o', 'pid='])
+        .toString()
+        .split('\n')
+        .map((l) => Number(l.trim()))
+        .filter((n) => n > 0);
+    const [victim] = workers();
+    assert.ok(victim !== undefined);
+    process.kill(victim, 'SIGKILL');
+    for (let i = 0; i < 200 && (workers().includes(victim) || workers().length < 2); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(workers().filter((p) => p !== victim).length, 2, 'replaced');
+    // Both workers serve by now once the replacement has answered a stats reading.
+    await workersCaughtUp();
+    const lines = await incompleteClients(port);
+    const messages = logMessages(walnut.logPath);
+    for (const line of lines) assert.ok(messages.includes(line), `logged at level 6: ${line}`);
+  });
+});
+
+describe('--workers 2: a log signal while the workers are still starting', () => {
+  let backend: Running;
+  let walnut: RunningProxy | null = null;
+  const dir = mkdtempSync(join(tmpdir(), 'walnut-slow-worker-'));
+
+  before(async () => {
+    backend = await startRedis();
+  });
+
+  after(async () => {
+    await walnut?.stop();
+    await backend.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('SIGTTIN reaches both workers: the one already serving and the one still starting', async () => {
+    const port = await freePort();
+    // The first worker starts at once; the second sleeps 3 s before it runs any of Walnut's
+    // code, so Walnut is still starting (its port already served) when the signal comes.
+    const marker = join(dir, 'first');
+    const preload = join(dir, 'slow-second-worker.cjs');
+    writeFileSync(
+      preload,
+      `if (process.env.${WORKER_ENV} !== undefined) { try { require('fs').writeFileSync(${JSON.stringify(marker)}, '', { flag: 'wx' }); } catch { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000); } }\n`,
+    );
+    const saved = process.env['NODE_OPTIONS'];
+    process.env['NODE_OPTIONS'] = `--require ${preload}`;
+    try {
+      const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+      walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] });
+    } finally {
+      if (saved === undefined) delete process.env['NODE_OPTIONS'];
+      else process.env['NODE_OPTIONS'] = saved;
+    }
+    const w = walnut;
+    assert.equal('w' in ((await w.stats()) as object), false, 'still starting');
+    w.kill('SIGTTIN');
+    await waitForLogMessage(w.logPath, 'up log level to 6');
+    for (let i = 0; i < 400 && !('w' in ((await w.stats()) as object)); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal('w' in ((await w.stats()) as object), true, 'started');
+    const lines = await incompleteClients(port);
+    const messages = logMessages(w.logPath);
+    for (const line of lines) assert.ok(messages.includes(line), `logged at level 6: ${line}`);
   });
 });
