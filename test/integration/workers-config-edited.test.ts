@@ -69,7 +69,13 @@ describe('--workers 2: a worker replaced after the configuration file was edited
     }
     assert.ok(replacement > 0, 'a replacement worker serves alpha');
 
-    const before = (await walnut.stats()) as Stats;
+    // The probing clients' closes are counted once Walnut has seen them: wait for that.
+    let before = (await walnut.stats()) as Stats;
+    for (let i = 0; i < 200 && poolStat(before, 'alpha', 'client_connections') !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      before = (await walnut.stats()) as Stats;
+    }
+    assert.equal(poolStat(before, 'alpha', 'client_connections'), 0);
     // Clients of beta, if anything listens there.
     for (let i = 0; i < 5; i++) await requestUntil(betaPort, '*2\r\n$3\r\nGET\r\n$1\r\nk\r\n', '\r\n', 2_000);
     const after = (await walnut.stats()) as Stats;
