@@ -537,35 +537,42 @@ describe('server host names are resolved again on every new connection', () => {
   });
 });
 
-describe('a unix listener is published whole and removed only by its owner', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'walnut-unix-owner-'));
-  const sock = join(dir, 'owner.sock');
-  const yaml = `o:\n  listen: ${sock} 0640\n  redis: true\n  servers:\n    - 127.0.0.1:1:1\n`;
-  const running: RunningProxy[] = [];
+// Twice: at a short path, staged beside it; at a path too long for `<path>.<pid>.binding`, staged
+// under a short name in its directory (bound at the path itself, the listener had libuv remove,
+// as it closed, the socket of the instance that had taken the path over since).
+for (const long of [false, true]) {
+  describe(`a unix listener is published whole and removed only by its owner (${long ? '100-byte' : 'short'} path)`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'walnut-unix-owner-'));
+    const name = long ? 'o'.repeat(100 - dir.length - 1) : 'owner.sock';
+    const sock = join(dir, name);
+    const yaml = `o:\n  listen: ${sock} 0640\n  redis: true\n  servers:\n    - 127.0.0.1:1:1\n`;
+    const running: RunningProxy[] = [];
 
-  after(async () => {
-    await Promise.all(running.map((w) => w.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    after(async () => {
+      await Promise.all(running.map((w) => w.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('a second instance takes the path over; the first one leaving does not remove it', async () => {
+      if (long) assert.ok(Buffer.byteLength(`${sock}.${process.pid}.binding`) >= 108, 'no staging name beside it fits');
+      const first = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock] });
+      running.push(first);
+      assert.equal(statSync(sock).mode & 0o777, 0o640);
+      assert.deepEqual(readdirSync(dir), [name], 'no staging name left behind');
+      const firstInode = statSync(sock).ino;
+
+      const second = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock] });
+      running.push(second);
+      // The path already answered (the first instance) when startWalnut returned: wait for the swap.
+      for (let i = 0; i < 100 && statSync(sock).ino === firstInode; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.notEqual(statSync(sock).ino, firstInode, 'the path now names the second socket');
+      first.kill('SIGTERM');
+      assert.equal(await first.exited, 0);
+      assert.equal(await exchange({ path: sock }, '*1\r\n$4\r\nPING\r\n', (t) => t.endsWith('\r\n')), '+PONG\r\n');
+
+      second.kill('SIGTERM');
+      assert.equal(await second.exited, 0);
+      assert.equal(existsSync(sock), false, 'the owner removes its socket at exit');
+    });
   });
-
-  test('a second instance takes the path over; the first one leaving does not remove it', async () => {
-    const first = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock] });
-    running.push(first);
-    assert.equal(statSync(sock).mode & 0o777, 0o640);
-    assert.deepEqual(readdirSync(dir), ['owner.sock'], 'no staging name left behind');
-    const firstInode = statSync(sock).ino;
-
-    const second = await startWalnut(yaml, { listenPorts: [], listenPaths: [sock] });
-    running.push(second);
-    // The path already answered (the first instance) when startWalnut returned: wait for the swap.
-    for (let i = 0; i < 100 && statSync(sock).ino === firstInode; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.notEqual(statSync(sock).ino, firstInode, 'the path now names the second socket');
-    first.kill('SIGTERM');
-    assert.equal(await first.exited, 0);
-    assert.equal(await exchange({ path: sock }, '*1\r\n$4\r\nPING\r\n', (t) => t.endsWith('\r\n')), '+PONG\r\n');
-
-    second.kill('SIGTERM');
-    assert.equal(await second.exited, 0);
-    assert.equal(existsSync(sock), false, 'the owner removes its socket at exit');
-  });
-});
+}

@@ -1,24 +1,12 @@
 // --workers auto: one worker process per core the process may use (os.availableParallelism()),
 // each serving the pool; on a machine with one core, a single process and no workers.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { workerPids } from './support/workers.js';
 
-/** Pids of the processes whose parent is `pid`. */
-function childPids(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='])
-      .toString()
-      .split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    return []; // ps exits 1 when there are none
-  }
-}
 
 describe('--workers auto', () => {
   let backend: Running;
@@ -39,7 +27,7 @@ describe('--workers auto', () => {
 
   test('one worker per available core, and the requests are served', async () => {
     const cores = availableParallelism();
-    const workers = childPids(walnut.pid);
+    const workers = workerPids(walnut.pid);
     assert.equal(workers.length, cores > 1 ? cores : 0, `${cores} cores, workers ${workers.join(',')}`);
     const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0 });
     try {

@@ -4,33 +4,14 @@
 // requests as alpha's). Traffic to a pool added to the file must not show in alpha's stats, and
 // that pool is not served until Walnut restarts.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { requestUntil } from './support/request-until.js';
+import { pidServing, workerPids } from './support/workers.js';
 import { poolStat, serverStat, type Stats } from './support/stats.js';
 
-function workerPids(primary: number): number[] {
-  try {
-    return execFileSync('ps', ['--ppid', String(primary), '-o', 'pid='])
-      .toString()
-      .split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    return [];
-  }
-}
 
-async function pidServing(port: number): Promise<number> {
-  const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0 });
-  await c.connect();
-  const info = await c.info();
-  c.disconnect();
-  return Number(/process_id:(\d+)/.exec(info)?.[1]);
-}
 
 describe('--workers 2: a worker replaced after the configuration file was edited', () => {
   let alphaBackend: Running;

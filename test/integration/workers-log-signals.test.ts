@@ -3,7 +3,6 @@
 // the primary itself (cli.test.ts checks the primary alone). What a worker logs is observed
 // through an info-level message (level 6): a client that closes with an incomplete request.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { WORKER_ENV } from '../../src/cluster/messages.js';
 import { logMessages, waitForLogMessage } from './support/log-file.js';
+import { workerPids } from './support/workers.js';
 
 /** The start of a GET: 15 bytes, never a whole request. */
 const INCOMPLETE = '*2\r\n$3\r\nGET\r\n$1';
@@ -112,12 +112,7 @@ describe('--workers 2: SIGTTIN, SIGTTOU and SIGHUP reach the workers', () => {
   });
 
   test('a replacement worker logs at the level set since the start (6 here), not the starting one', async () => {
-    const workers = (): number[] =>
-      execFileSync('ps', ['--ppid', String(walnut.pid), '-o', 'pid='])
-        .toString()
-        .split('\n')
-        .map((l) => Number(l.trim()))
-        .filter((n) => n > 0);
+    const workers = (): number[] => workerPids(walnut.pid);
     const [victim] = workers();
     assert.ok(victim !== undefined);
     process.kill(victim, 'SIGKILL');

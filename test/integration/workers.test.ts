@@ -10,19 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { WORKER_ENV } from '../../src/cluster/messages.js';
+import { pidServing, workerPids } from './support/workers.js';
 
-/** Pids of the walnut primary's child processes (its workers). */
-function workerPids(primary: number): number[] {
-  try {
-    return execFileSync('ps', ['--ppid', String(primary), '-o', 'pid='])
-      .toString()
-      .split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    return []; // ps exits 1 when there are none
-  }
-}
 
 /**
  * Pids of the grandchildren of this test process: the workers of a walnut primary it started
@@ -54,13 +43,6 @@ function withWorkerPreload<T>(dir: string, code: string, start: () => Promise<T>
   });
 }
 
-async function pidServing(port: number): Promise<number> {
-  const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0 });
-  await c.connect();
-  const info = await c.info();
-  c.disconnect();
-  return Number(/process_id:(\d+)/.exec(info)?.[1]);
-}
 
 /**
  * The workers seen serving connections, until `want` distinct ones or 20 s have passed. The

@@ -1,0 +1,26 @@
+// The worker processes of a Walnut started with --workers: which there are, and which one serves
+// a connection.
+import { execFileSync } from 'node:child_process';
+import { Redis } from 'ioredis';
+
+/** Pids of the processes whose parent is `primary` (its workers). */
+export function workerPids(primary: number): number[] {
+  try {
+    return execFileSync('ps', ['--ppid', String(primary), '-o', 'pid='])
+      .toString()
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
+}
+
+/** The pid of the worker that serves a new connection to `port` (from Walnut's INFO). */
+export async function pidServing(port: number): Promise<number> {
+  const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await c.connect();
+  const info = await c.info();
+  c.disconnect();
+  return Number(/process_id:(\d+)/.exec(info)?.[1]);
+}
