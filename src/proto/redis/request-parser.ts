@@ -613,7 +613,6 @@ export class RedisRequestParser implements RequestParser {
     let name: Buffer | null | undefined;
     for (let i = 2; i < argc; i++) {
       if (equalsFolded(data, as[i]!, ae[i]!, AUTH_OPTION) && i + 2 < argc) {
-        if (this.password === null) return R_AUTH_NOT_SET;
         if (!this.passwordMatches(data, i + 1, i + 2)) return R_WRONGPASS;
         authenticated = true;
         i += 2;
@@ -634,24 +633,30 @@ export class RedisRequestParser implements RequestParser {
   /** AUTH <password> or AUTH default <password> (spec 4.3): the reply, and the new auth state. */
   private auth(data: Buffer, argc: number): Buffer {
     if (argc > 3) return R_SYNTAX;
-    if (this.password === null) return R_AUTH_NOT_SET;
+    // Without redis_auth, the legacy form gets twemproxy's (and Redis 5's) answer; the ACL form
+    // is taken for `default` whatever the password, as Redis 6+ takes it from a user without one.
+    if (this.password === null && argc === 2) return R_AUTH_NOT_SET;
+    if (this.password === null) return this.passwordMatches(data, 1, 2) ? R_OK : R_WRONGPASS;
     const ok = this.passwordMatches(data, argc === 3 ? 1 : -1, argc - 1);
     this.authenticated = ok;
     return ok ? R_OK : R_INVALID_PASSWORD;
   }
 
   /**
-   * Argument `pass` is redis_auth, and argument `user` (-1: none given) is `default`. The
-   * password is compared in time that does not depend on where it differs (as Redis does).
+   * Argument `user` (-1: none given) is `default`, and argument `pass` is redis_auth (any
+   * password when the pool has none: Redis's default user then has no password). The password
+   * is compared in time that does not depend on where it differs (as Redis does).
    */
   private passwordMatches(data: Buffer, user: number, pass: number): boolean {
     const as = this.argStart;
     const ae = this.argEnd;
-    const password = this.password!;
+    const isDefault = user < 0 || sameBytes(data, as[user]!, ae[user]!, DEFAULT_USER, 0, DEFAULT_USER.length);
+    const password = this.password;
+    if (password === null) return isDefault;
     const given = data.subarray(as[pass]!, ae[pass]!);
     // timingSafeEqual needs equal lengths: a wrong length is compared with itself, and fails.
     const same = timingSafeEqual(given.length === password.length ? given : password, password) && given.length === password.length;
-    return (user < 0 || sameBytes(data, as[user]!, ae[user]!, DEFAULT_USER, 0, DEFAULT_USER.length)) && same;
+    return isDefault && same;
   }
 }
 
