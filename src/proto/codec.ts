@@ -108,4 +108,10 @@ export interface Codec {
    * internal Msgs whose replies are swallowed. Empty when none are needed.
    */
   connectPreamble(): Msg[];
+  /**
+   * An internal request whose reply shows the server has read everything sent before it, for
+   * a connection that sent requests without replies (memcached `noreply`); null where every
+   * request has a reply (redis).
+   */
+  fenceRequest(): Msg | null;
 }

@@ -82,7 +82,10 @@ export class Proxy implements StatsSource {
   async close(graceMs: number): Promise<void> {
     this.trimmer?.stop();
     await Promise.all(this.listeners.map((l) => l.close()));
-    for (const pool of this.pools) for (const client of pool.clients) client.shutdown();
+    for (const pool of this.pools) {
+      for (const client of pool.clients) client.shutdown();
+      pool.fence();
+    }
     const deadline = performance.now() + graceMs;
     const busy = (p: ServerPool): boolean => [...p.clients].some((c) => !c.finished) || !p.serversSettled;
     while (performance.now() < deadline && this.pools.some(busy)) {

@@ -69,6 +69,12 @@ export class ServerConn implements ReplySink, Flushable {
   private setupPending = 0;
   private awaitingSetup: Msg[] | null = null;
   private awaitingSetupBytes = 0;
+  /**
+   * noreply requests have been written since the last fence: that the kernel took them does
+   * not mean the server has read them (memcached drops what it has read but not parsed when
+   * the same read loop meets the end of the stream).
+   */
+  private unfenced = false;
   closed = false;
   flushQueued = false;
   private timer: NodeJS.Timeout | null = null;
@@ -146,6 +152,7 @@ export class ServerConn implements ReplySink, Flushable {
   private queue(msg: Msg, len: number): void {
     this.out.push(msg.data);
     if (msg.noreply) {
+      this.unfenced = true;
       this.unflushedNoreply++;
       this.unflushedNoreplyBytes += len;
     } else {
@@ -208,6 +215,17 @@ export class ServerConn implements ReplySink, Flushable {
    */
   get settled(): boolean {
     return this.closed || (this.inflight.length === 0 && this.queuedBytes === 0);
+  }
+
+  /**
+   * Shutdown: after noreply requests, queue a request with a reply (Codec.fenceRequest), so
+   * that `settled` waits until the server has read them, not only until the kernel took them.
+   */
+  fence(): void {
+    if (this.closed || !this.unfenced) return;
+    this.unfenced = false;
+    const fence = this.server.pool.codec.fenceRequest();
+    if (fence !== null) this.enqueue(fence);
   }
 
   /** A request was refused for want of queue room: say so once until the connection drains. */
@@ -276,7 +294,8 @@ export class ServerConn implements ReplySink, Flushable {
     stats.out_queue--;
     stats.out_queue_bytes -= len;
     if (msg.internal) {
-      this.onSetupReply(msg, reply, flags);
+      // (The preamble is answered first; a later internal request is a fence.)
+      if (this.setupPending > 0) this.onSetupReply(msg, reply, flags);
       return;
     }
     const owner = msg.parent !== null ? msg.parent.owner : msg.owner;

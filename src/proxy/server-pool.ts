@@ -261,6 +261,11 @@ export class ServerPool implements KeyRouter {
     };
   }
 
+  /** Shutdown: no more requests come; make sure the servers read every one sent (Server.fence). */
+  fence(): void {
+    for (const server of this.servers) server.fence();
+  }
+
   /** Every server connection has handed over its requests and heard back. */
   get serversSettled(): boolean {
     return this.servers.every((s) => s.settled);

@@ -104,6 +104,11 @@ export class Server {
     }
   }
 
+  /** Shutdown: every connection makes sure its server has read what it was sent. */
+  fence(): void {
+    for (const conn of this.slots) conn?.fence();
+  }
+
   /** Every connection has handed over its requests and heard back (ServerConn.settled). */
   get settled(): boolean {
     return this.slots.every((conn) => conn === null || conn.settled);

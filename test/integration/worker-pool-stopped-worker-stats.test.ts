@@ -71,5 +71,7 @@ test('a stopped worker: left out before its first answer, then counted with its 
     stopped.process.kill('SIGCONT');
     await pool.close(0);
   }
+  // Node drops a worker from cluster.workers once both its exit and its disconnect are seen.
+  for (let i = 0; i < 100 && liveWorkers().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(liveWorkers().length, 0);
 });

@@ -20,7 +20,7 @@ import type { Codec, KeyRouter, ReplyParser, RequestParser } from '../codec.js';
 import { strerror } from '../../util/errno.js';
 import { copyBytes, sameBytes } from '../../util/bytes.js';
 import { IntScratch, SCRATCH_KEEP } from '../scratch.js';
-import { MC_GAT, MC_GATS, MC_GET, MC_GETS } from './commands.js';
+import { MC_GAT, MC_GATS, MC_GET, MC_GETS, MC_VERSION } from './commands.js';
 import { MemcacheReplyParser } from './reply-parser.js';
 import { MC_LINE_CAP, MemcacheRequestParser } from './request-parser.js';
 import { MC_R_END, MC_R_INVALID_ARGUMENT, mcServerError } from './replies.js';
@@ -553,7 +553,18 @@ class MemcacheCodec implements Codec {
   connectPreamble(): Msg[] {
     return [];
   }
+
+  fenceRequest(): Msg {
+    const msg = new Msg();
+    msg.data = FENCE_REQUEST;
+    msg.cmd = MC_VERSION;
+    msg.internal = true;
+    return msg;
+  }
 }
+
+/** `version`: answered in order after every request before it, and harmless. */
+const FENCE_REQUEST = Buffer.from('version\r\n', 'latin1');
 
 /** The codec for pools with `redis: false` (the default). */
 export function createMemcacheCodec(): Codec {

@@ -441,6 +441,9 @@ export function createRedisCodec(options: RedisCodecOptions): Codec {
       // others share, nor get the server ejected. A real -BUSY for a script passes through too.
       return REDIS_COMMANDS[msg.cmd]?.kind !== KIND_EVAL;
     },
+    fenceRequest(): null {
+      return null;
+    },
     connectPreamble(): Msg[] {
       return preamble.map((data) => {
         const msg = new Msg();

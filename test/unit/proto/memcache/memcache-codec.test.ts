@@ -559,6 +559,10 @@ describe('memcache codec: small methods', () => {
     assert.equal(codec.protocol, 'memcache');
     assert.equal(codec.errorReply('Connection refused').toString(), 'SERVER_ERROR Connection refused\r\n');
     assert.deepEqual(codec.connectPreamble(), []);
+    // The shutdown fence: an internal version request, answered after everything before it.
+    const fence = codec.fenceRequest();
+    assert.ok(fence !== null && fence.internal);
+    assert.equal(fence.data.toString('latin1'), 'version\r\n');
     const p1 = codec.newRequestParser();
     const p2 = codec.newRequestParser();
     assert.notEqual(p1, p2);

@@ -342,6 +342,10 @@ describe('redis codec basics', () => {
     assert.equal(codec.protocol, 'redis');
   });
 
+  test('fenceRequest: none (every redis request has a reply)', () => {
+    assert.equal(codec.fenceRequest(), null);
+  });
+
   test('connectPreamble: nothing, AUTH, SELECT, or AUTH then SELECT', () => {
     const wire = (redisAuth: string | null, redisDb: number): string[][] =>
       createRedisCodec({ redisAuth, redisDb })
