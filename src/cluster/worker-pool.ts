@@ -41,6 +41,11 @@ const MAX_RESTART_DELAY_MS = 30_000;
 
 interface Slot {
   worker: Worker;
+  /**
+   * It has asked for its configuration, so it hears messages: a worker drops those that come
+   * before its listener is attached (while it is still loading).
+   */
+  listening: boolean;
   /** Last snapshot received, used if the worker does not answer in time. */
   last: StatsSnapshot | null;
 }
@@ -53,6 +58,8 @@ export class WorkerPool implements StatsSource {
   /** Counters of workers that have exited (their last snapshot): the sums never go back. */
   private retired: StatsSnapshot | null = null;
   private closing = false;
+  /** close()'s grace period, for workers that ask for their configuration after it began. */
+  private graceMs = 0;
   /** Until start() has settled: workers killed while starting count against QUICK_RESTARTS. */
   private starting = true;
   private startupKills = 0;
@@ -112,7 +119,7 @@ export class WorkerPool implements StatsSource {
       // fork(2) itself failed (ENOMEM and the like): Node throws rather than emitting.
       return Promise.reject(new Error(`cannot start a worker: ${errorReason(err)}`));
     }
-    const slot: Slot = { worker, last: null };
+    const slot: Slot = { worker, listening: false, last: null };
     this.slots.push(slot);
     return new Promise((resolve, reject) => {
       let started = false;
@@ -121,7 +128,10 @@ export class WorkerPool implements StatsSource {
       worker.on('message', (message: unknown) => {
         const type = messageType(message);
         if (type === 'need-config') {
-          worker.send({ type: 'config', data: this.configData, level: log.level } satisfies ToWorker);
+          slot.listening = true;
+          // Closing: a worker still loading missed the shutdown message; it gets it now instead.
+          if (this.closing) worker.send({ type: 'shutdown', graceMs: this.graceMs } satisfies ToWorker);
+          else worker.send({ type: 'config', data: this.configData, level: log.level } satisfies ToWorker);
         } else if (type === 'published') {
           // Sent as soon as the socket is at its path: a worker can die before it is ready, and
           // the socket it published (a new one when every worker had died) must still be removed.
@@ -219,7 +229,8 @@ export class WorkerPool implements StatsSource {
 
   /** Ask every worker for its stats and add them up (a late worker's previous reading is used). */
   async snapshot(): Promise<StatsSnapshot> {
-    const slots = this.slots.filter((s) => s.worker.isConnected());
+    // (A worker still loading would drop the request, and the reading would wait for it.)
+    const slots = this.slots.filter((s) => s.listening && s.worker.isConnected());
     if (slots.length > 0) {
       const id = this.nextStatsId++;
       await new Promise<void>((resolve) => {
@@ -250,6 +261,7 @@ export class WorkerPool implements StatsSource {
   /** Stop every worker: each stops accepting and finishes in-flight requests within graceMs. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
+    this.graceMs = graceMs;
     for (const [timer, settle] of this.restartTimers) {
       clearTimeout(timer);
       settle();

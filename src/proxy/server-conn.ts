@@ -140,6 +140,8 @@ export class ServerConn implements ReplySink, Flushable {
       stats.requests++;
       stats.request_bytes += len;
       if (this.setupPending > 0) {
+        // Its deadline runs from now, not from when the setup is answered.
+        if (this.timeout > 0 && !msg.noreply) msg.deadline = performance.now() + this.timeout;
         (this.awaitingSetup ??= []).push(msg);
         this.awaitingSetupBytes += len;
         return;
@@ -157,8 +159,8 @@ export class ServerConn implements ReplySink, Flushable {
       this.unflushedNoreplyBytes += len;
     } else {
       if (this.timeout > 0) {
-        msg.deadline = performance.now() + this.timeout;
-        if (this.timer === null) this.armTimer(this.timeout);
+        if (msg.deadline === 0) msg.deadline = performance.now() + this.timeout;
+        if (this.timer === null) this.armTimer(Math.max(0, msg.deadline - performance.now()));
       }
       this.inflight.push(msg);
       this.unflushedReplies++;
@@ -209,12 +211,16 @@ export class ServerConn implements ReplySink, Flushable {
   }
 
   /**
-   * Nothing left to hand over or to hear back: every request is in the kernel and answered.
-   * Shutdown waits for this (a closed socket with replies unread would reset, and lose what
-   * the kernel still held for the server).
+   * Nothing of the clients' left to hand over or to hear back: every request is in the kernel
+   * and answered (noreply ones: the fence after them). Shutdown waits for this (a closed socket
+   * with replies unread would reset, and lose what the kernel still held for the server). The
+   * AUTH/SELECT of a connection no client request waits on do not count: inflight then holds
+   * them alone (they come first), and `out` nothing else.
    */
   get settled(): boolean {
-    return this.closed || (this.inflight.length === 0 && this.queuedBytes === 0);
+    if (this.closed) return true;
+    if (this.awaitingSetup !== null || this.inflight.length !== this.setupPending) return false;
+    return this.setupPending > 0 || this.queuedBytes === 0;
   }
 
   /**

@@ -411,6 +411,29 @@ describe('run mode', () => {
     }
   });
 
+  test('SIGTERM with no client, while a preconnected server has not answered AUTH/SELECT: exit at once', async () => {
+    // The connection's setup requests are no client's: shutdown does not wait for them.
+    const redis = await startRedis();
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const yaml = ['db:', `  listen: 127.0.0.1:${listenPort}`, '  redis: true', '  redis_db: 1', '  preconnect: true', '  servers:', `    - 127.0.0.1:${redis.port}:1`, ''];
+    const conf = tempFile('drain-setup.yml', yaml.join('\n'));
+    const logPath = tempFile('drain-setup.log');
+    try {
+      await redis.pause();
+      const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath]);
+      await waitFor('stats port', () => readStats(statsPort));
+      const signalledAt = Date.now();
+      child.kill('SIGTERM');
+      const r = await done;
+      const tookMs = Date.now() - signalledAt;
+      assert.equal(r.code, 0);
+      assert.ok(tookMs < SHUTDOWN_GRACE_MS, `exited ${tookMs} ms after SIGTERM`);
+    } finally {
+      redis.resume();
+      await redis.stop();
+    }
+  });
+
   test('SIGTERM while a client is slowly reading a large reply: it gets every byte, then Walnut exits 0', async () => {
     const redis = await startRedis();
     const [listenPort, statsPort] = [await freePort(), await freePort()];

@@ -9,6 +9,7 @@ import { createConnection } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { SHUTDOWN_GRACE_MS } from '../../src/cli/run.js';
 import { WORKER_ENV } from '../../src/cluster/messages.js';
 import { pidServing, workerPids } from './support/workers.js';
 
@@ -505,5 +506,40 @@ describe('--workers 2: replacements that cannot start, and crashes while startin
       assert.fail('Walnut started although every worker crashes');
     }
     assert.match(outcome.message, /exited during startup \(SIGABRT\)/);
+  });
+});
+
+describe('--workers 2: SIGTERM while a replacement worker is still loading', () => {
+  let backend: Running;
+
+  before(async () => {
+    backend = await startRedis();
+  });
+
+  after(async () => {
+    await backend.stop();
+  });
+
+  test('the replacement gets the shutdown once it listens, and Walnut exits without waiting out the grace period', async () => {
+    const port = await freePort();
+    const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+    const walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] });
+    try {
+      assert.equal((await pidsServing(port, 2)).size, 2, 'both workers serve');
+      const [victim] = workerPids(walnut.pid);
+      assert.ok(victim !== undefined);
+      process.kill(victim, 'SIGKILL');
+      // The replacement is forked at once and takes a few hundred milliseconds to load: a
+      // message sent to it meanwhile is lost (it used to miss the shutdown and be killed after
+      // the grace period, having served clients meanwhile).
+      for (let i = 0; i < 100 && workerPids(walnut.pid).filter((p) => p !== victim).length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+      const signalledAt = Date.now();
+      walnut.kill('SIGTERM');
+      assert.equal(await walnut.exited, 0);
+      const tookMs = Date.now() - signalledAt;
+      assert.ok(tookMs < SHUTDOWN_GRACE_MS, `exited ${tookMs} ms after SIGTERM`);
+    } finally {
+      await walnut.stop();
+    }
   });
 });
