@@ -600,14 +600,9 @@ export class RedisRequestParser implements RequestParser {
     const as = this.argStart;
     const ae = this.argEnd;
     if (argc > 1) {
-      let version = 0;
-      for (let i = as[1]!; i < ae[1]!; i++) {
-        const b = data[i]!;
-        if (b < CH_0 || b > CH_9 || version > 1000) return R_HELLO_BAD_VERSION;
-        version = version * 10 + (b - CH_0);
-      }
-      if (ae[1]! === as[1]!) return R_HELLO_BAD_VERSION;
-      if (version !== 2) return R_NOPROTO;
+      // As Redis: not an integer by its rules (string2ll) is an error; any integer but 2 is NOPROTO.
+      if (!isRedisInteger(data, as[1]!, ae[1]!)) return R_HELLO_BAD_VERSION;
+      if (ae[1]! - as[1]! !== 1 || data[as[1]!] !== CH_0 + 2) return R_NOPROTO;
     }
     let authenticated = this.authenticated;
     let name: Buffer | null | undefined;
@@ -658,6 +653,24 @@ export class RedisRequestParser implements RequestParser {
     const same = timingSafeEqual(given.length === password.length ? given : password, password) && given.length === password.length;
     return isDefault && same;
   }
+}
+
+const CH_MINUS = 45;
+const INT64_MAX_DIGITS = Buffer.from('9223372036854775807', 'latin1');
+const INT64_MIN_DIGITS = Buffer.from('9223372036854775808', 'latin1');
+
+/**
+ * Redis's string2ll: `0`, or an optional `-` and digits without a leading zero, within 64 bits
+ * (so `02`, `+2`, `-0` and 2^63 are not integers).
+ */
+function isRedisInteger(buf: Buffer, start: number, end: number): boolean {
+  if (end - start === 1 && buf[start] === CH_0) return true;
+  const negative = start < end && buf[start] === CH_MINUS;
+  const s = negative ? start + 1 : start;
+  if (s >= end || buf[s]! < CH_0 + 1 || buf[s]! > CH_9) return false;
+  for (let i = s + 1; i < end; i++) if (buf[i]! < CH_0 || buf[i]! > CH_9) return false;
+  const limit = negative ? INT64_MIN_DIGITS : INT64_MAX_DIGITS;
+  return end - s < limit.length || (end - s === limit.length && limit.compare(buf, s, end) >= 0);
 }
 
 /** Redis's rule for client names and library info: printable ASCII, no spaces. */

@@ -62,6 +62,17 @@ describe('HELLO answered by the proxy (RESP2 only)', () => {
     ]);
   });
 
+  test('what is an integer follows Redis (string2ll), checked against redis-server 7.0', () => {
+    const BAD = '-ERR Protocol version is not an integer or out of range\r\n';
+    const NOPROTO = '-NOPROTO unsupported protocol version\r\n';
+    const cases: [string, string][] = [
+      ['02', BAD], ['00', BAD], ['+2', BAD], ['-0', BAD], ['0', NOPROTO], ['-1', NOPROTO], ['100000', NOPROTO],
+      ['9223372036854775807', NOPROTO], ['9223372036854775808', BAD],
+      ['-9223372036854775808', NOPROTO], ['-9223372036854775809', BAD],
+    ];
+    assert.deepEqual(localReplies(cases.map(([v]) => req('HELLO', v))), cases.map(([, reply]) => reply));
+  });
+
   test('AUTH in HELLO when the pool has no redis_auth: any password for default, as redis-server 7', () => {
     const replies = localReplies([req('HELLO', '2', 'AUTH', 'default', 'secret'), req('HELLO', '2', 'AUTH', 'alice', 'secret')]);
     assert.match(replies[0]!, /^\*12\r\n\$6\r\nserver\r\n/);
