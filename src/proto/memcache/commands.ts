@@ -97,6 +97,8 @@ const CH_MINUS = 45;
 
 const U32_MAX = Buffer.from('4294967295', 'latin1');
 const I64_MAX = Buffer.from('9223372036854775807', 'latin1');
+/** The digits of INT64_MIN, one more than INT64_MAX's. */
+const I64_MIN_DIGITS = Buffer.from('9223372036854775808', 'latin1');
 const U64_MAX = Buffer.from('18446744073709551615', 'latin1');
 
 /**
@@ -138,8 +140,9 @@ export function mcValidU64(buf: Buffer, start: number, end: number): boolean {
  * exptime (the item expires at once), so do we; twemproxy rejects it.
  */
 export function mcValidExptime(buf: Buffer, start: number, end: number): boolean {
-  if (start < end && (buf[start] === CH_PLUS || buf[start] === CH_MINUS)) start++;
-  return digitsAtMost(buf, start, end, I64_MAX);
+  const negative = start < end && buf[start] === CH_MINUS;
+  if (negative || (start < end && buf[start] === CH_PLUS)) start++;
+  return digitsAtMost(buf, start, end, negative ? I64_MIN_DIGITS : I64_MAX);
 }
 
 /** memcached rejects `<bytes>` above INT_MAX - 2 (the data block plus its CR LF must fit). */

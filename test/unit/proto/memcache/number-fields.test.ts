@@ -35,10 +35,10 @@ const ref = {
     const v = decimal(t, '+');
     return v !== null && v <= U64_MAX;
   },
-  // The magnitude is what is bounded (so -2^63 itself, which strtol takes, is refused).
+  // strtol's range: -2^63 .. 2^63 - 1.
   exptime: (t: string): boolean => {
     const v = decimal(t, '+-');
-    return v !== null && v <= I64_MAX && -v <= I64_MAX;
+    return v !== null && v <= I64_MAX && v >= -I64_MAX - 1n;
   },
   length: (t: string): number => {
     const v = decimal(t, '+');
@@ -98,6 +98,8 @@ describe('memcache numeric fields', () => {
       ['9223372036854775807', false, true, true, -1],
       ['-9223372036854775807', false, false, true, -1],
       ['9223372036854775808', false, true, false, -1],
+      ['-9223372036854775808', false, false, true, -1],
+      ['-9223372036854775809', false, false, false, -1],
       ['18446744073709551615', false, true, false, -1],
       ['18446744073709551616', false, false, false, -1],
       ['2147483645', true, true, true, 2147483645],
