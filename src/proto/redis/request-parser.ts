@@ -634,7 +634,8 @@ export class RedisRequestParser implements RequestParser {
     if (this.password === null) return this.passwordMatches(data, 1, 2) ? R_OK : R_WRONGPASS;
     const ok = this.passwordMatches(data, argc === 3 ? 1 : -1, argc - 1);
     this.authenticated = ok;
-    return ok ? R_OK : R_INVALID_PASSWORD;
+    // The ACL form is Redis 6's, and so is its refusal; the legacy form keeps twemproxy's.
+    return ok ? R_OK : argc === 3 ? R_WRONGPASS : R_INVALID_PASSWORD;
   }
 
   /**

@@ -152,7 +152,7 @@ const CASES: Case[] = [
       NOAUTH,
       LOCAL('+OK\r\n'),
       LOCAL('+PONG\r\n'),
-      LOCAL('-ERR invalid password\r\n'),
+      LOCAL('-WRONGPASS invalid username-password pair or user is disabled.\r\n'),
       NOAUTH,
       { route: ROUTE_QUIT, reply: '+OK\r\n' },
     ],
