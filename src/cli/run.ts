@@ -201,7 +201,7 @@ export async function runProxy(
             output: options.output,
             verbosity: log.level,
             mbufSize: options.mbufSize,
-          }, configBytes, (pool) => (workerPool = pool))
+          }, configBytes, config, (pool) => (workerPool = pool))
         : await Proxy.start(config, { mbufSize: options.mbufSize });
   } catch (err) {
     return fail(errorReason(err));

@@ -1,8 +1,9 @@
 /**
  * Entry point of a worker process (--workers N): runs one Proxy on the configuration the
- * primary read and validated (sent as bytes: the file may have changed since), listening on sockets the primary shares, and answers the primary's
- * requests (stats, log level, shutdown). The primary owns signals, the pid file and the stats
- * port; a worker ignores the terminal's SIGINT and waits for the primary's word.
+ * primary read and validated (sent as bytes: the file may have changed since), listening on
+ * sockets the primary shares, and answers the primary's requests (stats, log level,
+ * shutdown). The primary owns signals, the pid file and the stats port; a worker ignores the
+ * terminal's SIGINT and waits for the primary's word.
  */
 import cluster from 'node:cluster';
 import { configFromBytes } from '../config/load.js';

@@ -12,7 +12,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { unlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { configFromBytes } from '../config/load.js';
+import type { Config } from '../config/config.js';
 import { removeSocket, stagingPath } from '../proxy/unix-socket.js';
 import { retire, sumSnapshots } from '../stats/sum.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
@@ -86,11 +86,12 @@ export class WorkerPool implements StatsSource {
     count: number,
     settings: WorkerSettings,
     configBytes: Buffer,
+    /** configBytes as the primary parsed them (not parsed again here). */
+    config: Config,
     /** Called with the pool before its first fork (the caller can reach the workers as they start). */
     onCreated: (pool: WorkerPool) => void = () => undefined,
   ): Promise<WorkerPool> {
-    const paths = await unixSocketPaths(configBytes, settings.confFile);
-    await removeStaleSockets(paths);
+    await removeStaleSockets(config.pools.flatMap((pool) => (pool.listen.path === null ? [] : [pool.listen.path])));
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
     const pool = new WorkerPool(settings, configBytes);
@@ -281,12 +282,6 @@ export class WorkerPool implements StatsSource {
     clearTimeout(killer);
     for (const [path, ino] of this.publishedSockets) await removeSocket(path, ino);
   }
-}
-
-/** The pools' unix socket paths (only the paths: no name resolution, the file is valid). */
-async function unixSocketPaths(configBytes: Buffer, confFile: string): Promise<string[]> {
-  const config = await configFromBytes(configBytes, confFile, (host) => Promise.resolve(host));
-  return config.pools.flatMap((pool) => (pool.listen.path === null ? [] : [pool.listen.path]));
 }
 
 /**

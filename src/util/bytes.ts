@@ -56,3 +56,29 @@ export function sameBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: numb
 export function bytesOf(buf: Buffer, start: number, end: number): Buffer {
   return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
 }
+
+/** The digits of INT64_MAX, and of INT64_MIN's magnitude (one more). */
+export const INT64_MAX_DIGITS = Buffer.from('9223372036854775807', 'latin1');
+export const INT64_MIN_DIGITS = Buffer.from('9223372036854775808', 'latin1');
+
+/**
+ * Are bytes [start, end) one or more decimal digits whose value is at most `max` (a digit
+ * string without leading zeros)? Compares digit strings so that 64-bit limits need no BigInt.
+ */
+export function digitsAtMost(buf: Buffer, start: number, end: number, max: Uint8Array): boolean {
+  if (start >= end) return false;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 57) return false;
+  }
+  let s = start;
+  while (s < end - 1 && buf[s] === 48) s++;
+  const n = end - s;
+  if (n !== max.length) return n < max.length;
+  for (let i = 0; i < n; i++) {
+    const a = buf[s + i]!;
+    const b = max[i]!;
+    if (a !== b) return a < b;
+  }
+  return true;
+}

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { freePort } from '../../scripts/lib/processes.js';
 import type { WorkerSettings } from '../../src/cluster/messages.js';
 import { WorkerPool } from '../../src/cluster/worker-pool.js';
+import { parseConfig } from '../../src/config/load.js';
 
 let dir = '';
 let settings: WorkerSettings;
@@ -49,7 +50,7 @@ async function stop(worker: Worker): Promise<void> {
 }
 
 test('a stopped worker: left out before its first answer, then counted with its last one', async () => {
-  const pool = await WorkerPool.start(2, settings, configBytes);
+  const pool = await WorkerPool.start(2, settings, configBytes, parseConfig(configBytes.toString('utf8'), settings.confFile));
   const [stopped] = liveWorkers();
   assert.ok(stopped);
   try {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '../../scripts/lib/processes.js';
 import { WorkerPool } from '../../src/cluster/worker-pool.js';
+import { parseConfig } from '../../src/config/load.js';
 import type { WorkerSettings } from '../../src/cluster/messages.js';
 
 let dir = '';
@@ -41,7 +42,7 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
 }
 
 test('a failed send to a worker (EPIPE: it has just died) does not end the primary', async () => {
-  const pool = await WorkerPool.start(2, settings, configBytes);
+  const pool = await WorkerPool.start(2, settings, configBytes, parseConfig(configBytes.toString('utf8'), settings.confFile));
   try {
     const workers = liveWorkers();
     assert.equal(workers.length, 2);
@@ -61,7 +62,7 @@ test('a failed send to a worker (EPIPE: it has just died) does not end the prima
 });
 
 test('a worker whose primary has gone finishes its stop even if its last message fails (EPIPE)', async () => {
-  const pool = await WorkerPool.start(1, settings, configBytes);
+  const pool = await WorkerPool.start(1, settings, configBytes, parseConfig(configBytes.toString('utf8'), settings.confFile));
   try {
     const [worker] = liveWorkers();
     assert.ok(worker);
@@ -86,7 +87,7 @@ test('a worker that cannot be spawned fails the start with the reason instead of
   cluster.setupPrimary({ cwd: join(dir, 'no-such-directory') });
   try {
     const outcome = await Promise.race([
-      WorkerPool.start(2, settings, configBytes).then(
+      WorkerPool.start(2, settings, configBytes, parseConfig(configBytes.toString('utf8'), settings.confFile)).then(
         async (pool) => {
           await pool.close(0);
           return 'started';
@@ -108,7 +109,7 @@ test('a worker that cannot be spawned fails the start with the reason instead of
 });
 
 test('a replacement whose fork throws (ENOMEM) is retried, and the primary lives on', async () => {
-  const pool = await WorkerPool.start(1, settings, configBytes);
+  const pool = await WorkerPool.start(1, settings, configBytes, parseConfig(configBytes.toString('utf8'), settings.confFile));
   const fork = cluster.fork;
   let attempts = 0;
   try {
@@ -131,7 +132,7 @@ test('a replacement whose fork throws (ENOMEM) is retried, and the primary lives
 });
 
 test('a replacement worker runs the configuration the primary read, and the sums keep what the dead worker counted', async () => {
-  const pool = await WorkerPool.start(1, settings, configBytes);
+  const pool = await WorkerPool.start(1, settings, configBytes, parseConfig(configBytes.toString('utf8'), settings.confFile));
   try {
     // One client comes and goes: client_eof 1, seen by a snapshot before the worker dies.
     await new Promise<void>((resolve, reject) => {

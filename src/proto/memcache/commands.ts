@@ -2,6 +2,7 @@
  * The memcache ASCII command table and the field validators the request parser uses.
  * Mirrors the command switch of twemproxy's nc_memcache.c memcache_parse_req (MSG_REQ_MC_*).
  */
+import { digitsAtMost, INT64_MAX_DIGITS, INT64_MIN_DIGITS } from '../../util/bytes.js';
 
 /** Msg.cmd values for memcache requests. */
 export const MC_UNKNOWN = 0;
@@ -96,32 +97,7 @@ const CH_PLUS = 43;
 const CH_MINUS = 45;
 
 const U32_MAX = Buffer.from('4294967295', 'latin1');
-const I64_MAX = Buffer.from('9223372036854775807', 'latin1');
-/** The digits of INT64_MIN, one more than INT64_MAX's. */
-const I64_MIN_DIGITS = Buffer.from('9223372036854775808', 'latin1');
 const U64_MAX = Buffer.from('18446744073709551615', 'latin1');
-
-/**
- * Are bytes [start, end) one or more decimal digits whose value is at most `max` (a digit
- * string without leading zeros)? Compares digit strings so that 64-bit limits need no BigInt.
- */
-function digitsAtMost(buf: Buffer, start: number, end: number, max: Uint8Array): boolean {
-  if (start >= end) return false;
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
-    if (c < CH_0 || c > CH_9) return false;
-  }
-  let s = start;
-  while (s < end - 1 && buf[s] === CH_0) s++;
-  const n = end - s;
-  if (n !== max.length) return n < max.length;
-  for (let i = 0; i < n; i++) {
-    const a = buf[s + i]!;
-    const b = max[i]!;
-    if (a !== b) return a < b;
-  }
-  return true;
-}
 
 /** Unsigned 32-bit decimal, optional `+` (memcached's safe_strtoul): storage `<flags>`. */
 export function mcValidU32(buf: Buffer, start: number, end: number): boolean {
@@ -142,7 +118,7 @@ export function mcValidU64(buf: Buffer, start: number, end: number): boolean {
 export function mcValidExptime(buf: Buffer, start: number, end: number): boolean {
   const negative = start < end && buf[start] === CH_MINUS;
   if (negative || (start < end && buf[start] === CH_PLUS)) start++;
-  return digitsAtMost(buf, start, end, negative ? I64_MIN_DIGITS : I64_MAX);
+  return digitsAtMost(buf, start, end, negative ? INT64_MIN_DIGITS : INT64_MAX_DIGITS);
 }
 
 /** memcached rejects `<bytes>` above INT_MAX - 2 (the data block plus its CR LF must fit). */

@@ -10,7 +10,8 @@
  * Argument offsets go to scratch arrays on the parser (grown, never allocated per argument).
  * `*0` and `*-N` are ignored, as Redis ignores them. A line not starting with `*` is an inline
  * command (`PING\r\n` typed in telnet): it is split as redis-server splits it (quotes and
- * escapes included, inline.ts) and re-encoded as multi-bulk, so the rest of the proxy sees one format; an inline line is capped
+ * escapes included, inline.ts) and re-encoded as multi-bulk, so the rest of the proxy sees one
+ * format; an inline line is capped
  * at 64 KiB, Redis's own limit.
  *
  * Requests that are framed but wrong (unknown or unsupported command, wrong arity, NOAUTH, bad
@@ -72,7 +73,7 @@ import {
 } from './replies.js';
 import { bulkSpan, wholeBulk } from './bulk-scan.js';
 import { splitInline } from './inline.js';
-import { bytesOf, sameBytes } from '../../util/bytes.js';
+import { bytesOf, digitsAtMost, INT64_MAX_DIGITS, INT64_MIN_DIGITS, sameBytes } from '../../util/bytes.js';
 
 // Parser states.
 const S_START = 0; // between requests
@@ -94,6 +95,7 @@ const DOLLAR = 36;
 const MINUS = 45;
 const CH_0 = 48;
 const CH_9 = 57;
+const CH_MINUS = 45;
 
 /** Longest bulk argument (Redis's default proto-max-bulk-len). */
 export const MAX_BULK_LEN = 512 * 1024 * 1024;
@@ -629,9 +631,8 @@ export class RedisRequestParser implements RequestParser {
   private auth(data: Buffer, argc: number): Buffer {
     if (argc > 3) return R_SYNTAX;
     // Without redis_auth, the legacy form gets twemproxy's (and Redis 5's) answer; the ACL form
-    // is taken for `default` whatever the password, as Redis 6+ takes it from a user without one.
+    // is taken for `default` whatever the password (passwordMatches), as Redis 6+ takes it.
     if (this.password === null && argc === 2) return R_AUTH_NOT_SET;
-    if (this.password === null) return this.passwordMatches(data, 1, 2) ? R_OK : R_WRONGPASS;
     const ok = this.passwordMatches(data, argc === 3 ? 1 : -1, argc - 1);
     this.authenticated = ok;
     // The ACL form is Redis 6's, and so is its refusal; the legacy form keeps twemproxy's.
@@ -656,10 +657,6 @@ export class RedisRequestParser implements RequestParser {
   }
 }
 
-const CH_MINUS = 45;
-const INT64_MAX_DIGITS = Buffer.from('9223372036854775807', 'latin1');
-const INT64_MIN_DIGITS = Buffer.from('9223372036854775808', 'latin1');
-
 /**
  * Redis's string2ll: `0`, or an optional `-` and digits without a leading zero, within 64 bits
  * (so `02`, `+2`, `-0` and 2^63 are not integers).
@@ -668,10 +665,8 @@ function isRedisInteger(buf: Buffer, start: number, end: number): boolean {
   if (end - start === 1 && buf[start] === CH_0) return true;
   const negative = start < end && buf[start] === CH_MINUS;
   const s = negative ? start + 1 : start;
-  if (s >= end || buf[s]! < CH_0 + 1 || buf[s]! > CH_9) return false;
-  for (let i = s + 1; i < end; i++) if (buf[i]! < CH_0 || buf[i]! > CH_9) return false;
-  const limit = negative ? INT64_MIN_DIGITS : INT64_MAX_DIGITS;
-  return end - s < limit.length || (end - s === limit.length && limit.compare(buf, s, end) >= 0);
+  // No leading zero (digitsAtMost would skip it); the rest is digits within 64 bits.
+  return s < end && buf[s] !== CH_0 && digitsAtMost(buf, s, end, negative ? INT64_MIN_DIGITS : INT64_MAX_DIGITS);
 }
 
 /** Redis's rule for client names and library info: printable ASCII, no spaces. */
