@@ -1,8 +1,14 @@
 // Command-line options of the end-to-end benchmark (`npm run bench -- [options]`) and the
 // request counts they imply. No twemproxy counterpart.
 
+import { MEMCACHE_TESTS } from './memcache-load.js';
+import { REDIS_TESTS } from './redis-benchmark.js';
+
 export const SECTIONS = ['redis', 'memcache', 'connect', 'bulk', 'workers', 'idle'] as const;
 export type Section = (typeof SECTIONS)[number];
+
+/** Every test name --skip accepts (SET and GET name a redis and a memcached test each). */
+export const TEST_NAMES: readonly string[] = [...new Set<string>([...REDIS_TESTS, ...MEMCACHE_TESTS])];
 
 export interface BenchOptions {
   rounds: number;
@@ -10,6 +16,8 @@ export interface BenchOptions {
   /** Multiplies every request count (--quick uses 0.25). */
   scale: number;
   sections: ReadonlySet<Section>;
+  /** Tests left out of the warm-up and the rounds, by name (upper case), in every suite. */
+  skip: ReadonlySet<string>;
   idleClients: number;
   /** Extra arguments for Walnut (e.g. --workers 2), split on whitespace. */
   walnutArgs: string[];
@@ -34,6 +42,9 @@ bench/results/<time>.json.
   --quick            1 round with a quarter of the requests (under 2 minutes)
   --scale F          multiply every request count by F (default 1, or 0.25 with --quick)
   --only LIST        run only these sections, comma-separated: ${SECTIONS.join(',')}
+  --skip LIST        leave these tests out of the warm-up and the rounds, comma-separated:
+                     ${TEST_NAMES.join(',')}; "--skip MSET,MGET_10" compares with a twemproxy
+                     that has served no multi-key command (see bench/README.md)
   --idle-clients N   idle connections for the memory test (default 10000)
   --walnut-args S    extra Walnut arguments, e.g. --walnut-args "--workers 2"
   --twemproxy-args S extra nutcracker arguments, after the bench's own "-v 4 -i 30000"; e.g.
@@ -50,6 +61,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let quick = false;
   let scale: number | undefined;
   let sections: Set<Section> = new Set(SECTIONS);
+  const skip = new Set<string>();
   let idleClients = 10_000;
   let walnutArgs: string[] = [];
   let twemproxyArgs: string[] = [];
@@ -100,6 +112,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         if (sections.size === 0) throw new Error('--only: no section given');
         break;
       }
+      case '--skip':
+        for (const part of value().split(',')) {
+          const t = part.trim().toUpperCase();
+          if (t === '') continue;
+          if (!TEST_NAMES.includes(t)) throw new Error(`--skip: unknown test ${part.trim()} (tests: ${TEST_NAMES.join(', ')})`);
+          skip.add(t);
+        }
+        break;
       case '--idle-clients':
         idleClients = positiveInt(value());
         break;
@@ -128,6 +148,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     quick,
     scale: scale ?? (quick ? 0.25 : 1),
     sections,
+    skip,
     idleClients,
     walnutArgs,
     twemproxyArgs,

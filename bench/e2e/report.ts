@@ -2,7 +2,7 @@
 // line per test and target with Walnut's ratios on its line, then bulk gets, idle memory and
 // the issue's targets. No twemproxy counterpart.
 import { describeRounds, formatMargin, type Check } from './summary.js';
-import { TARGETS, type BulkResult, type IdleResult, type TestResult } from './results.js';
+import { TARGETS, type BulkResult, type IdleResult, type TestResult, type TwemproxyDrift } from './results.js';
 import { WORKER_TARGETS, type WorkersResult } from './workers-scaling.js';
 
 /**
@@ -117,6 +117,23 @@ export function formatBulk(bulk: readonly BulkResult[]): string[] {
   const lines = formatTable(rows, 'lrl');
   for (const b of bulk) if (b.failure !== '') lines.push(`${b.suite} failed: ${b.failure}`);
   return lines;
+}
+
+export function formatDrift(drift: readonly TwemproxyDrift[]): string[] {
+  const rows: string[][] = [['suite', 'test', 'P', 'fresh req/s', 'warmed req/s', 'fresh cpu µs/req', 'warmed cpu µs/req', 'cpu warmed/fresh']];
+  for (const d of drift) {
+    rows.push([
+      d.suite,
+      d.test,
+      String(d.pipeline),
+      fmtInt(d.fresh.rps),
+      fmtInt(d.warmed.rps),
+      fmtFixed(d.fresh.cpuUsPerReq, 2),
+      fmtFixed(d.warmed.cpuUsPerReq, 2),
+      fmtFixed(d.warmed.cpuUsPerReq / d.fresh.cpuUsPerReq, 2),
+    ]);
+  }
+  return formatTable(rows, 'll');
 }
 
 export function formatIdle(idle: readonly IdleResult[]): string[] {

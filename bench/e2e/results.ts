@@ -8,6 +8,19 @@ export type TargetName = (typeof TARGETS)[number];
 export type ProxyName = Exclude<TargetName, 'direct'>;
 
 /** One run of one test against one target. */
+/**
+ * twemproxy on one test before the warm-up (a fresh process) and right after it: its CPU per
+ * request rises once multi-key commands have fragmented its malloc heap, and every figure the
+ * rounds take of it is of the warmed state (bench/README.md, "twemproxy's heap").
+ */
+export interface TwemproxyDrift {
+  suite: string;
+  test: string;
+  pipeline: number;
+  fresh: Sample;
+  warmed: Sample;
+}
+
 export interface Sample {
   round: number;
   rps: number;

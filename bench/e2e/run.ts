@@ -16,7 +16,7 @@ import { benchKey, MEMCACHE_TESTS, runMemcacheLoad, type MemcacheTest } from './
 import { parseBenchArgs, requestCount, USAGE, type BenchOptions } from './options.js';
 import { cpuSeconds, cpuSecondsOf, reapedChildrenCpuSeconds } from './proc-stats.js';
 import { REDIS_TESTS, runRedisBenchmark, type RedisTest } from './redis-benchmark.js';
-import { formatBulk, formatChecks, formatIdle, formatTests, formatWorkers } from './report.js';
+import { formatBulk, formatChecks, formatDrift, formatIdle, formatTests, formatWorkers } from './report.js';
 import { roundOrder } from './summary.js';
 import {
   evaluateTargets,
@@ -28,6 +28,7 @@ import {
   type Sample,
   type TargetName,
   type TestResult,
+  type TwemproxyDrift,
 } from './results.js';
 import {
   fillMemcached,
@@ -64,6 +65,12 @@ const CONNECT_BASE = 10_000;
 /** The pools the short-lived connections test (one server behind each proxy is enough). */
 const CONNECT_SUITES = ['redis-1', 'memcache-2'];
 const BULK_TRIALS = { full: 21, quick: 9 };
+/**
+ * twemproxy's GET -P 16 on each redis pool before and after the warm-up, this many requests
+ * each time (before --scale): the warm-up's MSETs and multi-gets leave its malloc heap
+ * fragmented, which raises its CPU per request for the rest of its life (bench/README.md).
+ */
+const DRIFT_REQUESTS = 200_000;
 // Walnut needs about a hundred 10,000-key requests before its times settle: the JIT optimises
 // the 10,000-iteration loops, and the heap and malloc arenas grow to their working size (the
 // first requests spend as much time in page faults as in JavaScript). A long-running proxy is
@@ -319,6 +326,7 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
     if (suite.protocol === 'redis' && opts.sections.has('redis')) {
       for (const pipeline of PIPELINES) {
         for (const test of REDIS_TESTS) {
+          if (opts.skip.has(test)) continue;
           const weight = REDIS_WEIGHT[pipeline]?.[test] ?? 1;
           const requests = requestCount(REDIS_BASE[pipeline] ?? 0, weight, opts.scale, CLIENTS, pipeline);
           out.push({
@@ -335,6 +343,7 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
     if (suite.protocol === 'memcache' && opts.sections.has('memcache')) {
       for (const pipeline of PIPELINES) {
         for (const test of MEMCACHE_TESTS) {
+          if (opts.skip.has(test)) continue;
           const weight = MEMCACHE_WEIGHT[test] ?? 1;
           const requests = requestCount(MEMCACHE_BASE[pipeline] ?? 0, weight, opts.scale, CLIENTS, pipeline);
           out.push({
@@ -368,6 +377,22 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
  * hot path (array replies, fragmenting) before anything is measured: a long-running proxy
  * has, and twemproxy's C needs no warming.
  */
+/**
+ * twemproxy's GET -P 16 on `suite`: one unmeasured run (a fresh twemproxy's first requests
+ * grow its free lists), then the run of median CPU per request out of three.
+ */
+async function twemproxyGet(bed: Bed, suite: Suite, requests: number): Promise<Sample> {
+  await redisSample(bed, suite, 'twemproxy', 'GET', 16, requests, 0);
+  const runs: Sample[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await redisSample(bed, suite, 'twemproxy', 'GET', 16, requests, 0);
+    if (s.failure !== '') return s;
+    runs.push(s);
+  }
+  runs.sort((a, b) => a.cpuUsPerReq - b.cpuUsPerReq);
+  return runs[1] as Sample;
+}
+
 async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise<void> {
   for (const suite of bed.suites) {
     const redis = suite.protocol === 'redis';
@@ -385,12 +410,14 @@ async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise
         const requests = pipeline === 1 ? 2_000 : 20_000;
         if (redis) {
           for (const test of REDIS_TESTS) {
+            if (opts.skip.has(test)) continue;
             const n = test === 'LRANGE_100' || test === 'MSET' ? requests / 4 : requests;
             const spec = { port: suite.ports[target], test, requests: n, clients: CLIENTS, pipeline, keyspace: suite.keyspace };
             await runRedisBenchmark(spec, RUN_TIMEOUT_MS);
           }
         } else {
           for (const test of MEMCACHE_TESTS) {
+            if (opts.skip.has(test)) continue;
             await memcacheLoad(suite.ports[target], suite, test, pipeline, requests);
           }
         }
@@ -560,6 +587,8 @@ async function main(): Promise<number> {
   const bulk: BulkResult[] = [];
   const idle: IdleResult[] = [];
   let workers: WorkersResult[] = [];
+  const drift: TwemproxyDrift[] = [];
+  if (opts.skip.size > 0) notes.push(`left out (--skip): ${[...opts.skip].join(', ')}`);
   try {
     for (const [which, limit] of Object.entries(bed.fdLimits)) {
       if (limit < idleClients + 100) notes.push(`${which} runs with a descriptor limit of ${limit}`);
@@ -577,7 +606,24 @@ async function main(): Promise<number> {
     progress.total =
       planned.length * TARGETS.length * opts.rounds + bulkSuites.length * bulkTrials + workerRuns + (opts.sections.has('idle') ? 2 : 0);
 
+    const driftSuites = opts.sections.has('redis') ? bed.suites.filter((suite) => suite.protocol === 'redis') : [];
+    const driftRequests = requestCount(DRIFT_REQUESTS, 1, opts.scale, CLIENTS, 16);
+    const fresh: Sample[] = [];
+    for (const suite of driftSuites) {
+      progress.note(`twemproxy before the warm-up: ${suite.name} GET -P 16`);
+      fresh.push(await twemproxyGet(bed, suite, driftRequests));
+    }
+
     await warmUp(bed, opts, progress);
+
+    for (const [i, suite] of driftSuites.entries()) {
+      progress.note(`twemproxy after the warm-up: ${suite.name} GET -P 16`);
+      const before = fresh[i] as Sample;
+      const after = await twemproxyGet(bed, suite, driftRequests);
+      const failure = before.failure || after.failure;
+      if (failure !== '') notes.push(`twemproxy before/after the warm-up on ${suite.name}: ${failure}`);
+      else drift.push({ suite: suite.name, test: 'GET', pipeline: 16, fresh: before, warmed: after });
+    }
 
     const samples = new Map<Planned, Record<TargetName, Sample[]>>();
     for (const p of planned) samples.set(p, { direct: [], twemproxy: [], walnut: [] });
@@ -629,7 +675,7 @@ async function main(): Promise<number> {
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     seconds: (finished.getTime() - started.getTime()) / 1000,
-    options: { ...opts, sections: [...opts.sections], idleClients },
+    options: { ...opts, sections: [...opts.sections], skip: [...opts.skip], idleClients },
     environment: { ...environment(), loadavgStart: loadStart, loadavgEnd: loadavg(), fdLimits: bed.fdLimits },
     setup: {
       clients: CLIENTS,
@@ -641,6 +687,7 @@ async function main(): Promise<number> {
       note: 'direct = the first server of the pool; figures are medians over rounds; cpu = proxy utime+stime per request',
     },
     tests,
+    twemproxyDrift: drift,
     connects,
     bulk,
     workers,
@@ -663,6 +710,14 @@ async function main(): Promise<number> {
     `arguments: twemproxy ${[...PROXY_ARGS, ...opts.twemproxyArgs].join(' ')}; walnut ${[...PROXY_ARGS, ...opts.walnutArgs].join(' ')}`,
   );
   if (tests.length > 0) lines.push('', ...formatTests(tests));
+  if (drift.length > 0) {
+    lines.push(
+      '',
+      'twemproxy before the warm-up (fresh) and after it (warmed), GET -P 16: its CPU per request rises once MSETs and multi-gets',
+      'have fragmented its malloc heap, and the rounds above measure the warmed state (bench/README.md, "twemproxy\'s heap")',
+      ...formatDrift(drift),
+    );
+  }
   if (connects.length > 0) {
     lines.push(
       '',

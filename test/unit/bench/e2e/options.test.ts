@@ -24,6 +24,9 @@ test('defaults, --quick and explicit values', () => {
   assert.deepEqual(parseBenchArgs(['--twemproxy-args=-v 5']).twemproxyArgs, ['-v', '5']);
   assert.deepEqual(parseBenchArgs(['--twemproxy-args', ' -v  5 -m 512 ']).twemproxyArgs, ['-v', '5', '-m', '512']);
   assert.equal(parseBenchArgs(['-h']).help, true);
+  assert.deepEqual([...d.skip], []);
+  assert.deepEqual([...parseBenchArgs(['--skip', 'mset, MGET_10,']).skip], ['MSET', 'MGET_10']);
+  assert.deepEqual([...parseBenchArgs(['--skip=LRANGE_100']).skip], ['LRANGE_100']);
 });
 
 test('bad input is an error naming the option', () => {
@@ -33,6 +36,8 @@ test('bad input is an error naming the option', () => {
   assert.throws(() => parseBenchArgs(['--scale', 'x']), /--scale/);
   assert.throws(() => parseBenchArgs(['--only', 'redis,disk']), /unknown section disk/);
   assert.throws(() => parseBenchArgs(['--fast']), /unknown option --fast/);
+  assert.throws(() => parseBenchArgs(['--skip', 'MSET,HSET']), /--skip: unknown test HSET \(tests: SET, GET, INCR, LPUSH, LRANGE_100, MSET, MGET_10\)/);
+  assert.throws(() => parseBenchArgs(['--skip']), /--skip needs a value/);
 });
 
 test('requestCount scales, rounds to thousands and keeps a floor of batches per client', () => {

@@ -1,7 +1,8 @@
 // Plain-text tables of the end-to-end benchmark (bench/e2e/report.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fmtFixed, fmtInt, formatChecks, formatTable } from '../../../../bench/e2e/report.js';
+import { fmtFixed, fmtInt, formatChecks, formatDrift, formatTable } from '../../../../bench/e2e/report.js';
+import type { Sample } from '../../../../bench/e2e/results.js';
 import { aggregateCheck, check } from '../../../../bench/e2e/summary.js';
 
 test('formatTable pads columns to their widest cell, left or right', () => {
@@ -33,4 +34,27 @@ test('formatChecks says PASS, MISS or N/A with the margin', () => {
 test('formatChecks ends the detail with the value of each round', () => {
   const lines = formatChecks([aggregateCheck('rps', 'min', 1, [{ label: 'a', value: 0.98 }], [0.98, 1.03, 0.97])]);
   assert.match(lines[1] ?? '', /^MISS +rps +0\.98 +-2\.0% +geomean of 1 tests; 0\/1 meet it alone, worst a 0\.98; by round 0\.980 1\.030 0\.970: 1 of 3 would pass: within the noise$/);
+});
+
+test("formatDrift shows twemproxy's fresh and warmed figures and the ratio of its CPU", () => {
+  const sample = (rps: number, cpuUsPerReq: number): Sample => ({
+    round: 0,
+    rps,
+    p50Ms: 1,
+    p99Ms: 2,
+    avgMs: 1,
+    requests: 200_000,
+    seconds: 1,
+    cpuSeconds: (cpuUsPerReq * 200_000) / 1e6,
+    cpuUsPerReq,
+    loadCpuUsPerReq: 1,
+    serverCpuUsPerReq: 1,
+    pathCpuUsPerReq: 3,
+    errors: 0,
+    failure: '',
+  });
+  const lines = formatDrift([{ suite: 'redis-1', test: 'GET', pipeline: 16, fresh: sample(917_431, 1.1), warmed: sample(619_195, 1.6) }]);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0] ?? '', /^suite +test +P +fresh req\/s +warmed req\/s +fresh cpu µs\/req +warmed cpu µs\/req +cpu warmed\/fresh$/);
+  assert.match(lines[1] ?? '', /^redis-1 +GET +16 +917,431 +619,195 +1\.10 +1\.60 +1\.45$/);
 });
