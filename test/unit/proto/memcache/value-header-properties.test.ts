@@ -1,0 +1,348 @@
+/**
+ * Property tests of how Walnut reads memcached's `VALUE <key> <flags> <bytes>[ <cas>]` header,
+ * in both places that read it: the reply parser (framing, and the wording of its errors) and
+ * the multi-get merge of the codec (which reads replies the parser has framed). Each is checked
+ * against a reference written from the grammar with regular expressions and BigInt, on
+ * adversarial headers (spacing, digit counts at and past the 32/64-bit limits, keys of 250 and
+ * 251 bytes or holding CR, data lengths at MAX_VALUE_BYTES) inside streams of other replies
+ * and garbage, cut into chunks at random so that both the whole-block fast path and the
+ * line-by-line path are taken.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { REPLY_ERROR, ROUTE_FRAGMENT } from '../../../../src/proto/message.js';
+import { createMemcacheCodec } from '../../../../src/proto/memcache/memcache-codec.js';
+import type { ReplyEvent } from './memcache-harness.js';
+import { chunkings, latin1, parseReplies, parseRequests, splitAt } from './memcache-harness.js';
+
+/** The reply parser's cap on a line without its LF (MC_REPLY_LINE_CAP). */
+const LINE_CAP = 8192;
+const U32_MAX = 4294967295n;
+const U64_MAX = 18446744073709551615n;
+/** The largest data length a header may give (the reply parser's MAX_VALUE_BYTES). */
+const VALUE_BYTES_MAX = 2147483645n;
+const HEADER_RE = /^VALUE +([^ ]+) +(\+?[0-9]+) +([0-9]+)(?: +(\+?[0-9]+))? *$/;
+
+interface Header {
+  key: string;
+  /** Where the key starts in the line. */
+  keyAt: number;
+  bytes: number;
+}
+
+/** The line (without its CR LF, so it holds no LF) read as a VALUE header, or null. */
+function modelHeader(line: string): Header | null {
+  const m = HEADER_RE.exec(line);
+  if (m === null) return null;
+  const [, key, flags, bytes, cas] = m;
+  if (key!.length > 250) return null;
+  if (BigInt(flags!.replace('+', '')) > U32_MAX) return null;
+  if (BigInt(bytes!) > VALUE_BYTES_MAX) return null;
+  if (cas !== undefined && BigInt(cas.replace('+', '')) > U64_MAX) return null;
+  return { key: key!, keyAt: line.indexOf(key!, 6), bytes: Number(bytes) };
+}
+
+/** Flags of a reply line other than a VALUE header outside VALUE…END, or -1. */
+function modelOtherLine(line: string): number {
+  if (/^(STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED) *$/.test(line) || line === 'END') return 0;
+  if (/^ERROR *$/.test(line)) return REPLY_ERROR;
+  if (/^[0-9]+ *$/.test(line) || /^VERSION( [\s\S]*)?$/.test(line)) return 0;
+  if (/^(CLIENT_ERROR|SERVER_ERROR)( [\s\S]*)?$/.test(line)) return REPLY_ERROR;
+  return -1;
+}
+
+/** What the reply parser reports for the whole stream s (latin1), from the grammar. */
+function modelReplies(s: string): ReplyEvent[] {
+  const events: ReplyEvent[] = [];
+  const fail = (reason: string): ReplyEvent[] => {
+    events.push({ kind: 'error', reason: `memcache: ${reason}` });
+    return events;
+  };
+  const excerpt = (start: number, end: number): string => JSON.stringify(s.slice(start, Math.min(end, start + 40)));
+  let pos = 0;
+  let inValues = false;
+  let replyStart = 0;
+  while (pos < s.length) {
+    const c = s.charCodeAt(pos);
+    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57))) return fail(`unexpected reply byte 0x${c.toString(16).padStart(2, '0')}`);
+    const lf = s.indexOf('\n', pos);
+    if ((lf < 0 ? s.length : lf) - pos > LINE_CAP) return fail('reply line too long');
+    if (lf < 0) return events;
+    if (s[lf - 1] !== '\r') return fail(`reply line not terminated by CR LF: ${excerpt(pos, lf)}`);
+    const line = s.slice(pos, lf - 1);
+    if (!inValues) replyStart = pos;
+    const h = modelHeader(line);
+    if (h !== null) {
+      const cr = lf + 1 + h.bytes;
+      if ((cr < s.length && s[cr] !== '\r') || (cr + 1 < s.length && s[cr + 1] !== '\n')) {
+        return fail('VALUE data block not terminated by CR LF');
+      }
+      if (cr + 2 > s.length) return events;
+      pos = cr + 2;
+      inValues = true;
+      continue;
+    }
+    const flags = inValues ? (line === 'END' ? 0 : -1) : modelOtherLine(line);
+    if (flags < 0) {
+      return fail(inValues ? `expected VALUE or END, got ${excerpt(pos, lf - 1)}` : `unexpected reply line ${excerpt(pos, lf - 1)}`);
+    }
+    events.push({ kind: 'reply', reply: s.slice(replyStart, lf + 1), flags });
+    inValues = false;
+    pos = lf + 1;
+  }
+  return events;
+}
+
+const digits = (n: number, d = '9'): string => d.repeat(n);
+
+/** A key: usually short and plain; at and over 250 bytes; holding CR, control bytes, or none. */
+const keyArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 24, arbitrary: fc.constantFrom('a', 'k', 'key:1', 'foo') },
+  {
+    weight: 3,
+    arbitrary: fc
+      .uint8Array({ minLength: 1, maxLength: 12 })
+      .map((b) => Buffer.from(b.map((c) => (c === 32 || c === 10 ? c + 1 : c))).toString('latin1')),
+  },
+  { weight: 2, arbitrary: fc.constantFrom(249, 250, 251, 300).map((n) => 'k'.repeat(n)) },
+  { weight: 2, arbitrary: fc.constantFrom('k\r', 'a\rb', '\r', '\rk', 'k\r\r', 'k\t', 'k\x00', 'k\xff') },
+  { weight: 1, arbitrary: fc.constant('') },
+);
+
+/** flags: in range, at and past 2^32 - 1, 9 and 10 digits, signs, leading zeros, not digits. */
+const flagsArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 24, arbitrary: fc.integer({ min: 0, max: 70000 }).map(String) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      '4294967295', '4294967296', '04294967295', digits(9), digits(10), digits(11), '0000000000', '0000000001',
+      '+5', '+4294967295', '+4294967296', '+', '++1', '-1', '-0', 'x', '1x', '1\r', '\r', '0'.repeat(300) + '7',
+    ),
+  },
+);
+
+/**
+ * <bytes> for data of length n: as written, with leading zeros, signed, or replaced by a value
+ * that is no longer n (off by one, at and past MAX_VALUE_BYTES, 10 and 20 digits).
+ */
+const bytesFieldArb: fc.Arbitrary<(n: number) => string> = fc.oneof(
+  { weight: 30, arbitrary: fc.constant((n: number) => String(n)) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      (n: number) => `0${n}`,
+      (n: number) => `${'0'.repeat(12)}${n}`,
+      (n: number) => `+${n}`,
+      (n: number) => String(n + 1),
+      (n: number) => String(Math.max(0, n - 1)),
+      (n: number) => `${n}x`,
+      () => '',
+      () => '2147483645',
+      () => '2147483646',
+      () => '02147483645',
+      () => digits(9),
+      () => digits(10),
+      () => '1000000000',
+      () => digits(20),
+      () => '-1',
+    ),
+  },
+);
+
+/** [ <cas>]: none, in range, at and past 2^64 - 1, 19 to 21 digits, signs, CR inside, extras. */
+const casArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 24, arbitrary: fc.constant('') },
+  { weight: 8, arbitrary: fc.bigInt({ min: 0n, max: U64_MAX }).map((n) => ` ${n}`) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      ' 18446744073709551615', ' 18446744073709551616', ' 018446744073709551615', ` ${digits(19)}`, ` ${digits(20)}`,
+      ` ${digits(21)}`, ` ${'0'.repeat(25)}1`, ' +1', ' +', ' -1', ' x', ' 1\r2', ' 1 2', ' 1  2', '  7', ' 1 ',
+    ),
+  },
+);
+
+const spaceArb = fc.oneof({ weight: 30, arbitrary: fc.constant(' ') }, { weight: 2, arbitrary: fc.constantFrom('  ', '   ', '', '\t') });
+const trailArb = fc.oneof({ weight: 30, arbitrary: fc.constant('') }, { weight: 2, arbitrary: fc.constantFrom(' ', '  ', ' x', '\r') });
+const termArb = fc.oneof({ weight: 40, arbitrary: fc.constant('\r\n') }, { weight: 1, arbitrary: fc.constantFrom('\n', '\r\r\n', '\r') });
+const dataArb = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('\r\n', '\n', '\r', 'END\r\n', 'VALUE x 0 1\r\n'),
+      fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b).toString('latin1')),
+    ),
+    { maxLength: 4 },
+  )
+  .map((p) => p.join(''));
+const dataEndArb = fc.oneof({ weight: 40, arbitrary: fc.constant('\r\n') }, { weight: 1, arbitrary: fc.constantFrom('\n', '\r', 'x\r\n', '') });
+
+/** A VALUE block: a header (often a near miss) and its data. */
+const blockArb: fc.Arbitrary<string> = fc
+  .record({
+    word: fc.oneof({ weight: 60, arbitrary: fc.constant('VALUE') }, { weight: 1, arbitrary: fc.constantFrom('VALU', 'VALUEX', 'VALUe') }),
+    s0: spaceArb,
+    key: keyArb,
+    s1: spaceArb,
+    flags: flagsArb,
+    s2: spaceArb,
+    bytes: bytesFieldArb,
+    cas: casArb,
+    trail: trailArb,
+    term: termArb,
+    data: dataArb,
+    dataEnd: dataEndArb,
+  })
+  .map((b) => {
+    const n = Buffer.byteLength(b.data, 'latin1');
+    return `${b.word}${b.s0}${b.key}${b.s1}${b.flags}${b.s2}${b.bytes(n)}${b.cas}${b.trail}${b.term}${b.data}${b.dataEnd}`;
+  });
+
+/** Streams of VALUE blocks among other replies, partial lines and garbage. */
+const streamArb: fc.Arbitrary<Buffer> = fc
+  .array(
+    fc.oneof(
+      { weight: 10, arbitrary: blockArb },
+      { weight: 4, arbitrary: fc.constant('END\r\n') },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom('STORED\r\n', 'NOT_FOUND  \r\n', '42\r\n', 'VERSION 1.6.21\r\n', 'SERVER_ERROR oops\r\n', 'ENDD\r\n', 'END \r\n', 'VALUE\r\n', 'VALUE \r\n', 'EN'),
+      },
+      { weight: 1, arbitrary: fc.constantFrom(`VALUE k 0 1${' '.repeat(LINE_CAP)}\r\nx\r\nEND\r\n`, `VALUE k ${'0'.repeat(LINE_CAP - 12)} 1\r\nx\r\n`) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 10 }).map((b) => Buffer.from(b).toString('latin1')) },
+    ),
+    { minLength: 1, maxLength: 6 },
+  )
+  .map((parts) => latin1(parts.join('')));
+
+const codec = createMemcacheCodec();
+
+/**
+ * The merge of sub-replies the reply parser framed: each must be VALUE blocks then END, every
+ * header with its key right after `VALUE ` (the reply parser also takes more spaces there, the
+ * merge has never: Invalid argument); each requested key takes the block under its sub-reply's
+ * cursor if the block is for that key.
+ */
+function modelMerge(keys: readonly string[], slots: readonly number[], replies: readonly string[]): string {
+  const invalid = 'SERVER_ERROR Invalid argument\r\n';
+  const blocks: Array<Array<{ key: string; text: string }>> = [];
+  for (const r of replies) {
+    const list: Array<{ key: string; text: string }> = [];
+    let pos = 0;
+    while (r.slice(pos) !== 'END\r\n') {
+      const lf = r.indexOf('\n', pos);
+      if (lf < 0 || r[lf - 1] !== '\r') return invalid;
+      const h = modelHeader(r.slice(pos, lf - 1));
+      if (h === null || h.keyAt !== 6) return invalid;
+      const end = lf + 1 + h.bytes + 2;
+      if (end > r.length || r.slice(end - 2, end) !== '\r\n') return invalid;
+      list.push({ key: h.key, text: r.slice(pos, end) });
+      pos = end;
+    }
+    blocks.push(list);
+  }
+  const cursor = replies.map(() => 0);
+  let out = '';
+  keys.forEach((k, i) => {
+    const slot = slots[i]!;
+    const b = blocks[slot]![cursor[slot]!];
+    if (b !== undefined && b.key === k) {
+      out += b.text;
+      cursor[slot]!++;
+    }
+  });
+  return `${out}END\r\n`;
+}
+
+/** A header for `key` that the reply parser takes, in one of the shapes it takes. */
+const goodHeaderArb: fc.Arbitrary<(key: string, n: number) => string> = fc.constantFrom(
+  (k: string, n: number) => `VALUE ${k} 0 ${n}`,
+  (k: string, n: number) => `VALUE ${k} 4294967295 ${n} 18446744073709551615`,
+  (k: string, n: number) => `VALUE ${k} 999999999 ${n} ${digits(19)}`,
+  (k: string, n: number) => `VALUE ${k}  +7   ${n}  +0  `,
+  (k: string, n: number) => `VALUE ${k} 0000000000001 ${'0'.repeat(11)}${n}`,
+  (k: string, n: number) => `VALUE ${k} 1 ${n} `,
+  (k: string, n: number) => `VALUE  ${k} 0 ${n}`,
+);
+
+describe('VALUE headers: the reply parser', () => {
+  it('frames adversarial streams as the grammar says, however they are cut, with the same error wording', () => {
+    fc.assert(
+      fc.property(streamArb, fc.integer(), (stream, seed) => {
+        const want = modelReplies(stream.toString('latin1'));
+        for (const { name, chunks } of chunkings(stream, seed, 3, stream.length < 600)) {
+          assert.deepEqual(parseReplies(chunks).events, want, name);
+        }
+      }),
+      { numRuns: 2500 },
+    );
+  });
+
+  it('every header the grammar takes waits for its data; every other one fails at once', () => {
+    fc.assert(
+      fc.property(blockArb, fc.boolean(), (block, afterValue) => {
+        const line = block.slice(0, block.indexOf('\n') + 1);
+        const prefix = afterValue ? 'VALUE a 0 1\r\nx\r\n' : '';
+        const stream = latin1(prefix + line);
+        const want = modelReplies(stream.toString('latin1'));
+        const got = parseReplies([stream]);
+        assert.deepEqual(got.events, want);
+        if (want.length === 0) assert.equal(got.pending, stream.length);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('VALUE headers: the multi-get merge', () => {
+  it('merges sub-replies the reply parser framed as the grammar says', () => {
+    const askArb = fc.constantFrom('a', 'b', 'k', 'key:1', 'x'.repeat(250));
+    const blockForArb = fc.record({ key: fc.oneof(askArb, fc.constantFrom('zz', 'a\r', 'b\x00')), head: goodHeaderArb, data: dataArb });
+    fc.assert(
+      fc.property(
+        fc.array(askArb, { minLength: 2, maxLength: 10 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.array(blockForArb, { maxLength: 6 }), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }),
+        (keys, nservers, extra, modes, cuts) => {
+          const { msgs } = parseRequests([latin1(`get ${keys.join(' ')}\r\n`)]);
+          const msg = msgs[0]!;
+          assert.equal(msg.route, ROUTE_FRAGMENT);
+          const serverOf = (k: string): number => (k.length * 7 + k.charCodeAt(0)) % nservers;
+          const frags = codec.fragment(msg, { serverIndexFor: (b, s, e) => serverOf(b.toString('latin1', s, e)) });
+          const replies = frags.map((f, i) => {
+            // A faithful answer (hits in request order) in one header shape, or random blocks.
+            const asked = f.data.toString('latin1').trim().split(/ +/).slice(1);
+            const mode = modes[i]!;
+            const blocks =
+              mode === 3
+                ? extra[i]!
+                : asked.filter((_, j) => (j + mode) % 2 === 0).map((key, j) => ({ key, head: extra[i]![j]?.head ?? goodHeaderArbDefault, data: `v:${key}` }));
+            let r = '';
+            for (const b of blocks) r += `${b.head(b.key, Buffer.byteLength(b.data, 'latin1'))}\r\n${b.data}\r\n`;
+            return `${r}END\r\n`;
+          });
+          frags.forEach((f, i) => {
+            const buf = latin1(replies[i]!);
+            const framed = parseReplies(splitAt(buf, cuts.map((c) => Math.floor(c * buf.length))));
+            assert.deepEqual(framed.events, [{ kind: 'reply', reply: replies[i], flags: 0 }], 'the reply parser frames the sub-reply');
+            f.reply = Buffer.concat(framed.replies);
+            f.replyFlags = 0;
+            f.done = true;
+          });
+          codec.coalesce(msg);
+          const slots = keys.map((k) => frags.findIndex((f) => f.serverIndex === serverOf(k)));
+          const want = modelMerge(keys, slots, replies);
+          assert.equal(msg.reply!.toString('latin1'), want);
+          assert.equal(msg.replyFlags, want.startsWith('SERVER_ERROR') ? REPLY_ERROR : 0);
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+});
+
+function goodHeaderArbDefault(k: string, n: number): string {
+  return `VALUE ${k} 0 ${n}`;
+}
