@@ -24,12 +24,12 @@ import { MC_GAT, MC_GATS, MC_GET, MC_GETS, MC_VERSION } from './commands.js';
 import { MemcacheReplyParser } from './reply-parser.js';
 import { MC_LINE_CAP, MemcacheRequestParser } from './request-parser.js';
 import { MC_R_END, MC_R_INVALID_ARGUMENT, mcServerError } from './replies.js';
+import { ValueHeader, readValueFields, readValueHeader, valueDataEnd } from './value-header.js';
 
 const LF = 10;
 const CR = 13;
 const SP = 32;
 const CH_0 = 48;
-const CH_9 = 57;
 const CH_PLUS = 43;
 const CH_MINUS = 45;
 const CH_A = 65;
@@ -261,26 +261,22 @@ function unsplitFragment(msg: Msg, serverIndex: number): Msg[] {
 
 /** valueBlock's answer when the bytes left are exactly `END\r\n`. */
 const AT_END = -2;
+/** The header the merge last read (reused: the merge runs to its end without yielding). */
+const header = new ValueHeader();
+
 /**
  * The end of the VALUE block that starts at r[pos] (after its data's CR LF); AT_END when
- * r[pos..] is `END\r\n`; -1 when neither. Its key is r[pos + 6, first SP after it). The reply
- * parser has framed `r` already, so this only finds boundaries, but it trusts nothing. The usual
- * `VALUE <key> <flags> <bytes>[ <cas>]\r\n` header is read in one pass; any other shape goes to
- * valueBlockSlow, which has the last word.
+ * r[pos..] is `END\r\n`; -1 when neither. The reply parser has framed `r` already, so this
+ * only finds boundaries, but it trusts nothing.
  */
 function valueBlock(r: Buffer, pos: number): number {
   const len = r.length;
   if (len - pos === 5) return isEnd(r, pos) ? AT_END : -1;
-  if (len - pos < 6 || !isValueSp(r, pos)) return -1;
-  let i = pos + 6;
-  while (i < len) {
-    const c = r[i]!;
-    if (c === SP) break;
-    if (c === CR || c === LF) return valueBlockSlow(r, pos);
-    i++;
-  }
-  if (i === pos + 6 || i === len) return valueBlockSlow(r, pos);
-  return valueBlockFrom(r, pos, i);
+  const dataStart = readValueHeader(r, pos, header);
+  // The reply parser also takes more than one space before the key; the merge never has (the
+  // reply is then Invalid argument), and memcached writes one.
+  if (dataStart < 0 || header.keyStart !== pos + 6) return -1;
+  return valueDataEnd(r, dataStart, header.bytes);
 }
 
 /** Does r[pos..] start with `VALUE `? (The caller has checked that 6 bytes are there.) */
@@ -300,76 +296,9 @@ function isBlockFor(r: Buffer, pos: number, data: Buffer, ks: number, klen: numb
   return true;
 }
 
-/**
- * valueBlock for a block whose key token ends at the space r[ke]: reads
- * `<flags> <bytes>[ <cas>]\r\n` in one pass; any other shape goes to valueBlockSlow, which has
- * the last word.
- */
-function valueBlockFrom(r: Buffer, pos: number, ke: number): number {
-  const len = r.length;
-  // flags: digits, one space
-  let i = ke + 1;
-  const fs = i;
-  while (i < len && r[i]! >= CH_0 && r[i]! <= CH_9) i++;
-  if (i === fs || i === len || r[i] !== SP) return valueBlockSlow(r, pos);
-  i++;
-  // bytes, then CR LF (or a space, cas and CR LF: the rest of the line is not looked at)
-  const bs = i;
-  let bytes = 0;
-  while (i < len) {
-    const d = r[i]!;
-    if (d < CH_0 || d > CH_9) break;
-    bytes = bytes * 10 + (d - CH_0);
-    i++;
-  }
-  if (i === bs || i - bs > 10 || i + 1 >= len) return valueBlockSlow(r, pos);
-  if (r[i] === SP) {
-    while (i < len && r[i] !== LF) {
-      if (r[i] === CR && r[i + 1] !== LF) return valueBlockSlow(r, pos);
-      i++;
-    }
-    i--;
-  }
-  if (r[i] !== CR || r[i + 1] !== LF) return valueBlockSlow(r, pos);
-  const end = i + 2 + bytes + 2;
-  if (end > len || r[end - 2] !== CR || r[end - 1] !== LF) return -1;
-  return end;
-}
-
 /** Is r[pos..] exactly `END\r\n`? */
 function isEnd(r: Buffer, pos: number): boolean {
   return r.length - pos === 5 && r[pos] === CH_E && r[pos + 1] === CH_N && r[pos + 2] === CH_D && r[pos + 3] === CR && r[pos + 4] === LF;
-}
-
-/** valueBlock for any header shape: the line is found by its LF, then read token by token. */
-function valueBlockSlow(r: Buffer, pos: number): number {
-  const len = r.length;
-  const lf = r.indexOf(LF, pos);
-  if (lf < 0 || r[lf - 1] !== CR) return -1;
-  const lineEnd = lf - 1;
-  let i = pos + 6;
-  const ks = i;
-  while (i < lineEnd && r[i] !== SP) i++;
-  const ke = i;
-  if (ke === ks) return -1;
-  // flags
-  while (i < lineEnd && r[i] === SP) i++;
-  while (i < lineEnd && r[i] !== SP) i++;
-  while (i < lineEnd && r[i] === SP) i++;
-  // bytes
-  let bytes = 0;
-  const bs = i;
-  while (i < lineEnd && r[i] !== SP) {
-    const d = r[i]!;
-    if (d < CH_0 || d > CH_9) return -1;
-    bytes = bytes * 10 + (d - CH_0);
-    if (bytes > len) return -1;
-    i++;
-  }
-  if (i === bs) return -1;
-  const end = lf + 1 + bytes + 2;
-  if (end > len || r[end - 2] !== CR || r[end - 1] !== LF) return -1;
-  return end;
 }
 
 function invalid(msg: Msg): void {
@@ -416,7 +345,8 @@ function pickBlocks(msg: Msg, keys: Int32Array, replies: readonly Buffer[], p: P
     const klen = keys[3 * k + 1]! - ks;
     // Not this key's block (or END, or not a block at all: restIsValid looks at it later).
     if (!isBlockFor(r, pos, data, ks, klen)) continue;
-    const end = valueBlockFrom(r, pos, pos + 6 + klen);
+    const dataStart = readValueFields(r, pos + 6 + klen, header);
+    const end = dataStart < 0 ? -1 : valueDataEnd(r, dataStart, header.bytes);
     if (end === -1) return false;
     cursor[slot] = end;
     taken[slot]! += end - pos;

@@ -12,6 +12,7 @@
  *                                                                      *_ERROR set REPLY_ERROR
  *   values = *("VALUE" SP key SP flags SP bytes [SP cas] *SP CR LF <bytes of data> CR LF)
  *            "END" CR LF                                               one reply, however many values
+ *                                        (the VALUE header's full grammar: value-header.ts)
  *
  * A reply inside one chunk is a subarray of it; one spanning chunks is concatenated once when
  * complete, or, past MAX_GATHERED_REPLY_BYTES, read and dropped and reported as an empty reply
@@ -22,7 +23,7 @@
  */
 import { EMPTY, REPLY_ERROR, REPLY_TOO_LARGE } from '../message.js';
 import { MAX_GATHERED_REPLY_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
-import { MC_KEY_MAX, mcValidU32, mcValidU64 } from './commands.js';
+import { ValueHeader, readValueHeader, valueDataEnd } from './value-header.js';
 import { bytesOf } from '../../util/bytes.js';
 
 // Parser states.
@@ -46,15 +47,10 @@ const CH_O = 79;
 const CH_S = 83;
 const CH_T = 84;
 const CH_V = 86;
-const CH_A = 65;
-const CH_L = 76;
-const CH_U = 85;
 const CH_R = 82;
 
 /** Longest reply line accepted without its LF (a VALUE header is at most ~320 bytes). */
 export const MC_REPLY_LINE_CAP = 8192;
-/** Largest VALUE data length accepted (memcached's own limit on a value is far below this). */
-const MAX_VALUE_BYTES = 2147483645;
 
 const W_STORED = Buffer.from('STORED', 'latin1');
 const W_NOT_STORED = Buffer.from('NOT_STORED', 'latin1');
@@ -67,7 +63,6 @@ const W_END = Buffer.from('END', 'latin1');
 const W_CLIENT_ERROR = Buffer.from('CLIENT_ERROR', 'latin1');
 const W_SERVER_ERROR = Buffer.from('SERVER_ERROR', 'latin1');
 const W_VERSION = Buffer.from('VERSION', 'latin1');
-const W_VALUE = Buffer.from('VALUE', 'latin1');
 
 /** Does buf[start, end) begin with word? */
 function startsWith(buf: Buffer, start: number, end: number, word: Uint8Array): boolean {
@@ -107,73 +102,6 @@ function isNumberLine(buf: Buffer, start: number, end: number): boolean {
   return i === end;
 }
 
-/**
- * Fast path: the end (after its data's CR LF) of a plain `VALUE <key> <flags> <bytes>[ <cas>]`
- * block lying wholly inside buf from pos, or -1. Only the common shape is taken (single
- * spaces, flags and bytes of at most 9 digits, cas of at most 19, no CR in the key), which is
- * well-formed by construction; anything else, or a block that continues in the next chunk, is
- * left to the line-by-line path, which words the errors.
- */
-function wholeValueEnd(buf: Buffer, pos: number): number {
-  const len = buf.length;
-  if (
-    pos + 6 > len || buf[pos] !== CH_V || buf[pos + 1] !== CH_A || buf[pos + 2] !== CH_L ||
-    buf[pos + 3] !== CH_U || buf[pos + 4] !== CH_E || buf[pos + 5] !== SP
-  ) {
-    return -1;
-  }
-  let i = pos + 6;
-  const ks = i;
-  const keyLimit = Math.min(len, ks + MC_KEY_MAX + 1);
-  while (i < keyLimit) {
-    const c = buf[i]!;
-    if (c === SP) break;
-    if (c === CR || c === LF) return -1;
-    i++;
-  }
-  if (i === ks || i === keyLimit) return -1;
-  i = digitsThenSpace(buf, i + 1, 9, len);
-  if (i < 0) return -1;
-  // <bytes>, then CR LF or a space and <cas>.
-  const bs = i;
-  let bytes = 0;
-  const bytesLimit = Math.min(len, bs + 9);
-  while (i < bytesLimit) {
-    const d = buf[i]!;
-    if (d < CH_0 || d > CH_9) break;
-    bytes = bytes * 10 + (d - CH_0);
-    i++;
-  }
-  if (i === bs || i + 1 >= len) return -1;
-  if (buf[i] === SP) {
-    const cs = i + 1;
-    const casLimit = Math.min(len, cs + 19);
-    i = cs;
-    while (i < casLimit) {
-      const d = buf[i]!;
-      if (d < CH_0 || d > CH_9) break;
-      i++;
-    }
-    if (i === cs || i + 1 >= len) return -1;
-  }
-  if (buf[i] !== CR || buf[i + 1] !== LF) return -1;
-  const end = i + 2 + bytes;
-  if (end + 2 > len || buf[end] !== CR || buf[end + 1] !== LF) return -1;
-  return end + 2;
-}
-
-/** After 1 to `max` digits from buf[pos] and one space, the position after the space; else -1. */
-function digitsThenSpace(buf: Buffer, pos: number, max: number, len: number): number {
-  const limit = Math.min(len, pos + max);
-  let i = pos;
-  while (i < limit) {
-    const d = buf[i]!;
-    if (d < CH_0 || d > CH_9) break;
-    i++;
-  }
-  return i > pos && i < len && buf[i] === SP ? i + 1 : -1;
-}
-
 /** Is buf[pos..] `END\r\n`? */
 function isEndAt(buf: Buffer, pos: number): boolean {
   return (
@@ -209,8 +137,8 @@ export class MemcacheReplyParser implements ReplyParser {
   private segStart = 0;
   /** Data block length including CR LF, and how much of it is still to come. */
   private remaining = 0;
-  /** Token offsets of a VALUE line (reused). */
-  private readonly tok = new Int32Array(12);
+  /** The VALUE header last read (reused). */
+  private readonly header = new ValueHeader();
   /** The reply in progress outgrew maxGathered: the rest is read and dropped. */
   private discarding = false;
   private readonly maxGathered: number;
@@ -300,8 +228,13 @@ export class MemcacheReplyParser implements ReplyParser {
    */
   private wholeValues(chunk: Buffer, pos: number, sink: ReplySink): number {
     const start = pos;
+    const h = this.header;
     for (;;) {
-      const end = wholeValueEnd(chunk, pos);
+      const dataStart = readValueHeader(chunk, pos, h);
+      // A header line longer than the line path takes is left to it (to fail), so that where
+      // the chunks were cut cannot decide whether a reply is framed.
+      if (dataStart < 0 || dataStart - pos > MC_REPLY_LINE_CAP + 1) break;
+      const end = valueDataEnd(chunk, dataStart, h.bytes);
       if (end < 0) break;
       pos = end;
     }
@@ -328,7 +261,7 @@ export class MemcacheReplyParser implements ReplyParser {
     const end = lf - 1;
     const c = buf[start]!;
     if (this.state === R_NEXT) {
-      if (c === CH_V && this.valueHeader(buf, start, end)) return after;
+      if (c === CH_V && this.valueHeader(buf, start)) return after;
       if (isWord(buf, start, end, W_END, false)) {
         this.complete(after, 0, sink);
         return after;
@@ -338,7 +271,7 @@ export class MemcacheReplyParser implements ReplyParser {
     let flags = -1;
     switch (c) {
       case CH_V:
-        if (this.valueHeader(buf, start, end)) return after;
+        if (this.valueHeader(buf, start)) return after;
         if (isTextLine(buf, start, end, W_VERSION)) flags = 0;
         break;
       case CH_E:
@@ -370,36 +303,13 @@ export class MemcacheReplyParser implements ReplyParser {
   }
 
   /**
-   * If buf[start, end) is a well-formed VALUE line, enter its data block and return true.
-   * Returns false (state unchanged) otherwise.
+   * If the line at buf[start] (which ends in CR LF) is a well-formed VALUE line, enter its data
+   * block and return true. Returns false (state unchanged) otherwise.
    */
-  private valueHeader(buf: Buffer, start: number, end: number): boolean {
-    if (!startsWith(buf, start, end, W_VALUE) || buf[start + 5] !== SP) return false;
-    const tok = this.tok;
-    let n = 0;
-    let i = start + 6;
-    for (;;) {
-      while (i < end && buf[i] === SP) i++;
-      if (i >= end) break;
-      if (n === 5) return false;
-      const s = i;
-      while (i < end && buf[i] !== SP) i++;
-      tok[2 * n] = s;
-      tok[2 * n + 1] = i;
-      n++;
-    }
-    if (n < 3 || n > 4) return false;
-    if (tok[1]! - tok[0]! > MC_KEY_MAX) return false;
-    if (!mcValidU32(buf, tok[2]!, tok[3]!)) return false;
-    if (n === 4 && !mcValidU64(buf, tok[6]!, tok[7]!)) return false;
-    let bytes = 0;
-    for (let j = tok[4]!; j < tok[5]!; j++) {
-      const d = buf[j]!;
-      if (d < CH_0 || d > CH_9) return false;
-      bytes = bytes * 10 + (d - CH_0);
-      if (bytes > MAX_VALUE_BYTES) return false;
-    }
-    this.remaining = bytes + 2;
+  private valueHeader(buf: Buffer, start: number): boolean {
+    const h = this.header;
+    if (readValueHeader(buf, start, h) < 0) return false;
+    this.remaining = h.bytes + 2;
     this.state = R_DATA;
     return true;
   }

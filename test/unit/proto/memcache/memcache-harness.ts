@@ -142,3 +142,71 @@ export function chunkings(buf: Buffer, seed: number, randomRuns = 8, bytewise = 
 export function latin1(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }
+
+// A reference for the memcached VALUE header (src/proto/memcache/value-header.ts), written
+// from its grammar with a regular expression and BigInt.
+
+/** The reply parser's cap on a line without its LF (MC_REPLY_LINE_CAP). */
+export const LINE_CAP = 8192;
+const U32_MAX = 4294967295n;
+export const U64_MAX = 18446744073709551615n;
+/** The largest data length a header may give (the reply parser's MAX_VALUE_BYTES). */
+const VALUE_BYTES_MAX = 2147483645n;
+const HEADER_RE = /^VALUE +([^ ]+) +(\+?[0-9]+) +([0-9]+)(?: +(\+?[0-9]+))? *$/;
+
+export interface Header {
+  key: string;
+  /** Where the key starts in the line. */
+  keyAt: number;
+  bytes: number;
+}
+
+/** The line (without its CR LF, so it holds no LF) read as a VALUE header, or null. */
+export function modelHeader(line: string): Header | null {
+  const m = HEADER_RE.exec(line);
+  if (m === null) return null;
+  const [, key, flags, bytes, cas] = m;
+  if (key!.length > 250) return null;
+  if (BigInt(flags!.replace('+', '')) > U32_MAX) return null;
+  if (BigInt(bytes!) > VALUE_BYTES_MAX) return null;
+  if (cas !== undefined && BigInt(cas.replace('+', '')) > U64_MAX) return null;
+  return { key: key!, keyAt: line.indexOf(key!, 6), bytes: Number(bytes) };
+}
+
+/**
+ * The multi-get merge of sub-replies, from the rules in mcCoalesce's comment: each must be
+ * VALUE blocks then END, else `Invalid argument`, every header read as the reply parser reads
+ * it but with its key right after `VALUE ` (the parser also takes more spaces there, the merge
+ * has never); each requested key takes the block under its sub-reply's cursor if the block is
+ * for that key.
+ */
+export function modelMerge(keys: readonly string[], slots: readonly number[], replies: readonly string[]): string {
+  const invalid = 'SERVER_ERROR Invalid argument\r\n';
+  const blocks: Array<Array<{ key: string; text: string }>> = [];
+  for (const r of replies) {
+    const list: Array<{ key: string; text: string }> = [];
+    let pos = 0;
+    while (r.slice(pos) !== 'END\r\n') {
+      const lf = r.indexOf('\n', pos);
+      if (lf < 0 || r[lf - 1] !== '\r') return invalid;
+      const h = modelHeader(r.slice(pos, lf - 1));
+      if (h === null || h.keyAt !== 6) return invalid;
+      const end = lf + 1 + h.bytes + 2;
+      if (end > r.length || r.slice(end - 2, end) !== '\r\n') return invalid;
+      list.push({ key: h.key, text: r.slice(pos, end) });
+      pos = end;
+    }
+    blocks.push(list);
+  }
+  const cursor = replies.map(() => 0);
+  let out = '';
+  keys.forEach((k, i) => {
+    const slot = slots[i]!;
+    const b = blocks[slot]![cursor[slot]!];
+    if (b !== undefined && b.key === k) {
+      out += b.text;
+      cursor[slot]!++;
+    }
+  });
+  return `${out}END\r\n`;
+}

@@ -14,34 +14,7 @@ import fc from 'fast-check';
 import { REPLY_ERROR, ROUTE_FRAGMENT } from '../../../../src/proto/message.js';
 import { createMemcacheCodec } from '../../../../src/proto/memcache/memcache-codec.js';
 import type { ReplyEvent } from './memcache-harness.js';
-import { chunkings, latin1, parseReplies, parseRequests, splitAt } from './memcache-harness.js';
-
-/** The reply parser's cap on a line without its LF (MC_REPLY_LINE_CAP). */
-const LINE_CAP = 8192;
-const U32_MAX = 4294967295n;
-const U64_MAX = 18446744073709551615n;
-/** The largest data length a header may give (the reply parser's MAX_VALUE_BYTES). */
-const VALUE_BYTES_MAX = 2147483645n;
-const HEADER_RE = /^VALUE +([^ ]+) +(\+?[0-9]+) +([0-9]+)(?: +(\+?[0-9]+))? *$/;
-
-interface Header {
-  key: string;
-  /** Where the key starts in the line. */
-  keyAt: number;
-  bytes: number;
-}
-
-/** The line (without its CR LF, so it holds no LF) read as a VALUE header, or null. */
-function modelHeader(line: string): Header | null {
-  const m = HEADER_RE.exec(line);
-  if (m === null) return null;
-  const [, key, flags, bytes, cas] = m;
-  if (key!.length > 250) return null;
-  if (BigInt(flags!.replace('+', '')) > U32_MAX) return null;
-  if (BigInt(bytes!) > VALUE_BYTES_MAX) return null;
-  if (cas !== undefined && BigInt(cas.replace('+', '')) > U64_MAX) return null;
-  return { key: key!, keyAt: line.indexOf(key!, 6), bytes: Number(bytes) };
-}
+import { LINE_CAP, U64_MAX, chunkings, latin1, modelHeader, modelMerge, parseReplies, parseRequests, splitAt } from './memcache-harness.js';
 
 /** Flags of a reply line other than a VALUE header outside VALUE…END, or -1. */
 function modelOtherLine(line: string): number {
@@ -216,43 +189,6 @@ const streamArb: fc.Arbitrary<Buffer> = fc
   .map((parts) => latin1(parts.join('')));
 
 const codec = createMemcacheCodec();
-
-/**
- * The merge of sub-replies the reply parser framed: each must be VALUE blocks then END, every
- * header with its key right after `VALUE ` (the reply parser also takes more spaces there, the
- * merge has never: Invalid argument); each requested key takes the block under its sub-reply's
- * cursor if the block is for that key.
- */
-function modelMerge(keys: readonly string[], slots: readonly number[], replies: readonly string[]): string {
-  const invalid = 'SERVER_ERROR Invalid argument\r\n';
-  const blocks: Array<Array<{ key: string; text: string }>> = [];
-  for (const r of replies) {
-    const list: Array<{ key: string; text: string }> = [];
-    let pos = 0;
-    while (r.slice(pos) !== 'END\r\n') {
-      const lf = r.indexOf('\n', pos);
-      if (lf < 0 || r[lf - 1] !== '\r') return invalid;
-      const h = modelHeader(r.slice(pos, lf - 1));
-      if (h === null || h.keyAt !== 6) return invalid;
-      const end = lf + 1 + h.bytes + 2;
-      if (end > r.length || r.slice(end - 2, end) !== '\r\n') return invalid;
-      list.push({ key: h.key, text: r.slice(pos, end) });
-      pos = end;
-    }
-    blocks.push(list);
-  }
-  const cursor = replies.map(() => 0);
-  let out = '';
-  keys.forEach((k, i) => {
-    const slot = slots[i]!;
-    const b = blocks[slot]![cursor[slot]!];
-    if (b !== undefined && b.key === k) {
-      out += b.text;
-      cursor[slot]!++;
-    }
-  });
-  return `${out}END\r\n`;
-}
 
 /** A header for `key` that the reply parser takes, in one of the shapes it takes. */
 const goodHeaderArb: fc.Arbitrary<(key: string, n: number) => string> = fc.constantFrom(
