@@ -18,9 +18,20 @@ export function workerPids(primary: number): number[] {
 
 /** The pid of the worker that serves a new connection to `port` (from Walnut's INFO). */
 export async function pidServing(port: number): Promise<number> {
-  const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0 });
-  await c.connect();
-  const info = await c.info();
-  c.disconnect();
-  return Number(/process_id:(\d+)/.exec(info)?.[1]);
+  // No reconnecting: a client left retrying would keep the test process alive after a failure.
+  const c = new Redis({
+    port,
+    host: '127.0.0.1',
+    enableReadyCheck: false,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  try {
+    await c.connect();
+    const info = await c.info();
+    return Number(/process_id:(\d+)/.exec(info)?.[1]);
+  } finally {
+    c.disconnect();
+  }
 }
