@@ -145,6 +145,11 @@ let spareReq: WriteReq | null = STREAM_BINDING !== null ? newWriteReq(STREAM_BIN
  * Write `data` (a buffer, or buffers in order with one system call) to `handle`. Returns
  * WRITE_DONE, WRITE_QUEUED (libuv sends the rest as the socket drains, in order, and then
  * tells `owner`) or a negative libuv error code. Needs STREAM_BINDING.
+ *
+ * Callers write again while an earlier write is still queued: TCP and pipe handles queue them
+ * in order. A TLS handle (TLSWrap) takes one write at a time and aborts the process on a
+ * second (`!current_write_`, seen in a TLS prototype), so TLS needs a writer that holds later
+ * batches until the write in flight completes, and no write before the handshake.
  */
 export function writeToHandle(handle: StreamHandle, data: Buffer | Buffer[], owner: WriteOwner): number {
   const binding = STREAM_BINDING!;
