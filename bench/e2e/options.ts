@@ -42,9 +42,10 @@ bench/results/<time>.json.
   --quick            1 round with a quarter of the requests (under 2 minutes)
   --scale F          multiply every request count by F (default 1, or 0.25 with --quick)
   --only LIST        run only these sections, comma-separated: ${SECTIONS.join(',')}
-  --skip LIST        leave these tests out of the warm-up and the rounds, comma-separated:
-                     ${TEST_NAMES.join(',')}; "--skip MSET,MGET_10" compares with a twemproxy
-                     that has served no multi-key command (see bench/README.md)
+  --skip LIST        leave these tests out of the warm-up, the rounds and the workers section,
+                     comma-separated: ${TEST_NAMES.join(',')}; "--only redis,memcache
+                     --skip MSET,MGET_10" compares with a twemproxy that has served no
+                     multi-key command (see bench/README.md)
   --idle-clients N   idle connections for the memory test (default 10000)
   --walnut-args S    extra Walnut arguments, e.g. --walnut-args "--workers 2"
   --twemproxy-args S extra nutcracker arguments, after the bench's own "-v 4 -i 30000"; e.g.
@@ -112,14 +113,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         if (sections.size === 0) throw new Error('--only: no section given');
         break;
       }
-      case '--skip':
+      case '--skip': {
+        let given = 0;
         for (const part of value().split(',')) {
           const t = part.trim().toUpperCase();
           if (t === '') continue;
           if (!TEST_NAMES.includes(t)) throw new Error(`--skip: unknown test ${part.trim()} (tests: ${TEST_NAMES.join(', ')})`);
           skip.add(t);
+          given++;
         }
+        if (given === 0) throw new Error('--skip: no test given');
         break;
+      }
       case '--idle-clients':
         idleClients = positiveInt(value());
         break;

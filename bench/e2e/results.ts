@@ -7,7 +7,6 @@ export const TARGETS = ['direct', 'twemproxy', 'walnut'] as const;
 export type TargetName = (typeof TARGETS)[number];
 export type ProxyName = Exclude<TargetName, 'direct'>;
 
-/** One run of one test against one target. */
 /**
  * twemproxy on one test before the warm-up (a fresh process) and right after it: its CPU per
  * request rises once multi-key commands have fragmented its malloc heap, and every figure the
@@ -21,6 +20,7 @@ export interface TwemproxyDrift {
   warmed: Sample;
 }
 
+/** One run of one test against one target. */
 export interface Sample {
   round: number;
   rps: number;

@@ -42,12 +42,17 @@ describe('--workers 2: a worker replaced after the configuration file was edited
     process.kill(victim, 'SIGKILL');
     // Wait until the replacement serves alpha's clients.
     let replacement = 0;
+    let lastError = '';
     for (let i = 0; i < 400 && replacement === 0; i++) {
       // A connection handed to the killed worker just before it died is closed: ask again.
-      const pid = await pidServing(alphaPort).catch(() => 0);
+      const pid = await pidServing(alphaPort).catch((e: unknown) => {
+        lastError = e instanceof Error ? e.message : String(e);
+        return 0;
+      });
       if (pid !== survivor && workerPids(walnut.pid).includes(pid)) replacement = pid;
+      else await new Promise((r) => setTimeout(r, 10));
     }
-    assert.ok(replacement > 0, 'a replacement worker serves alpha');
+    assert.ok(replacement > 0, `a replacement worker serves alpha (last probe error: ${lastError || 'none'})`);
 
     // The probing clients' closes are counted once Walnut has seen them: wait for that.
     let before = (await walnut.stats()) as Stats;

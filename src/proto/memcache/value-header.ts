@@ -1,8 +1,10 @@
 /**
  * memcached's reply header `VALUE <key> <flags> <bytes>[ <cas>]\r\n`, read one way for the
  * reply parser, which frames replies with it, and the multi-get merge, which splits the framed
- * replies at it. Mirrors what memcached itself would take back (its safe_strtoul /
- * safe_strtoull for the numbers, KEY_MAX_LENGTH for the key):
+ * replies at it. memcached writes single spaces and plain digits. The grammar is looser than
+ * that (more spaces, a `+`, leading zeros, within the ranges memcached takes for the same fields
+ * of a `set`), and in two corners stricter than memcached's reading of a `set`: `<bytes>` takes
+ * no `+`, and flags no `-0`:
  *
  *   header = "VALUE" 1*SP key 1*SP flags 1*SP bytes [1*SP cas] *SP CR LF
  *   key    = 1 to MC_KEY_MAX bytes other than SP and LF (a CR not followed by LF is a key byte)

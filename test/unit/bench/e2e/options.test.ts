@@ -38,6 +38,8 @@ test('bad input is an error naming the option', () => {
   assert.throws(() => parseBenchArgs(['--fast']), /unknown option --fast/);
   assert.throws(() => parseBenchArgs(['--skip', 'MSET,HSET']), /--skip: unknown test HSET \(tests: SET, GET, INCR, LPUSH, LRANGE_100, MSET, MGET_10\)/);
   assert.throws(() => parseBenchArgs(['--skip']), /--skip needs a value/);
+  assert.throws(() => parseBenchArgs(['--skip=']), /--skip: no test given/);
+  assert.throws(() => parseBenchArgs(['--skip', ' , ']), /--skip: no test given/);
 });
 
 test('requestCount scales, rounds to thousands and keeps a floor of batches per client', () => {

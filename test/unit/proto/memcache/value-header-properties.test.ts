@@ -182,6 +182,9 @@ const streamArb: fc.Arbitrary<Buffer> = fc
         arbitrary: fc.constantFrom('STORED\r\n', 'NOT_FOUND  \r\n', '42\r\n', 'VERSION 1.6.21\r\n', 'SERVER_ERROR oops\r\n', 'ENDD\r\n', 'END \r\n', 'VALUE\r\n', 'VALUE \r\n', 'EN'),
       },
       { weight: 1, arbitrary: fc.constantFrom(`VALUE k 0 1${' '.repeat(LINE_CAP)}\r\nx\r\nEND\r\n`, `VALUE k ${'0'.repeat(LINE_CAP - 12)} 1\r\nx\r\n`) },
+      // Header lines whose LF lies just inside, at and just past the line cap: where the fast
+      // path's cap check and the line path's must agree, however the chunks are cut.
+      { weight: 2, arbitrary: fc.integer({ min: LINE_CAP - 2, max: LINE_CAP + 2 }).map((lf) => `VALUE k 0 1${' '.repeat(lf - 12)}\r\nx\r\nEND\r\n`) },
       { weight: 1, arbitrary: fc.uint8Array({ maxLength: 10 }).map((b) => Buffer.from(b).toString('latin1')) },
     ),
     { minLength: 1, maxLength: 6 },
