@@ -15,24 +15,32 @@ export interface Flushable {
   flush(): void;
 }
 
-const queue: Flushable[] = [];
+/**
+ * queue[0, queued) wait for the batch; the slots are kept between batches (emptied to null so
+ * that nothing stays reachable through them), since `length = 0` would give the array's room
+ * back to V8 and the next turn's first push would allocate it again: without pipelining, one
+ * allocation per request.
+ */
+const queue: (Flushable | null)[] = [];
+let queued = 0;
 let scheduled = false;
 
 function runBatch(): void {
   scheduled = false;
   // flush() may queue more work (rarely); the loop picks up anything appended.
-  for (let i = 0; i < queue.length; i++) {
+  for (let i = 0; i < queued; i++) {
     const f = queue[i]!;
+    queue[i] = null;
     f.flushQueued = false;
     f.flush();
   }
-  queue.length = 0;
+  queued = 0;
 }
 
 export function scheduleFlush(f: Flushable): void {
   if (f.flushQueued) return;
   f.flushQueued = true;
-  queue.push(f);
+  queue[queued++] = f;
   if (!scheduled) {
     scheduled = true;
     setImmediate(runBatch);

@@ -77,3 +77,38 @@ test('scheduleFlush runs each flushable once per batch, after the current turn',
   await new Promise((r) => setImmediate(r));
   assert.equal(calls, 2);
 });
+
+test('a flush that schedules others runs them in the same batch; later batches start afresh', async () => {
+  const order: string[] = [];
+  const make = (name: string, then?: () => void): Flushable => ({
+    flushQueued: false,
+    flush() {
+      order.push(name);
+      then?.();
+    },
+  });
+  const c = make('c');
+  const b = make('b', () => scheduleFlush(c));
+  const a = make('a', () => scheduleFlush(b));
+  scheduleFlush(a);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, ['a', 'b', 'c']);
+  assert.equal(a.flushQueued || b.flushQueued || c.flushQueued, false);
+  // A smaller batch after a larger one runs only what it was given (the kept slots are empty).
+  order.length = 0;
+  scheduleFlush(c);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, ['c']);
+  // One that reschedules itself while flushing runs again in the same batch, once.
+  order.length = 0;
+  let again = true;
+  const self: Flushable = make('self', () => {
+    if (again) {
+      again = false;
+      scheduleFlush(self);
+    }
+  });
+  scheduleFlush(self);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, ['self', 'self']);
+});
