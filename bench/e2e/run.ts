@@ -321,13 +321,17 @@ interface Planned {
   run: (target: TargetName, round: number) => Promise<Sample>;
 }
 
+/** `tests` less those --skip leaves out (of the warm-up, the rounds and the workers section alike). */
+function notSkipped<T extends string>(tests: readonly T[], opts: BenchOptions): T[] {
+  return tests.filter((test) => !opts.skip.has(test));
+}
+
 function plan(bed: Bed, opts: BenchOptions): Planned[] {
   const out: Planned[] = [];
   for (const suite of bed.suites) {
     if (suite.protocol === 'redis' && opts.sections.has('redis')) {
       for (const pipeline of PIPELINES) {
-        for (const test of REDIS_TESTS) {
-          if (opts.skip.has(test)) continue;
+        for (const test of notSkipped(REDIS_TESTS, opts)) {
           const weight = REDIS_WEIGHT[pipeline]?.[test] ?? 1;
           const requests = requestCount(REDIS_BASE[pipeline] ?? 0, weight, opts.scale, CLIENTS, pipeline);
           out.push({
@@ -343,8 +347,7 @@ function plan(bed: Bed, opts: BenchOptions): Planned[] {
     }
     if (suite.protocol === 'memcache' && opts.sections.has('memcache')) {
       for (const pipeline of PIPELINES) {
-        for (const test of MEMCACHE_TESTS) {
-          if (opts.skip.has(test)) continue;
+        for (const test of notSkipped(MEMCACHE_TESTS, opts)) {
           const weight = MEMCACHE_WEIGHT[test] ?? 1;
           const requests = requestCount(MEMCACHE_BASE[pipeline] ?? 0, weight, opts.scale, CLIENTS, pipeline);
           out.push({
@@ -412,15 +415,13 @@ async function warmUp(bed: Bed, opts: BenchOptions, progress: Progress): Promise
       for (const pipeline of PIPELINES) {
         const requests = pipeline === 1 ? 2_000 : 20_000;
         if (redis) {
-          for (const test of REDIS_TESTS) {
-            if (opts.skip.has(test)) continue;
+          for (const test of notSkipped(REDIS_TESTS, opts)) {
             const n = test === 'LRANGE_100' || test === 'MSET' ? requests / 4 : requests;
             const spec = { port: suite.ports[target], test, requests: n, clients: CLIENTS, pipeline, keyspace: suite.keyspace };
             await runRedisBenchmark(spec, RUN_TIMEOUT_MS);
           }
         } else {
-          for (const test of MEMCACHE_TESTS) {
-            if (opts.skip.has(test)) continue;
+          for (const test of notSkipped(MEMCACHE_TESTS, opts)) {
             await memcacheLoad(suite.ports[target], suite, test, pipeline, requests);
           }
         }

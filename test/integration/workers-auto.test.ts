@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
-import { workerPids } from './support/workers.js';
-
+import { startRedis, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { startOnePoolWalnut, workerPids } from './support/workers.js';
 
 describe('--workers auto', () => {
   let backend: Running;
@@ -15,9 +14,7 @@ describe('--workers auto', () => {
 
   before(async () => {
     backend = await startRedis();
-    port = await freePort();
-    const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
-    walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', 'auto'] });
+    ({ walnut, port } = await startOnePoolWalnut(backend, ['--workers', 'auto']));
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { WORKER_ENV } from '../../src/cluster/messages.js';
 import { logMessages, waitForLogMessage } from './support/log-file.js';
-import { workerPids } from './support/workers.js';
+import { startOnePoolWalnut, workerPids } from './support/workers.js';
 
 /** The start of a GET: 15 bytes, never a whole request. */
 const INCOMPLETE = '*2\r\n$3\r\nGET\r\n$1';
@@ -51,9 +51,7 @@ describe('--workers 2: SIGTTIN, SIGTTOU and SIGHUP reach the workers', () => {
 
   before(async () => {
     backend = await startRedis();
-    port = await freePort();
-    const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
-    walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] });
+    ({ walnut, port } = await startOnePoolWalnut(backend, ['--workers', '2']));
     // The port accepts once one worker listens; the stats name the pool once every worker has
     // started (before, a stats reading does not wait for the workers: see workersCaughtUp).
     for (let i = 0; i < 200 && !('w' in ((await walnut.stats()) as object)); i++) await new Promise((r) => setTimeout(r, 25));

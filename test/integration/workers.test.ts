@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/run.js';
 import { WORKER_ENV } from '../../src/cluster/messages.js';
-import { pidServing, workerPids } from './support/workers.js';
+import { onePoolYaml, pidServing, startOnePoolWalnut, workerPids } from './support/workers.js';
 
 
 /**
@@ -68,9 +68,7 @@ describe('--workers 2', () => {
 
   before(async () => {
     backend = await startRedis();
-    port = await freePort();
-    const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
-    walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2', '-p', pidFile] });
+    ({ walnut, port } = await startOnePoolWalnut(backend, ['--workers', '2', '-p', pidFile]));
   });
 
   after(async () => {
@@ -420,8 +418,7 @@ describe('--workers 2: replacements that cannot start, and crashes while startin
     await backend?.stop();
   });
 
-  const yamlFor = (port: number): string =>
-    `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+  const yamlFor = (port: number): string => onePoolYaml(port, backend);
 
   test('a replacement runs the configuration the primary read, even after the file was broken', async () => {
     const port = await freePort();

@@ -1,7 +1,20 @@
-// The worker processes of a Walnut started with --workers: which there are, and which one serves
-// a connection.
+// The worker processes of a Walnut started with --workers: starting one in front of a redis,
+// which workers there are, and which one serves a connection.
 import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { freePort, startWalnut, type Running, type RunningProxy } from '../../../scripts/lib/processes.js';
+
+/** The YAML of one redis pool `w` listening on 127.0.0.1:`port`, in front of `backend`. */
+export function onePoolYaml(port: number, backend: Running): string {
+  return `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`;
+}
+
+/** Walnut with `args` (--workers N, ...) serving onePoolYaml on a free port. */
+export async function startOnePoolWalnut(backend: Running, args: string[]): Promise<{ walnut: RunningProxy; port: number }> {
+  const port = await freePort();
+  const walnut = await startWalnut(onePoolYaml(port, backend), { listenPorts: [port], args });
+  return { walnut, port };
+}
 
 /** Pids of the processes whose parent is `primary` (its workers). */
 export function workerPids(primary: number): number[] {
