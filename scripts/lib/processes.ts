@@ -161,6 +161,24 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Claim files to remove at exit: one 'exit' listener for all of them (a test that takes many blocks hit Node's 10-listener warning). */
+const claimsHeld = new Map<string, string>();
+
+function releaseAtExit(claim: string, me: string): void {
+  if (claimsHeld.size === 0) {
+    process.once('exit', () => {
+      for (const [path, owner] of claimsHeld) {
+        try {
+          if (readFileSync(path, 'latin1') === owner) rmSync(path);
+        } catch {
+          // already gone
+        }
+      }
+    });
+  }
+  claimsHeld.set(claim, me);
+}
+
 async function claimPortBlock(): Promise<{ next: number; end: number } | null> {
   const dir = join(tmpdir(), 'walnut-test-ports');
   mkdirSync(dir, { recursive: true });
@@ -189,13 +207,7 @@ async function claimPortBlock(): Promise<{ next: number; end: number } | null> {
       mine = readFileSync(claim, 'latin1') === me;
     }
     if (!mine) continue;
-    process.once('exit', () => {
-      try {
-        if (readFileSync(claim, 'latin1') === me) rmSync(claim);
-      } catch {
-        // already gone
-      }
-    });
+    releaseAtExit(claim, me);
     const start = PORT_BLOCK_BASE + k * PORT_BLOCK_SIZE;
     return { next: start, end: start + PORT_BLOCK_SIZE };
   }
