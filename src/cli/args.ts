@@ -20,6 +20,7 @@ export const DEFAULTS = {
   statsInterval: 30000,
   mbufSize: 16384,
   workers: 1,
+  limitClientMemory: 'auto',
 } as const;
 
 /** Everything the command line can set, after validation. */
@@ -49,6 +50,11 @@ export interface CliOptions {
   readonly mbufSize: number;
   /** --workers: worker processes sharing the listeners (see cluster/worker-pool.ts), or 'auto'. */
   readonly workers: number | 'auto';
+  /**
+   * --limit-client-memory: bytes that all clients together may hold (0: no limit), or 'auto'
+   * (see cli/client-memory-limit.ts).
+   */
+  readonly limitClientMemory: number | 'auto';
 }
 
 export type ParseResult =
@@ -59,13 +65,14 @@ export type ParseResult =
 /** Short options as twemproxy's getopt string: a trailing ':' marks a required argument. */
 const SHORT_OPTIONS = 'hVtdDv:o:c:s:i:a:p:m:';
 
-/** The option code of --workers, which has no short form. */
+/** The option codes of the options with no short form. */
 const WORKERS = 'workers';
+const LIMIT_CLIENT_MEMORY = 'limit-client-memory';
 
 interface LongOption {
   readonly name: string;
   readonly hasArg: boolean;
-  /** Short option letter it stands for, or WORKERS. */
+  /** Short option letter it stands for, or the code of a long-only option. */
   readonly code: string;
 }
 
@@ -84,6 +91,8 @@ const LONG_OPTIONS: readonly LongOption[] = [
   { name: 'pid-file', hasArg: true, code: 'p' },
   { name: 'mbuf-size', hasArg: true, code: 'm' },
   { name: 'workers', hasArg: true, code: WORKERS },
+  // (No other option starts with an l: every abbreviation nutcracker takes still means the same.)
+  { name: LIMIT_CLIENT_MEMORY, hasArg: true, code: LIMIT_CLIENT_MEMORY },
 ];
 
 /** One option occurrence found in argv. */
@@ -190,6 +199,26 @@ function scan(argv: readonly string[]): Scan {
   return { tokens, error: null };
 }
 
+/** Below it, a limit would close clients busy with nothing out of the ordinary. */
+export const MIN_CLIENT_MEMORY_LIMIT = 1024 * 1024;
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1, b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3,
+};
+
+/**
+ * A size as Redis's configuration reads one (memtoll): digits, then optionally a unit in any
+ * case, k/m/g for powers of 1000 and kb/mb/gb for powers of 1024. null when it is not one.
+ */
+export function parseSize(text: string): number | null {
+  const m = /^(\d+)([a-z]*)$/i.exec(text);
+  if (m === null) return null;
+  const unit = SIZE_UNITS[m[2]!.toLowerCase()];
+  if (unit === undefined) return null;
+  const n = Number(m[1]) * unit;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 /**
  * twemproxy's nc_atoi: the whole string must be ASCII digits, else -1 (so an empty string,
  * a sign or spaces are all "not a number"). C int overflow is not reproduced.
@@ -216,6 +245,8 @@ function scanErrorText(error: ScanError): string {
       return `${PROGRAM}: option -a requires a string`;
     case WORKERS:
       return `${PROGRAM}: option --workers requires a positive number or 'auto'`;
+    case LIMIT_CLIENT_MEMORY:
+      return `${PROGRAM}: option --limit-client-memory requires a size (bytes, or a number with k, kb, m, mb, g or gb), 0 for no limit, or 'auto'`;
     default:
       return `${PROGRAM}: option -${error.code} requires a number`;
   }
@@ -237,6 +268,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   let pidFile: string | null = null;
   let mbufSize: number = DEFAULTS.mbufSize;
   let workers: number | 'auto' = DEFAULTS.workers;
+  let limitClientMemory: number | 'auto' = DEFAULTS.limitClientMemory;
 
   const fail = (error: string): ParseResult => ({ ok: false, error });
   const { tokens, error } = scan(argv);
@@ -310,6 +342,19 @@ export function parseArgs(argv: readonly string[]): ParseResult {
         workers = n;
         break;
       }
+      case LIMIT_CLIENT_MEMORY: {
+        if (arg === 'auto') {
+          limitClientMemory = 'auto';
+          break;
+        }
+        const n = parseSize(arg);
+        if (n === null) return fail(scanErrorText({ kind: 'missing', code: LIMIT_CLIENT_MEMORY }));
+        if (n !== 0 && n < MIN_CLIENT_MEMORY_LIMIT) {
+          return fail(`${PROGRAM}: option --limit-client-memory value ${arg} is below the least limit, 1mb (0 sets no limit)`);
+        }
+        limitClientMemory = n;
+        break;
+      }
       default:
         // scan() only produces codes from the tables above.
         return fail(`${PROGRAM}: invalid option -- '${code}'`);
@@ -333,6 +378,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
       pidFile,
       mbufSize,
       workers,
+      limitClientMemory,
     },
   };
 }

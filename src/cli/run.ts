@@ -11,6 +11,7 @@ import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
 import { errorReason, strerror } from '../util/errno.js';
 import { log, writeStderr } from '../util/log.js';
 import { PROGRAM, type CliOptions } from './args.js';
+import { clientMemoryLimit } from './client-memory-limit.js';
 import { enterDaemonChild, isDaemonChild, spawnDaemon } from './daemon.js';
 import { removePidFile, writePidFile } from './pidfile.js';
 import { invalidConfText } from './test-conf.js';
@@ -194,6 +195,7 @@ export async function runProxy(
 
   try {
     const workers = options.workers === 'auto' ? availableParallelism() : options.workers;
+    const memoryLimit = clientMemoryLimit(options.limitClientMemory, workers);
     proxy =
       workers > 1
         ? await WorkerPool.start(workers, {
@@ -201,8 +203,9 @@ export async function runProxy(
             output: options.output,
             verbosity: log.level,
             mbufSize: options.mbufSize,
+            clientMemoryLimit: memoryLimit,
           }, configBytes, config, (pool) => (workerPool = pool))
-        : await Proxy.start(config, { mbufSize: options.mbufSize });
+        : await Proxy.start(config, { mbufSize: options.mbufSize, clientMemoryLimit: memoryLimit });
   } catch (err) {
     return fail(errorReason(err));
   }

@@ -26,7 +26,7 @@ export function usageText(): string {
     `${head}[-?hVdDt] [-v verbosity level] [-o output file]\n` +
     `${indent}[-c conf file] [-s stats port] [-a stats addr]\n` +
     `${indent}[-i stats interval] [-p pid file] [-m mbuf size]\n` +
-    `${indent}[--workers=N|auto]\n` +
+    `${indent}[--workers=N|auto] [--limit-client-memory=S]\n` +
     '\n' +
     'Options:\n' +
     '  -h, --help             : this help\n' +
@@ -43,6 +43,7 @@ export function usageText(): string {
     '  -p, --pid-file=S       : set pid file (default: off)\n' +
     `  -m, --mbuf-size=N      : set size of mbuf chunk in bytes (default: ${DEFAULTS.mbufSize} bytes)\n` +
     `      --workers=N        : set number of worker processes (default: ${DEFAULTS.workers}, auto: one per core)\n` +
+    `      --limit-client-memory=S : set memory all clients may hold, e.g. 4gb (default: ${DEFAULTS.limitClientMemory}: half of memory, 0: no limit)\n` +
     '\n'
   );
 }

@@ -11,6 +11,8 @@ export interface WorkerSettings {
   readonly output: string | null;
   readonly verbosity: number;
   readonly mbufSize: number;
+  /** This worker's share of --limit-client-memory, in bytes (0: none). */
+  readonly clientMemoryLimit: number;
 }
 
 export const WORKER_ENV = 'WALNUT_WORKER_SETTINGS';

@@ -16,6 +16,7 @@ import {
 } from '../proto/message.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { countConnectionClosed, countConnectionOpened } from './connection-counters.js';
+import type { ClientMemory, MemoryHolder } from './client-memory.js';
 import { Fifo } from './fifo.js';
 import {
   MAX_CLIENT_HELD_REPLY_BYTES,
@@ -35,9 +36,10 @@ import { OutBuffer, scheduleFlush, type Flushable } from './write-batch.js';
  * per connection: idle clients are counted in thousands (memory per idle client is a
  * benchmark target).
  */
-export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, StreamEvents {
+export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, StreamEvents, MemoryHolder {
   private readonly stream: ClientStream;
   private readonly pool: ServerPool;
+  private readonly memory: ClientMemory;
   private readonly parser: RequestParser;
   /** Which of each server's connections this client uses (keeps its requests in order). */
   private readonly affinity: number;
@@ -46,6 +48,10 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   private pendingBytes = 0;
   /** Reply bytes held for queued requests: the sum of their Msg.replyBytes. */
   private heldReplyBytes = 0;
+  /** Bytes of a request still arriving, as last counted in `memory`. */
+  private partialBytes = 0;
+  /** Reply bytes the socket queued past its high-water mark, as last counted in `memory`. */
+  private unsentBytes = 0;
   private readonly out = new OutBuffer();
   flushQueued = false;
   /** QUIT or an unframeable stream: read nothing more, close once the last reply is out. */
@@ -61,10 +67,13 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   private heldOver = false;
   /** Congested server connections holding this client back (ServerConn.hold). */
   private heldBy = 0;
+  /** Closed by ClientMemory for the process-wide limit. */
+  private evicted = false;
 
   /** A connection the listener accepted: `tcp` null for a unix socket. */
   constructor(handle: AcceptedHandle, tcp: TcpOptions | null, pool: ServerPool) {
     this.pool = pool;
+    this.memory = pool.memory;
     this.parser = pool.codec.newRequestParser();
     this.affinity = pool.takeAffinity();
     pool.stats.client_connections++;
@@ -78,7 +87,12 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   onData(chunk: Buffer): void {
     if (this.closing || this.closed) return;
     this.parser.feed(chunk, this);
-    if (this.parser.pendingBytes > MAX_REQUEST_BYTES) {
+    const partial = this.parser.pendingBytes;
+    if (partial !== this.partialBytes) {
+      this.memory.grow(partial - this.partialBytes);
+      this.partialBytes = partial;
+    }
+    if (partial > MAX_REQUEST_BYTES) {
       if (log.level >= LOG_WARN) log.warn(`client ${this.describe()}: request over ${MAX_REQUEST_BYTES} bytes, closing`);
       this.onFramingError(this.pool.codec.errorReply(`request too large (over ${MAX_REQUEST_BYTES / 1048576} MiB)`));
       return;
@@ -144,7 +158,9 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
 
   private enqueue(msg: Msg): void {
     this.queue.push(msg);
-    this.pendingBytes += msg.data.length;
+    const bytes = msg.data.length;
+    this.pendingBytes += bytes;
+    this.memory.grow(bytes);
   }
 
   onMsgDone(msg: Msg): void {
@@ -158,6 +174,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   }
 
   onReplyHeld(bytes: number): void {
+    this.memory.grow(bytes);
     // (Also while closing: a QUIT after a pipeline does not lift the bound on what it holds.)
     if ((this.heldReplyBytes += bytes) <= MAX_CLIENT_HELD_REPLY_BYTES || this.closed || this.heldOver) return;
     this.heldOver = true;
@@ -185,9 +202,11 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   /** Move every answered request at the head of the queue to the output, in order. */
   private drain(): void {
     const queue = this.queue;
+    let released = 0;
     let head = queue.peek();
     while (head !== undefined && head.done) {
       queue.shift();
+      released += head.data.length + head.replyBytes;
       this.pendingBytes -= head.data.length;
       this.heldReplyBytes -= head.replyBytes;
       if (head.reply !== null) this.out.push(head.reply);
@@ -198,6 +217,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
       }
       head = queue.peek();
     }
+    this.memory.shrink(released);
     if (this.queueFull && queue.length <= MAX_CLIENT_PENDING_REQUESTS / 2 && this.pendingBytes <= MAX_CLIENT_PENDING_BYTES / 2) {
       this.queueFull = false;
       this.resumeIfAllowed();
@@ -212,8 +232,9 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
       this.stream.pause();
     }
     // (writeBlocked first: a field, where unsent asks the socket; below the high-water mark
-    // the socket is far from the limit.)
-    if (this.writeBlocked && this.stream.unsent > MAX_CLIENT_UNSENT_BYTES) {
+    // the socket is far from the limits.)
+    if (this.writeBlocked) this.countUnsent(this.stream.unsent);
+    if (this.writeBlocked && this.unsentBytes > MAX_CLIENT_UNSENT_BYTES) {
       if (log.level >= LOG_WARN) {
         log.warn(`client ${this.describe()}: over ${MAX_CLIENT_UNSENT_BYTES} bytes of replies not read, closing`);
       }
@@ -236,8 +257,14 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     else this.stream.end();
   }
 
+  private countUnsent(unsent: number): void {
+    this.memory.grow(unsent - this.unsentBytes);
+    this.unsentBytes = unsent;
+  }
+
   /** @internal stream event: every reply handed over has been taken by the kernel. */
   onDrain(): void {
+    this.countUnsent(0);
     if (!this.writeBlocked) return;
     this.writeBlocked = false;
     this.resumeIfAllowed();
@@ -284,6 +311,32 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     countConnectionClosed(pool.counters);
     pool.clients.delete(this);
     this.orphanPending();
+    this.releaseStreamBytes();
+  }
+
+  /** Take the bytes of a request still arriving and of unsent replies off the tally. */
+  private releaseStreamBytes(): void {
+    this.memory.shrink(this.partialBytes + this.unsentBytes);
+    this.partialBytes = 0;
+    this.unsentBytes = 0;
+  }
+
+  get heldBytes(): number {
+    return this.pendingBytes + this.heldReplyBytes + this.partialBytes + this.unsentBytes;
+  }
+
+  /** ClientMemory: the process holds too much for its clients, and this one holds the most. */
+  evict(held: number, limit: number): void {
+    if (this.closed || this.evicted) return;
+    this.evicted = true;
+    if (log.level >= LOG_WARN) {
+      log.warn(`client ${this.describe()}: holds ${this.heldBytes} bytes, the most of all clients, which hold ${held} together, over --limit-client-memory ${limit}: closing`);
+    }
+    this.closing = true;
+    this.failed = true;
+    this.orphanPending();
+    this.releaseStreamBytes();
+    this.stream.destroy();
   }
 
   /** Replies still to come for this client will be read from the servers and dropped. */
@@ -293,6 +346,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
       const fragments = msg.fragments;
       if (fragments !== null) for (const f of fragments) f.reply = null;
     }
+    this.memory.shrink(this.pendingBytes + this.heldReplyBytes);
     this.pendingBytes = 0;
     this.heldReplyBytes = 0;
   }

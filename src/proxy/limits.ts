@@ -9,6 +9,7 @@
  * A client whose socket does not take its replies is not read either until that socket drains.
  * Pausing cannot bound everything (a request still arriving, replies already asked for, new
  * clients for a stopped server): the hard bounds after MAX_SERVER_UNSENT_BYTES refuse or close.
+ * What all clients hold together is bounded by --limit-client-memory (client-memory.ts).
  */
 
 /** Requests of one client that are parsed but not yet answered. */

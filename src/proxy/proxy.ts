@@ -10,6 +10,7 @@ import { createMemcacheCodec } from '../proto/memcache/memcache-codec.js';
 import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
+import { ClientMemory } from './client-memory.js';
 import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
 import { exposedGc, HeapTrimmer, loadMallocTrim } from './heap-trim.js';
 import { Listener } from './listener.js';
@@ -19,6 +20,11 @@ import type { PublishedSocket } from './unix-socket.js';
 export interface ProxyOptions {
   /** nutcracker's -m; accepted for compatibility (Walnut's buffers are sized by Node). */
   readonly mbufSize: number;
+  /**
+   * --limit-client-memory for this process, in bytes (0 for none): past it, the clients
+   * holding the most are closed (client-memory.ts).
+   */
+  readonly clientMemoryLimit: number;
   /**
    * Told of each unix socket this process puts at its path, as soon as it is there (a --workers
    * worker tells the primary, which removes the socket at exit).
@@ -34,13 +40,15 @@ function codecFor(pool: PoolConfig): Codec {
 
 export class Proxy implements StatsSource {
   private readonly counters: ConnectionCounters = newConnectionCounters();
+  private readonly memory: ClientMemory;
   private readonly pools: ServerPool[];
   private readonly listeners: Listener[];
   /** Returns memory after a crowd of clients leaves; null when node lacks --expose-gc. */
   private readonly trimmer: HeapTrimmer | null;
 
   private constructor(config: Config, options: ProxyOptions) {
-    this.pools = config.pools.map((p) => new ServerPool(p, codecFor(p), this.counters));
+    this.memory = new ClientMemory(options.clientMemoryLimit);
+    this.pools = config.pools.map((p) => new ServerPool(p, codecFor(p), this.counters, this.memory));
     this.listeners = this.pools.map((p) => new Listener(p, options.onSocketPublished ?? null));
     const gc = exposedGc();
     this.trimmer = gc === null ? null : new HeapTrimmer(this.counters, gc, loadMallocTrim());

@@ -13,6 +13,7 @@ import type { PoolSnapshot } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
 import { log, LOG_WARN } from '../util/log.js';
 import type { ClientConn } from './client-conn.js';
+import type { ClientMemory } from './client-memory.js';
 import type { ConnectionCounters } from './connection-counters.js';
 import type { Feeder } from './server-conn.js';
 import { MAX_SERVER_CONNECTIONS } from './limits.js';
@@ -22,6 +23,8 @@ export class ServerPool implements KeyRouter {
   readonly config: PoolConfig;
   readonly codec: Codec;
   readonly counters: ConnectionCounters;
+  /** The process-wide bound on what clients hold, shared by every pool. */
+  readonly memory: ClientMemory;
   readonly stats: PoolStats = newPoolStats();
   readonly servers: readonly Server[];
   private placement: Placement;
@@ -35,10 +38,12 @@ export class ServerPool implements KeyRouter {
   /** Set on shutdown: closes then are not failures. */
   closing = false;
 
-  constructor(config: PoolConfig, codec: Codec, counters: ConnectionCounters) {
+  constructor(config: PoolConfig, codec: Codec, counters: ConnectionCounters, memory: ClientMemory) {
     this.config = config;
     this.codec = codec;
     this.counters = counters;
+    this.memory = memory;
+    memory.track(this.clients);
     if (config.serverConnections > MAX_SERVER_CONNECTIONS && log.level >= LOG_WARN) {
       log.warn(`pool ${config.name}: server_connections ${config.serverConnections} is taken as ${MAX_SERVER_CONNECTIONS}, the most Walnut opens to one server`);
     }
@@ -274,6 +279,7 @@ export class ServerPool implements KeyRouter {
   /** Close every server connection (shutdown). */
   close(): void {
     this.closing = true;
+    this.memory.untrack(this.clients);
     for (const server of this.servers) server.closeAll('ECONNABORTED');
   }
 }

@@ -26,6 +26,7 @@ const DEFAULT_OPTIONS: CliOptions = {
   pidFile: null,
   mbufSize: 16384,
   workers: 1,
+  limitClientMemory: 'auto',
 };
 
 function ok(argv: string[]): CliOptions {
@@ -99,6 +100,17 @@ describe('parseArgs: values', () => {
     [['--workers', '4'], { workers: 4 }],
     [['--workers=auto'], { workers: 'auto' }],
     [['--workers', 'auto'], { workers: 'auto' }],
+    // --limit-client-memory reads sizes as Redis's configuration does.
+    [['--limit-client-memory=0'], { limitClientMemory: 0 }],
+    [['--limit-client-memory', 'auto'], { limitClientMemory: 'auto' }],
+    [['--limit-client-memory=1048576'], { limitClientMemory: 1048576 }],
+    [['--limit-client-memory=2mb'], { limitClientMemory: 2 * 1024 * 1024 }],
+    [['--limit-client-memory=2M'], { limitClientMemory: 2_000_000 }],
+    [['--limit-client-memory=3GB'], { limitClientMemory: 3 * 1024 ** 3 }],
+    [['--limit-client-memory=3g'], { limitClientMemory: 3e9 }],
+    [['--limit-client-memory=2048kb'], { limitClientMemory: 2 * 1024 * 1024 }],
+    [['--limit-client-memory=1048576b'], { limitClientMemory: 1048576 }],
+    [['--limit=5mb'], { limitClientMemory: 5 * 1024 * 1024 }],
     // glibc accepts any unambiguous prefix of a long option.
     [['--verb=3'], { verbosity: 3 }],
     [['--vers'], { showVersion: true }],
@@ -194,6 +206,13 @@ describe('parseArgs: errors (spec 1.2, with walnut: instead of nutcracker:)', ()
     [['--workers=0'], "walnut: option --workers requires a positive number or 'auto'"],
     [['--workers=many'], "walnut: option --workers requires a positive number or 'auto'"],
     [['--workers='], "walnut: option --workers requires a positive number or 'auto'"],
+    ...['', '-1', '1.5gb', '2 mb', '10tb', 'gb', 'lots', '99999999999999999999'].map((v): [string[], string] => [
+      [`--limit-client-memory=${v}`],
+      "walnut: option --limit-client-memory requires a size (bytes, or a number with k, kb, m, mb, g or gb), 0 for no limit, or 'auto'",
+    ]),
+    [['--limit-client-memory'], "walnut: option --limit-client-memory requires a size (bytes, or a number with k, kb, m, mb, g or gb), 0 for no limit, or 'auto'"],
+    [['--limit-client-memory=1048575'], 'walnut: option --limit-client-memory value 1048575 is below the least limit, 1mb (0 sets no limit)'],
+    [['--limit-client-memory=1m'], 'walnut: option --limit-client-memory value 1m is below the least limit, 1mb (0 sets no limit)'],
     // The first problem wins, as nc_get_options returns at the first bad option.
     [['-s', 'abc', '-s', '0'], 'walnut: option -s requires a number'],
     [['-v', 'x', '--bogus'], 'walnut: option -v requires a number'],

@@ -38,7 +38,7 @@ test('usage block: twemproxy layout, LF line ends, Walnut defaults', () => {
     'Usage: walnut [-?hVdDt] [-v verbosity level] [-o output file]',
     '              [-c conf file] [-s stats port] [-a stats addr]',
     '              [-i stats interval] [-p pid file] [-m mbuf size]',
-    '              [--workers=N|auto]',
+    '              [--workers=N|auto] [--limit-client-memory=S]',
     '',
     'Options:',
     '  -h, --help             : this help',
@@ -55,6 +55,7 @@ test('usage block: twemproxy layout, LF line ends, Walnut defaults', () => {
     '  -p, --pid-file=S       : set pid file (default: off)',
     '  -m, --mbuf-size=N      : set size of mbuf chunk in bytes (default: 16384 bytes)',
     '      --workers=N        : set number of worker processes (default: 1, auto: one per core)',
+    '      --limit-client-memory=S : set memory all clients may hold, e.g. 4gb (default: auto: half of memory, 0: no limit)',
     '',
     '',
   ].join('\n');
