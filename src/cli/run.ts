@@ -11,7 +11,7 @@ import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
 import { errorReason, strerror } from '../util/errno.js';
 import { log, writeStderr } from '../util/log.js';
 import { PROGRAM, type CliOptions } from './args.js';
-import { clientMemoryLimit } from './client-memory-limit.js';
+import { clientMemoryShare } from './client-memory-limit.js';
 import { enterDaemonChild, isDaemonChild, spawnDaemon } from './daemon.js';
 import { removePidFile, writePidFile } from './pidfile.js';
 import { invalidConfText } from './test-conf.js';
@@ -182,6 +182,16 @@ export async function runProxy(
   }
   if (stopping) return shutdown();
 
+  const workers = options.workers === 'auto' ? availableParallelism() : options.workers;
+  const clientMemory = clientMemoryShare(options.limitClientMemory, workers);
+  if ('error' in clientMemory) {
+    log.error(clientMemory.error);
+    if (log.file !== null) writeStderr(`${PROGRAM}: ${clientMemory.error}\n`);
+    log.always('done, rabbit done');
+    cleanup();
+    return 1;
+  }
+
   try {
     stats = await startStatsServer(
       { snapshot: () => (proxy === null ? EMPTY_SNAPSHOT : proxy.snapshot()) },
@@ -194,8 +204,6 @@ export async function runProxy(
   if (stopping) return shutdown();
 
   try {
-    const workers = options.workers === 'auto' ? availableParallelism() : options.workers;
-    const memoryLimit = clientMemoryLimit(options.limitClientMemory, workers);
     proxy =
       workers > 1
         ? await WorkerPool.start(workers, {
@@ -203,9 +211,9 @@ export async function runProxy(
             output: options.output,
             verbosity: log.level,
             mbufSize: options.mbufSize,
-            clientMemoryLimit: memoryLimit,
+            clientMemory,
           }, configBytes, config, (pool) => (workerPool = pool))
-        : await Proxy.start(config, { mbufSize: options.mbufSize, clientMemoryLimit: memoryLimit });
+        : await Proxy.start(config, { mbufSize: options.mbufSize, clientMemory });
   } catch (err) {
     return fail(errorReason(err));
   }

@@ -2,6 +2,7 @@
  * What the primary and its workers say to each other over the cluster IPC channel (--workers).
  * Plain JSON objects with a `type` tag.
  */
+import type { ClientMemoryShare } from '../proxy/client-memory.js';
 import type { PublishedSocket } from '../proxy/unix-socket.js';
 import type { StatsSnapshot } from '../stats/snapshot.js';
 
@@ -11,8 +12,8 @@ export interface WorkerSettings {
   readonly output: string | null;
   readonly verbosity: number;
   readonly mbufSize: number;
-  /** This worker's share of --limit-client-memory, in bytes (0: none). */
-  readonly clientMemoryLimit: number;
+  /** This worker's share of --limit-client-memory. */
+  readonly clientMemory: ClientMemoryShare;
 }
 
 export const WORKER_ENV = 'WALNUT_WORKER_SETTINGS';

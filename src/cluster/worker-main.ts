@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     const config = await configFromBytes(await configBytes, settings.confFile);
     proxy = await Proxy.start(config, {
       mbufSize: settings.mbufSize,
-      clientMemoryLimit: settings.clientMemoryLimit,
+      clientMemory: settings.clientMemory,
       onSocketPublished: (socket) => send({ type: 'published', ...socket }),
     });
   } catch (err) {

@@ -41,6 +41,12 @@ export interface MsgOwner {
    * gathered for the merge; negative when they are let go): Msg.replyBytes grew by `bytes`.
    */
   onReplyHeld(bytes: number): void;
+  /**
+   * Bytes of a reply to one of its requests that a server connection is still gathering
+   * (not streamed, not complete): counted against the owner until the reply is whole, when
+   * the same amount is given back (negative `bytes`).
+   */
+  onReplyArriving(bytes: number): void;
 }
 
 export class Msg {

@@ -52,6 +52,8 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   private partialBytes = 0;
   /** Reply bytes the socket queued past its high-water mark, as last counted in `memory`. */
   private unsentBytes = 0;
+  /** Bytes of replies to its requests that server connections are still gathering. */
+  private arrivingBytes = 0;
   private readonly out = new OutBuffer();
   flushQueued = false;
   /** QUIT or an unframeable stream: read nothing more, close once the last reply is out. */
@@ -67,8 +69,11 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   private heldOver = false;
   /** Congested server connections holding this client back (ServerConn.hold). */
   private heldBy = 0;
-  /** Closed by ClientMemory for the process-wide limit. */
-  private evicted = false;
+  /**
+   * Closed, or being closed for a limit (this one's or ClientMemory's): what it held is off
+   * the tally, and nothing more is counted for it.
+   */
+  private released = false;
 
   /** A connection the listener accepted: `tcp` null for a unix socket. */
   constructor(handle: AcceptedHandle, tcp: TcpOptions | null, pool: ServerPool) {
@@ -88,7 +93,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     if (this.closing || this.closed) return;
     this.parser.feed(chunk, this);
     const partial = this.parser.pendingBytes;
-    if (partial !== this.partialBytes) {
+    if (partial !== this.partialBytes && !this.released) {
       this.memory.grow(partial - this.partialBytes);
       this.partialBytes = partial;
     }
@@ -173,6 +178,12 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     }
   }
 
+  onReplyArriving(bytes: number): void {
+    if (this.released) return;
+    this.arrivingBytes += bytes;
+    this.memory.grow(bytes);
+  }
+
   onReplyHeld(bytes: number): void {
     this.memory.grow(bytes);
     // (Also while closing: a QUIT after a pipeline does not lift the bound on what it holds.)
@@ -185,6 +196,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     this.closing = true;
     this.failed = true;
     this.orphanPending();
+    this.releaseMemory();
     this.stream.destroy();
   }
 
@@ -239,6 +251,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
         log.warn(`client ${this.describe()}: over ${MAX_CLIENT_UNSENT_BYTES} bytes of replies not read, closing`);
       }
       this.failed = true;
+      this.releaseMemory();
       this.stream.destroy();
       return;
     }
@@ -258,8 +271,14 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   }
 
   private countUnsent(unsent: number): void {
+    if (this.released) return;
     this.memory.grow(unsent - this.unsentBytes);
     this.unsentBytes = unsent;
+  }
+
+  /** ClientMemory, before it chooses: the socket may have taken replies since the last count. */
+  refreshHeld(): void {
+    if (this.writeBlocked) this.countUnsent(this.stream.unsent);
   }
 
   /** @internal stream event: every reply handed over has been taken by the kernel. */
@@ -311,32 +330,38 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     countConnectionClosed(pool.counters);
     pool.clients.delete(this);
     this.orphanPending();
-    this.releaseStreamBytes();
+    this.releaseMemory();
   }
 
-  /** Take the bytes of a request still arriving and of unsent replies off the tally. */
-  private releaseStreamBytes(): void {
-    this.memory.shrink(this.partialBytes + this.unsentBytes);
+  /**
+   * Take what is still counted for this client off the tally (the queue's part goes with
+   * orphanPending), and count nothing more for it.
+   */
+  private releaseMemory(): void {
+    if (this.released) return;
+    this.released = true;
+    this.memory.shrink(this.partialBytes + this.unsentBytes + this.arrivingBytes);
     this.partialBytes = 0;
     this.unsentBytes = 0;
+    this.arrivingBytes = 0;
   }
 
   get heldBytes(): number {
-    return this.pendingBytes + this.heldReplyBytes + this.partialBytes + this.unsentBytes;
+    return this.pendingBytes + this.heldReplyBytes + this.partialBytes + this.unsentBytes + this.arrivingBytes;
   }
 
   /** ClientMemory: the process holds too much for its clients, and this one holds the most. */
-  evict(held: number, limit: number): void {
-    if (this.closed || this.evicted) return;
-    this.evicted = true;
+  evict(held: number, limit: string): boolean {
+    if (this.released) return false;
     if (log.level >= LOG_WARN) {
-      log.warn(`client ${this.describe()}: holds ${this.heldBytes} bytes, the most of all clients, which hold ${held} together, over --limit-client-memory ${limit}: closing`);
+      log.warn(`client ${this.describe()}: holds ${this.heldBytes} bytes, the most of all clients, which hold ${held} together, over ${limit}: closing`);
     }
     this.closing = true;
     this.failed = true;
     this.orphanPending();
-    this.releaseStreamBytes();
+    this.releaseMemory();
     this.stream.destroy();
+    return true;
   }
 
   /** Replies still to come for this client will be read from the servers and dropped. */

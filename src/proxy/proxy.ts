@@ -10,7 +10,7 @@ import { createMemcacheCodec } from '../proto/memcache/memcache-codec.js';
 import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
-import { ClientMemory } from './client-memory.js';
+import { ClientMemory, type ClientMemoryShare } from './client-memory.js';
 import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
 import { exposedGc, HeapTrimmer, loadMallocTrim } from './heap-trim.js';
 import { Listener } from './listener.js';
@@ -21,10 +21,10 @@ export interface ProxyOptions {
   /** nutcracker's -m; accepted for compatibility (Walnut's buffers are sized by Node). */
   readonly mbufSize: number;
   /**
-   * --limit-client-memory for this process, in bytes (0 for none): past it, the clients
-   * holding the most are closed (client-memory.ts).
+   * This process's --limit-client-memory (bytes 0 for none): past it, the clients holding the
+   * most are closed (client-memory.ts).
    */
-  readonly clientMemoryLimit: number;
+  readonly clientMemory: ClientMemoryShare;
   /**
    * Told of each unix socket this process puts at its path, as soon as it is there (a --workers
    * worker tells the primary, which removes the socket at exit).
@@ -47,7 +47,7 @@ export class Proxy implements StatsSource {
   private readonly trimmer: HeapTrimmer | null;
 
   private constructor(config: Config, options: ProxyOptions) {
-    this.memory = new ClientMemory(options.clientMemoryLimit);
+    this.memory = new ClientMemory(options.clientMemory.bytes, options.clientMemory.label);
     this.pools = config.pools.map((p) => new ServerPool(p, codecFor(p), this.counters, this.memory));
     this.listeners = this.pools.map((p) => new Listener(p, options.onSocketPublished ?? null));
     const gc = exposedGc();
@@ -71,6 +71,11 @@ export class Proxy implements StatsSource {
     for (const pool of proxy.pools) if (pool.config.preconnect) pool.preconnect();
     proxy.trimmer?.start();
     return proxy;
+  }
+
+  /** Bytes all clients hold now, as --limit-client-memory counts them (client-memory.ts). */
+  get clientMemoryHeld(): number {
+    return this.memory.held;
   }
 
   snapshot(): StatsSnapshot {

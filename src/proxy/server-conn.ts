@@ -6,7 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { MAX_GATHERED_REPLY_BYTES, type ReplyParser, type ReplySink } from '../proto/codec.js';
-import { REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT, type Msg } from '../proto/message.js';
+import { REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT, type Msg, type MsgOwner } from '../proto/message.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { countConnectionClosed, countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
@@ -76,6 +76,9 @@ export class ServerConn implements ReplySink, Flushable {
    */
   private unfenced = false;
   closed = false;
+  /** The client charged with the reply being gathered, and for how many bytes (chargeArriving). */
+  private arrivingFor: MsgOwner | null = null;
+  private arrivingBytes = 0;
   flushQueued = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly timeout: number;
@@ -128,6 +131,25 @@ export class ServerConn implements ReplySink, Flushable {
   /** @internal socket input */
   onData(chunk: Buffer): void {
     this.parser.feed(chunk, this);
+    const arriving = this.parser.pendingBytes;
+    if (arriving !== 0 || this.arrivingFor !== null) this.chargeArriving(arriving);
+  }
+
+  /**
+   * Count the reply being gathered (`bytes`, 0 when none) against the client that waits for
+   * it, in place of what was counted after the last read. (One server read, not one request.)
+   */
+  private chargeArriving(bytes: number): void {
+    const before = this.arrivingFor;
+    if (before !== null) before.onReplyArriving(-this.arrivingBytes);
+    let owner: MsgOwner | null = null;
+    if (bytes > 0) {
+      const msg = this.inflight.peek();
+      if (msg !== undefined && !msg.internal) owner = msg.parent !== null ? msg.parent.owner : msg.owner;
+    }
+    this.arrivingFor = owner;
+    this.arrivingBytes = owner === null ? 0 : bytes;
+    if (owner !== null) owner.onReplyArriving(bytes);
   }
 
   /** Queue a request on this connection; it is written with the next batch. */
@@ -404,6 +426,7 @@ export class ServerConn implements ReplySink, Flushable {
       this.timer = null;
     }
     this.socket.destroy();
+    if (this.arrivingFor !== null) this.chargeArriving(0);
     const pool = this.server.pool;
     countConnectionClosed(pool.counters);
     const stats = this.server.stats;

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { logMessages } from './support/log-file.js';
+import { MisbehavingFakeServer } from './support/misbehaving-fake-server.js';
 import { openSocket } from './support/raw-client.js';
 import { startOnePoolWalnut } from './support/workers.js';
 
@@ -76,7 +77,7 @@ async function keyOnServer(via: Redis, first: Redis, onFirst: boolean): Promise<
 }
 
 function evictionLines(walnut: RunningProxy): string[] {
-  return logMessages(walnut.logPath).filter((m) => m.includes('over --limit-client-memory'));
+  return logMessages(walnut.logPath).filter((m) => m.includes('the most of all clients'));
 }
 
 describe(`--limit-client-memory=${LIMIT / MiB}mb`, () => {
@@ -297,9 +298,40 @@ test('with --workers 2, each worker takes half of --limit-client-memory', async 
     for (let i = 0; i < 26 && !one.closed(); i++) await written(one.socket, Buffer.alloc(MiB, 0x6f)).catch(() => undefined);
     await until('the client is closed', one.closed);
     await until('the eviction is logged', () => evictionLines(walnut).length === 1);
-    assert.match(evictionLines(walnut)[0]!, new RegExp(`over --limit-client-memory ${LIMIT}: closing$`));
+    assert.match(evictionLines(walnut)[0]!, new RegExp(`over this worker's share ${LIMIT} of --limit-client-memory ${2 * LIMIT}: closing$`));
   } finally {
     await walnut.stop();
+    await redis.stop();
+  }
+});
+
+test('a reply a server is still sending, gathered for a merge, counts against its client', async () => {
+  const redis = await startRedis();
+  let fragmentKeys = -1;
+  // Answers its part of an MGET with the head of a 30 MiB value, 26 MiB of it, then stalls.
+  const fake = await MisbehavingFakeServer.start((conn) => {
+    conn.onRequest((args) => {
+      fragmentKeys = args.length - 1;
+      conn.socket.write(`*${fragmentKeys}\r\n$${30 * MiB}\r\n`);
+      conn.socket.write(Buffer.alloc(26 * MiB, 0x66));
+    });
+  });
+  const port = await freePort();
+  const yaml =
+    `p:\n  listen: 127.0.0.1:${port}\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n` +
+    `  servers:\n    - 127.0.0.1:${fake.port}:1\n    - 127.0.0.1:${redis.port}:1\n`;
+  const walnut = await startWalnut(yaml, { listenPorts: [port], args: [`--limit-client-memory=${LIMIT / MiB}mb`] });
+  try {
+    const keys = Array.from({ length: 20 }, (_, i) => `key:${(i * 2654435761) % 1000003}`);
+    const c = await watched(port);
+    c.socket.write(`*${keys.length + 1}\r\n$4\r\nMGET\r\n` + keys.map((k) => `$${k.length}\r\n${k}\r\n`).join(''));
+    await until('the client is closed', c.closed);
+    assert.ok(fragmentKeys > 0 && fragmentKeys < keys.length, `the MGET was split (${fragmentKeys} keys to the fake server)`);
+    assert.equal(c.received().length, 0);
+    assert.equal(evictionLines(walnut).length, 1, evictionLines(walnut).join('\n'));
+  } finally {
+    await walnut.stop();
+    await fake.close();
     await redis.stop();
   }
 });

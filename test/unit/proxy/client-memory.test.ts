@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { totalmem } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { test } from 'node:test';
-import { availableMemory, clientMemoryLimit } from '../../../src/cli/client-memory-limit.js';
+import { availableMemory, clientMemoryShare } from '../../../src/cli/client-memory-limit.js';
 import { ClientMemory, type MemoryHolder } from '../../../src/proxy/client-memory.js';
 
 /** A client as the limit sees it: what it holds, and whether it was closed. */
@@ -17,10 +17,14 @@ class Holder implements MemoryHolder {
     memory.grow(heldBytes);
   }
 
-  evict(): void {
+  refreshHeld(): void {}
+
+  evict(): boolean {
+    if (this.evicted) return false;
     this.evicted = true;
     this.memory.shrink(this.heldBytes);
     this.heldBytes = 0;
+    return true;
   }
 }
 
@@ -92,20 +96,37 @@ test('a fall back under the limit before the turn ends closes nobody', async () 
 });
 
 test('--limit-client-memory: a set size is shared out among the workers; auto is half of the available memory', () => {
-  assert.equal(clientMemoryLimit(8 * 2 ** 20, 1), 8 * 2 ** 20);
-  assert.equal(clientMemoryLimit(9_000_001, 3), 3_000_000);
-  assert.equal(clientMemoryLimit(0, 4), 0, 'no limit stays no limit');
-  assert.equal(clientMemoryLimit('auto', 1, () => 8_000_000_000), 4_000_000_000);
-  assert.equal(clientMemoryLimit('auto', 2, () => 8_000_000_000), 2_000_000_000);
+  const MiB = 2 ** 20;
+  assert.deepEqual(clientMemoryShare(8 * MiB, 1), { bytes: 8 * MiB, label: `--limit-client-memory ${8 * MiB}` });
+  assert.deepEqual(clientMemoryShare(9_000_000, 3), {
+    bytes: 3_000_000,
+    label: "this worker's share 3000000 of --limit-client-memory 9000000",
+  });
+  assert.deepEqual(clientMemoryShare(0, 4), { bytes: 0, label: '' }, 'no limit stays no limit');
+  assert.deepEqual(clientMemoryShare('auto', 1, () => 8_000_000_000), {
+    bytes: 4_000_000_000,
+    label: '--limit-client-memory auto = 4000000000',
+  });
+  assert.deepEqual(clientMemoryShare('auto', 2, () => 8_000_000_000), {
+    bytes: 2_000_000_000,
+    label: "this worker's share 2000000000 of --limit-client-memory auto = 4000000000",
+  });
+  // Below the least limit once shared: a given size is refused, auto is raised to it.
+  assert.deepEqual(clientMemoryShare(MiB, 4), {
+    error: '--limit-client-memory 1048576 shared by 4 workers is 262144 bytes each, below the least limit, 1mb',
+  });
+  assert.deepEqual(clientMemoryShare('auto', 64, () => 64 * MiB), {
+    bytes: MiB,
+    label: '--limit-client-memory 1048576 (the least)',
+  });
 });
 
-test('available memory: the cgroup limit when lower than the machine, else the machine', () => {
-  const machine = totalmem();
-  assert.equal(availableMemory(() => '1073741824\n'), Math.min(machine, 1073741824));
-  assert.equal(availableMemory(() => 'max\n'), machine);
-  assert.equal(availableMemory(() => `${machine * 2}\n`), machine);
-  assert.equal(availableMemory(() => {
-    throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
-  }), machine);
-  assert.equal(availableMemory(() => 'garbage'), machine);
+test('available memory: the cgroup limit libuv finds when lower than the machine, else the machine', () => {
+  const machine = 16 * 2 ** 30;
+  assert.equal(availableMemory(() => 2 ** 30, machine), 2 ** 30);
+  assert.equal(availableMemory(() => 0, machine), machine, 'libuv answers 0 when it finds no cgroup');
+  assert.equal(availableMemory(() => 18446744073709552000, machine), machine, "a cgroup without a limit (cgroup v1's answer)");
+  assert.equal(availableMemory(() => machine * 2, machine), machine);
+  const here = availableMemory();
+  assert.ok(here > 0 && here <= totalmem(), `this machine: ${here}`);
 });

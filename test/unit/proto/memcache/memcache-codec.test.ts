@@ -69,6 +69,7 @@ describe('memcache codec: fragment', () => {
       acceptsReplyPieces: () => false,
       onReplyPiece: () => undefined,
       onReplyHeld: () => undefined,
+      onReplyArriving: () => undefined,
     };
     const msg = parseMulti('get a b c d a\r\n');
     msg.owner = owner;

@@ -21,6 +21,7 @@ const owner = {
   acceptsReplyPieces: (): boolean => false,
   onReplyPiece: (): void => {},
   onReplyHeld: (): void => {},
+  onReplyArriving: (): void => {},
 };
 
 /** The merged reply to `request` when its fragments, in server order, get `replies`. */

@@ -29,6 +29,7 @@ const owner = {
   acceptsReplyPieces: (): boolean => false,
   onReplyPiece: (): void => {},
   onReplyHeld: (): void => {},
+  onReplyArriving: (): void => {},
 };
 
 /** Parse one request and fragment it. */
