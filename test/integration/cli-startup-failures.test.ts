@@ -1,6 +1,6 @@
 // Run-mode startup failures of the real executable that cli.test.ts leaves out: a pid file that
-// cannot be created (-p), and a stats address (-a) that is an IPv6 literal, which the message
-// must bracket to be readable.
+// cannot be created (-p), a --limit-client-memory too small to share among the workers, and a
+// stats address (-a) that is an IPv6 literal, which the message must bracket to be readable.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -84,6 +84,16 @@ describe('a pid file that cannot be created', () => {
     assert.equal(r.stdout, '');
     assert.deepEqual(messages(r.stderr), [`opening pid file '${pidPath}' failed: No such file or directory`]);
   });
+});
+
+test('--limit-client-memory too small for its --workers: the reason in the log and on stderr, exit 1, no pool listening', async () => {
+  const { conf, listenPort } = await writeConf('share.yml');
+  const logPath = join(dir, 'share.log');
+  const r = await run(['-c', conf, '-o', logPath, '--workers=4', '--limit-client-memory=1mb', '-a', '127.0.0.1', '-s', String(await freePort())]);
+  const reason = '--limit-client-memory 1048576 shared by 4 workers is 262144 bytes each, below the least limit, 1mb';
+  assert.deepEqual(r, { code: 1, stdout: '', stderr: `walnut: ${reason}\n` });
+  assert.ok(messages(readFileSync(logPath, 'utf8')).includes(reason));
+  assert.equal(await listening(listenPort), false);
 });
 
 describe('a stats address that is an IPv6 literal', () => {
