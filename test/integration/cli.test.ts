@@ -467,15 +467,20 @@ describe('run mode', () => {
       await sleep(300);
       child.kill('SIGTERM');
       await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
-      // Read slowly: a few chunks, then a pause, and so on.
+      // Read slowly: a few chunks, then a pause, and so on. Once Walnut has exited, read the
+      // rest at full speed: a pause still due from the last tick must not stop the socket again
+      // (a paused socket whose buffer is full stops reading, nothing is left to keep the event
+      // loop alive, and the test ends with 'Promise resolution is still pending').
+      let slowly = true;
       const reading = setInterval(() => {
         c.resume();
-        setTimeout(() => c.pause(), 5);
+        setTimeout(() => slowly && c.pause(), 5);
       }, 50);
       const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
       const r = await done;
-      c.resume();
+      slowly = false;
       clearInterval(reading);
+      c.resume();
       await closed;
       assert.equal(r.code, 0);
       const want = `$${value.length}\r\n${value}\r\n`;

@@ -189,7 +189,12 @@ describe('client faults and memory bounds', () => {
       for (const k of onR0) x.write(encodeCommand(['GET', k]));
       x.write(encodeCommand(['MGET', ...keys]));
       y.command('GET', onR0[1]!);
-      await sleep(50);
+      // Walnut has read them all: x's GETs, the part of its MGET for r0 and y's GET reached r0.
+      const forwarded = serverStat(before, 'rpool', 'r0', 'requests') + onR0.length + 2;
+      for (let i = 0; serverStat((await walnut.stats()) as Stats, 'rpool', 'r0', 'requests') < forwarded; i++) {
+        assert.ok(i < 500, 'the requests reached r0');
+        await sleep(10);
+      }
       // A reset, not a half-close: a half-closed client still gets its replies (spec 6.5).
       x.resetAndDestroy();
       // Walnut has seen x go before r0 answers.

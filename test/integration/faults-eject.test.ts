@@ -114,7 +114,15 @@ describe('auto_eject_hosts: Walnut and nutcracker give the same replies step by 
     const portA = servers[0]!.port;
     servers[0]!.kill('SIGKILL');
     await servers[0]!.exited;
-    await sleep(200);
+    // Both proxies have seen the connection close (nutcracker's stats lag up to its -i 100).
+    const closesSeen = async (side: Side): Promise<number> => {
+      const a = ((await side.proxy.stats()) as Record<string, Record<string, Record<string, number>>>)['eject']?.['redis-a'];
+      return (a?.['server_eof'] ?? 0) + (a?.['server_err'] ?? 0);
+    };
+    for (let i = 0; !((await closesSeen(sides.walnut)) > 0) || !((await closesSeen(sides.nutcracker)) > 0); i++) {
+      assert.ok(i < 250, 'both proxies see redis-a go');
+      await sleep(20);
+    }
     for (let i = 0; i < 4; i++) await step('GET', keyA);
     assert.deepEqual(await step('GET', keyA), [ON_B, ON_B], 'remapped to b');
     assert.deepEqual(await step('GET', keyB), [ON_B, ON_B]);

@@ -193,14 +193,14 @@ describe('misbehaving backends', () => {
     assert.equal(resetAfter.seen, 2);
     // With Walnut stopped, its next read finds both the reply and the reset: libuv reports the
     // data and then an end of stream, and the reset is only found by asking the socket.
-    process.kill(walnut.pid, 'SIGSTOP');
+    await walnut.pause(); // (returns once every thread is stopped)
     try {
       resetAfter.conn!.write('+OK\r\n');
       await sleep(50);
       resetAfter.conn!.reset();
       await sleep(100);
     } finally {
-      process.kill(walnut.pid, 'SIGCONT');
+      walnut.resume();
     }
     const want = '+OK\r\n-ERR Connection reset by peer\r\n';
     assert.equal(await c.readText(want), want);

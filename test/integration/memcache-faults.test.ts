@@ -358,7 +358,15 @@ describe('memcache auto_eject_hosts: Walnut and nutcracker give the same replies
     const port0 = shards[0]!.port;
     shards[0]!.kill('SIGKILL');
     await shards[0]!.exited;
-    await sleep(200);
+    // Both proxies have seen the idle connection close (nutcracker's stats lag up to its -i 100).
+    const closesSeen = async (side: Side): Promise<number> => {
+      const stats = (await side.proxy.stats()) as Stats;
+      return serverStat(stats, 'eject', 'mc0', 'server_eof') + serverStat(stats, 'eject', 'mc0', 'server_err');
+    };
+    for (let i = 0; !((await closesSeen(sides.walnut)) > 0) || !((await closesSeen(sides.nutcracker)) > 0); i++) {
+      assert.ok(i < 250, 'both proxies see memcached 0 go');
+      await sleep(20);
+    }
     const untilEjected: string[] = [];
     let remapped = '';
     for (let i = 0; i < 5 && remapped === ''; i++) {
