@@ -60,9 +60,13 @@ export class ClientMemory implements Flushable {
     this.label = label;
   }
 
-  /** Count `bytes` more (fewer when negative); past the limit, evict after this loop turn. */
+  /**
+   * Count `bytes` more (fewer when negative); past the limit, evict after this loop turn. (Only
+   * a real growth schedules: flush() recounts, and a recount that changes nothing must not
+   * queue it again, or clients it cannot close would keep it running.)
+   */
   grow(bytes: number): void {
-    if ((this.held += bytes) > this.limit) scheduleFlush(this);
+    if ((this.held += bytes) > this.limit && bytes > 0) scheduleFlush(this);
   }
 
   shrink(bytes: number): void {

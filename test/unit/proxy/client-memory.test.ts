@@ -85,6 +85,26 @@ test('at or under the limit nobody is closed; 0 means no limit', async () => {
   assert.equal(unlimited.evictions, 0);
 });
 
+test('over the limit with nobody left to close, recounting does not run the check again and again', async () => {
+  const memory = new ClientMemory(10);
+  let recounts = 0;
+  // A tracked client holding nothing, recounted on every check; the bytes are held by clients
+  // of a pool no longer tracked (one shutting down).
+  const idle: MemoryHolder = {
+    heldBytes: 0,
+    refreshHeld: () => {
+      if (++recounts < 5) memory.grow(0);
+    },
+    evict: () => false,
+  };
+  memory.track(new Set([idle]));
+  memory.grow(20);
+  await nextTurn();
+  await nextTurn();
+  assert.equal(recounts, 1);
+  assert.equal(memory.evictions, 0);
+});
+
 test('a fall back under the limit before the turn ends closes nobody', async () => {
   const memory = new ClientMemory(100);
   const h = new Holder(memory, 150);
