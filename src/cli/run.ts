@@ -184,13 +184,7 @@ export async function runProxy(
 
   const workers = options.workers === 'auto' ? availableParallelism() : options.workers;
   const clientMemory = clientMemoryShare(options.limitClientMemory, workers);
-  if ('error' in clientMemory) {
-    log.error(clientMemory.error);
-    if (log.file !== null) writeStderr(`${PROGRAM}: ${clientMemory.error}\n`);
-    log.always('done, rabbit done');
-    cleanup();
-    return 1;
-  }
+  if ('error' in clientMemory) return fail(clientMemory.error);
 
   try {
     stats = await startStatsServer(

@@ -245,7 +245,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     }
     // (writeBlocked first: a field, where unsent asks the socket; below the high-water mark
     // the socket is far from the limits.)
-    if (this.writeBlocked) this.countUnsent(this.stream.unsent);
+    this.refreshHeld();
     if (this.writeBlocked && this.unsentBytes > MAX_CLIENT_UNSENT_BYTES) {
       if (log.level >= LOG_WARN) {
         log.warn(`client ${this.describe()}: over ${MAX_CLIENT_UNSENT_BYTES} bytes of replies not read, closing`);
@@ -276,7 +276,10 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     this.unsentBytes = unsent;
   }
 
-  /** ClientMemory, before it chooses: the socket may have taken replies since the last count. */
+  /**
+   * Count what the socket holds now (after a write, and for ClientMemory before it chooses:
+   * the socket may have taken replies since the last count).
+   */
   refreshHeld(): void {
     if (this.writeBlocked) this.countUnsent(this.stream.unsent);
   }
