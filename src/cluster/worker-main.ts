@@ -48,11 +48,17 @@ async function main(): Promise<void> {
     process.exit(0);
   };
 
-  // Ctrl-C reaches the whole process group: the primary decides what happens.
+  // Ctrl-C reaches the whole process group: the primary decides what happens. So can the
+  // other signals an operator sends (`kill -TTIN -- -<pgid>`, a `pkill` that matches the
+  // workers too): the primary passes the log level and the reopen on. SIGTTIN and SIGTTOU
+  // left at their default would stop the worker (in a process group that is not orphaned,
+  // such as a job of a shell), with its clients, for good.
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);
   process.on('SIGUSR1', () => undefined);
   process.on('SIGUSR2', () => undefined);
+  process.on('SIGTTIN', () => undefined);
+  process.on('SIGTTOU', () => undefined);
   process.on('SIGTERM', () => void stop(5000));
   // The primary is gone: nobody can stop us any more, so stop now.
   process.on('disconnect', () => void stop(1000));

@@ -3,12 +3,21 @@
 // the primary itself (cli.test.ts checks the primary alone). What a worker logs is observed
 // through an info-level message (level 6): a client that closes with an incomplete request.
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import {
+  freePort,
+  startRedis,
+  startWalnut,
+  WALNUT_NODE_FLAGS,
+  walnutCli,
+  type Running,
+  type RunningProxy,
+} from '../../scripts/lib/processes.js';
 import { WORKER_ENV } from '../../src/cluster/messages.js';
 import { logMessages, waitForLogMessage } from './support/log-file.js';
 import { startOnePoolWalnut, workerPids } from './support/workers.js';
@@ -167,5 +176,101 @@ describe('--workers 2: a log signal while the workers are still starting', () =>
     const lines = await incompleteClients(port);
     const messages = logMessages(w.logPath);
     for (const line of lines) assert.ok(messages.includes(line), `logged at level 6: ${line}`);
+  });
+});
+
+describe('--workers 2 in a job of a shell: SIGTTIN / SIGTTOU sent to the whole process group', () => {
+  // startWalnut starts a session of its own, whose process group the kernel takes as orphaned:
+  // there SIGTTIN and SIGTTOU do not stop a process that leaves them at their default. In a
+  // job of a shell with job control (`walnut --workers 2 &`, or `set -m` as here) they do, so
+  // `kill -TTIN -- -<pgid>` or a `pkill -TTIN` that also matched the workers (twemproxy's way of
+  // raising the log level, meant for the primary) stopped every worker: the primary, which
+  // handles the signal, went on, and every client waited for ever.
+  let backend: Running;
+  let shell: ChildProcess | null = null;
+  let primary = 0;
+  const dir = mkdtempSync(join(tmpdir(), 'walnut-job-'));
+  const logPath = join(dir, 'walnut.log');
+
+  before(async () => {
+    backend = await startRedis();
+  });
+
+  after(async () => {
+    for (const pid of primary === 0 ? [] : [primary, ...workerPids(primary)]) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    if (primary !== 0) {
+      try {
+        process.kill(primary, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    if (shell !== null && shell.exitCode === null) await new Promise((resolve) => shell!.once('exit', resolve));
+    await backend.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the workers ignore them (the primary passes the level on) and go on serving', { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const statsPort = await freePort();
+    const conf = join(dir, 'walnut.yml');
+    writeFileSync(conf, `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  servers:\n    - 127.0.0.1:${backend.port}:1\n`);
+    const pidFile = join(dir, 'primary.pid');
+    // bash with job control puts the background job in a process group of its own, whose parent
+    // (bash) is in another group of the same session: a group that is not orphaned.
+    const args = [...WALNUT_NODE_FLAGS, walnutCli, '-c', conf, '-s', String(statsPort), '-o', logPath, '--workers', '2'];
+    shell = spawn('bash', ['-c', 'set -m; "$@" & echo $! > "$PIDFILE"; wait', 'bash', process.execPath, ...args], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, PIDFILE: pidFile },
+    });
+    for (let i = 0; i < 400 && workerPids(primary).length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      try {
+        primary = Number(readFileSync(pidFile, 'latin1').trim());
+      } catch {
+        // not written yet
+      }
+    }
+    assert.ok(primary > 0 && workerPids(primary).length === 2, 'started with two workers');
+    // Every worker has started (and handles its signals) once the stats name the pool.
+    const statsJson = (): Promise<string> =>
+      new Promise((resolve) => {
+        const s = connect(statsPort, '127.0.0.1');
+        let text = '';
+        s.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        s.on('error', () => resolve(''));
+        s.on('close', () => resolve(text));
+      });
+    for (let i = 0; i < 400 && !(await statsJson()).includes('"w": {'); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok((await statsJson()).includes('"w": {'), 'both workers started');
+
+    process.kill(-primary, 'SIGTTIN');
+    await waitForLogMessage(logPath, 'up log level to 6');
+    process.kill(-primary, 'SIGTTOU');
+    await waitForLogMessage(logPath, 'down log level to 5');
+
+    // With both workers stopped, no connection would be answered.
+    for (let i = 0; i < CLIENTS; i++) {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => s.write('PING\r\n'));
+        let got = '';
+        s.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+          if (got.endsWith('\r\n')) {
+            s.destroy();
+            resolve(got);
+          }
+        });
+        s.on('error', reject);
+      });
+      assert.equal(reply, '+PONG\r\n');
+    }
   });
 });
