@@ -36,6 +36,9 @@ describe('a unix listener path too long for a staging name (100 bytes)', () => {
     writeFileSync(path, 'left over from an earlier run');
     const yaml = `long:\n  listen: ${path} 0600\n  redis: true\n  servers:\n    - 127.0.0.1:${redis.port}:1\n`;
     walnut = await startWalnut(yaml, { listenPorts: [], listenPaths: [path] });
+    // Bound at the path itself, the socket is there (with the umask's mode) a moment before
+    // its mode is set: startWalnut returns as soon as it is there.
+    for (let i = 0; i < 200 && (statSync(path).mode & 0o777) !== 0o600; i++) await new Promise((r) => setTimeout(r, 10));
   });
 
   after(async () => {
