@@ -390,11 +390,6 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     scheduleFlush(this);
   }
 
-  /** Everything owed has been handed to the kernel and the connection ended, or it is gone. */
-  get finished(): boolean {
-    return this.closed || this.stream.finished;
-  }
-
   /** Close now, whatever is pending (shutdown after the grace period). */
   destroy(): void {
     this.stream.destroy();

@@ -91,6 +91,13 @@ export class Proxy implements StatsSource {
    * they are owed (to the last byte: a large reply to a slow reader included) and the servers
    * to take every request accepted (memcached `noreply` ones and those of clients gone
    * included), then close every connection.
+   *
+   * A client counts as done once its connection is closed: after the FIN that follows its last
+   * reply, when it has ended its side too (or the linger of client-stream.ts gave up on it), not
+   * as soon as the FIN is queued. Closing a socket while the client is still sending (a
+   * pipeline behind the requests accepted) resets it: the kernel drops the reply bytes it still
+   * held for the client, and the client saw a reply cut off mid-value. Clients that close on
+   * the FIN, as client libraries do, do not hold the exit up.
    */
   async close(graceMs: number): Promise<void> {
     this.trimmer?.stop();
@@ -100,7 +107,7 @@ export class Proxy implements StatsSource {
       pool.fence();
     }
     const deadline = performance.now() + graceMs;
-    const busy = (p: ServerPool): boolean => [...p.clients].some((c) => !c.finished) || !p.serversSettled;
+    const busy = (p: ServerPool): boolean => p.clients.size > 0 || !p.serversSettled;
     while (performance.now() < deadline && this.pools.some(busy)) {
       await new Promise((r) => setTimeout(r, 10));
     }

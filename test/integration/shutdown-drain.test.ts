@@ -1,0 +1,85 @@
+// SIGTERM while a pipelining client is still owed large replies and keeps sending: every reply
+// to a request Walnut accepted arrives whole, then the connection ends cleanly. Walnut used to
+// close a client's socket as soon as its FIN was queued behind the last reply; a client still
+// sending by then (the rest of its pipeline, which Walnut no longer reads) made the kernel
+// reset the connection and drop the reply bytes it still held, so the client saw a reply cut
+// off mid-value. Found by the shutdown chaos soak (memcached multi-gets, --workers 2, seed 2).
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { freePort, startRedis, startWalnut, type Running } from '../../scripts/lib/processes.js';
+import { waitForLogMessage } from './support/log-file.js';
+import { serverStat, type Stats } from './support/stats.js';
+
+const GETS = 30;
+const VALUE = 'v'.repeat(1 << 20);
+const GET = '*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n';
+const PING = '*1\r\n$4\r\nPING\r\n';
+const GET_REPLY = `$${VALUE.length}\r\n${VALUE}\r\n`;
+
+describe('shutdown with a pipelining client owed large replies', () => {
+  let redis: Running;
+
+  before(async () => {
+    redis = await startRedis();
+  });
+
+  after(async () => {
+    await redis.stop();
+  });
+
+  for (const workers of [1, 2]) {
+    test(`--workers ${workers}: every accepted GET gets its whole reply, then a clean end`, async () => {
+      const port = await freePort();
+      const yaml = ['p:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - 127.0.0.1:${redis.port}:1 r`, ''].join('\n');
+      const walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', String(workers)] });
+      const socket = connect(port, '127.0.0.1');
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('connect', resolve);
+          socket.once('error', reject);
+        });
+        const chunks: Buffer[] = [];
+        let error: string | null = null;
+        socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
+        const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+        let reading = false;
+        socket.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          if (!reading || socket.destroyed) return;
+          // The client goes on with its pipeline while the replies come in, and takes them at
+          // its own pace: part of the last reply is still in the kernel when Walnut has handed
+          // it all over.
+          socket.write(PING);
+          socket.pause();
+          setTimeout(() => socket.resume(), 1);
+        });
+        socket.pause();
+        socket.write(`*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$${VALUE.length}\r\n${VALUE}\r\n${GET.repeat(GETS)}`);
+        // Every GET has reached the server: Walnut accepted them all before the signal.
+        const deadline = Date.now() + 10_000;
+        while (serverStat((await walnut.stats()) as Stats, 'p', 'r', 'requests') < 1 + GETS) {
+          assert.ok(Date.now() < deadline, 'the GETs reach the server');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        walnut.kill('SIGTERM');
+        await waitForLogMessage(walnut.logPath, 'signal 15 (SIGTERM) received, exiting');
+        reading = true;
+        socket.resume();
+        await closed;
+        assert.equal(await walnut.exited, 0);
+        const text = Buffer.concat(chunks).toString('latin1');
+        assert.equal(error, null, 'the connection ended without a reset');
+        const want = `+OK\r\n${GET_REPLY.repeat(GETS)}`;
+        assert.ok(text.length >= want.length, `${GETS} whole GET replies (got ${text.length} bytes of ${want.length})`);
+        assert.ok(text.startsWith(want), 'the replies are the value, in order');
+        // A worker may still read a few PINGs between the primary's log line and its own
+        // shutdown: those are answered whole too.
+        assert.match(text.slice(want.length), /^(\+PONG\r\n)*$/, 'only whole PONGs after the GET replies');
+      } finally {
+        socket.destroy();
+        await walnut.stop();
+      }
+    });
+  }
+});
