@@ -390,6 +390,15 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     scheduleFlush(this);
   }
 
+  /**
+   * After shutdown(): every reply is out, the FIN after them too, and the client has sent
+   * nothing for `ms` since (SHUTDOWN_QUIET_MS), so closing now resets nothing.
+   */
+  quietFor(ms: number, now: number): boolean {
+    const since = this.stream.quietSince;
+    return since >= 0 && now - since >= ms;
+  }
+
   /** Close now, whatever is pending (shutdown after the grace period). */
   destroy(): void {
     this.stream.destroy();

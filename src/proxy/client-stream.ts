@@ -56,8 +56,11 @@ export interface ClientStream extends Writer {
   resume(): void;
   end(): void;
   destroy(): void;
-  /** end() has put the FIN after the last byte, or the stream is closed. */
-  readonly finished: boolean;
+  /**
+   * When the FIN that end() put after the last byte went out, or when input last arrived after
+   * that, whichever is later (performance.now() ms); -1 until then.
+   */
+  readonly quietSince: number;
   /** `address:port` of the peer, or 'unix'. */
   peer(): string;
 }
@@ -122,6 +125,7 @@ class HandleStream implements ClientStream, WriteOwner {
   private ending = false;
   /** The shutdown (FIN after the last byte) completed. */
   private ended = false;
+  quietSince = -1;
   /** Writes libuv holds because the kernel did not take them whole. */
   private queued = 0;
   /**
@@ -152,10 +156,6 @@ class HandleStream implements ClientStream, WriteOwner {
 
   get unsent(): number {
     return this.handle === null ? 0 : this.handle.writeQueueSize;
-  }
-
-  get finished(): boolean {
-    return this.ended || this.handle === null;
   }
 
   write(buf: Buffer): boolean {
@@ -246,6 +246,7 @@ class HandleStream implements ClientStream, WriteOwner {
   /** @internal onHandleRead */
   onRead(chunk: Buffer): void {
     if (!this.ending) this.events.onData(chunk);
+    else if (this.ended) this.quietSince = performance.now();
   }
 
   /** @internal onHandleRead: end of stream or a read error. */
@@ -267,7 +268,10 @@ class HandleStream implements ClientStream, WriteOwner {
     if (this.handle === null) return; // closed meanwhile (the shutdown was cancelled)
     if (status < 0) this.fail(uvError(status, 'shutdown'));
     else if (this.eof) this.destroy();
-    else this.armLinger();
+    else {
+      this.quietSince = performance.now();
+      this.armLinger();
+    }
   }
 
   /** @internal onHandleClose */
@@ -324,6 +328,7 @@ class SocketStream implements ClientStream {
   private readonly writer: SocketWriter;
   private ending = false;
   private closed = false;
+  quietSince = -1;
   /** As HandleStream's. */
   private linger: NodeJS.Timeout | null = null;
   private readonly lingerMs: number;
@@ -348,10 +353,6 @@ class SocketStream implements ClientStream {
 
   get unsent(): number {
     return this.writer.unsent;
-  }
-
-  get finished(): boolean {
-    return this.socket.writableFinished || this.socket.destroyed;
   }
 
   write(buf: Buffer): boolean {
@@ -405,6 +406,7 @@ class SocketStream implements ClientStream {
   /** @internal socket events */
   onRead(chunk: Buffer): void {
     if (!this.ending) this.events.onData(chunk);
+    else if (this.socket.writableFinished) this.quietSince = performance.now();
   }
 
   onPeerEnd(): void {
@@ -419,6 +421,7 @@ class SocketStream implements ClientStream {
 
   onFinish(): void {
     // The FIN is out; net.Socket closes once the peer's arrives, or here after lingerMs.
+    this.quietSince = performance.now();
     this.armLinger();
   }
 

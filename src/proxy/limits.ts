@@ -65,6 +65,19 @@ export const MAX_CLIENT_HELD_REPLY_BYTES = 512 * 1024 * 1024;
 export const CLIENT_LINGER_MS = 5_000;
 
 /**
+ * At shutdown, a client whose FIN has gone out after its last reply, and that has sent nothing
+ * for this long since, is closed without waiting for it to close its side. Closing a socket
+ * with input unread resets it, and the reset makes the client's kernel drop replies the client
+ * has not read yet: a client still sending (a pipeline behind the requests accepted) is waited
+ * for, up to the grace period. One that has gone quiet is not: an idle pooled connection that
+ * nobody reads (redis-py, Jedis, PHP) would otherwise hold the exit for the whole grace period.
+ * Half a second: a client that pauses longer than that between pipelined batches, with replies
+ * still unread, and then sends again, can lose those replies; a restart waits that long for
+ * idle clients.
+ */
+export const SHUTDOWN_QUIET_MS = 500;
+
+/**
  * Most connection slots per server (`server_connections` above it is taken as this many,
  * with a warning). Each slot is kept as an array entry per server, and one Walnut cannot open
  * more connections to one server than it has local ports (about 28,000) anyway; twemproxy

@@ -10,9 +10,12 @@ import { createMemcacheCodec } from '../proto/memcache/memcache-codec.js';
 import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
+import { log, LOG_WARN } from '../util/log.js';
+import type { ClientConn } from './client-conn.js';
 import { ClientMemory, type ClientMemoryShare } from './client-memory.js';
 import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
 import { exposedGc, HeapTrimmer, loadMallocTrim } from './heap-trim.js';
+import { SHUTDOWN_QUIET_MS } from './limits.js';
 import { Listener } from './listener.js';
 import { ServerPool } from './server-pool.js';
 import type { PublishedSocket } from './unix-socket.js';
@@ -92,12 +95,12 @@ export class Proxy implements StatsSource {
    * to take every request accepted (memcached `noreply` ones and those of clients gone
    * included), then close every connection.
    *
-   * A client counts as done once its connection is closed: after the FIN that follows its last
-   * reply, when it has ended its side too (or the linger of client-stream.ts gave up on it), not
-   * as soon as the FIN is queued. Closing a socket while the client is still sending (a
-   * pipeline behind the requests accepted) resets it: the kernel drops the reply bytes it still
-   * held for the client, and the client saw a reply cut off mid-value. Clients that close on
-   * the FIN, as client libraries do, do not hold the exit up.
+   * A client counts as done once its connection is closed (it ended its side after the FIN
+   * that follows its last reply, or the linger of client-stream.ts gave up on it), or once it
+   * has sent nothing for SHUTDOWN_QUIET_MS after that FIN; not as soon as the FIN is queued.
+   * Closing a socket while the client is still sending (a pipeline behind the requests
+   * accepted) resets it: the client's kernel drops the replies it has not read yet, and the
+   * client saw a reply cut off mid-value.
    */
   async close(graceMs: number): Promise<void> {
     this.trimmer?.stop();
@@ -107,9 +110,17 @@ export class Proxy implements StatsSource {
       pool.fence();
     }
     const deadline = performance.now() + graceMs;
-    const busy = (p: ServerPool): boolean => p.clients.size > 0 || !p.serversSettled;
-    while (performance.now() < deadline && this.pools.some(busy)) {
+    let now = performance.now();
+    const unsettled = (c: ClientConn): boolean => !c.quietFor(SHUTDOWN_QUIET_MS, now);
+    const busy = (p: ServerPool): boolean => [...p.clients].some(unsettled) || !p.serversSettled;
+    while ((now = performance.now()) < deadline && this.pools.some(busy)) {
       await new Promise((r) => setTimeout(r, 10));
+    }
+    if (log.level >= LOG_WARN) {
+      const open = this.pools.reduce((n, p) => n + [...p.clients].filter(unsettled).length, 0);
+      const servers = this.pools.filter((p) => !p.serversSettled).map((p) => p.config.name);
+      if (open > 0) log.warn(`shutdown: ${open} clients still owed replies or still sending after ${graceMs} ms: closing them`);
+      if (servers.length > 0) log.warn(`shutdown: servers of pool ${servers.join(', ')} still had requests to take or answer after ${graceMs} ms`);
     }
     for (const pool of this.pools) {
       for (const client of pool.clients) client.destroy();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startRedis, startWalnut, type Running } from '../../scripts/lib/processes.js';
-import { waitForLogMessage } from './support/log-file.js';
+import { logMessages, waitForLogMessage } from './support/log-file.js';
 import { serverStat, type Stats } from './support/stats.js';
 
 const GETS = 30;
@@ -26,6 +26,33 @@ describe('shutdown with a pipelining client owed large replies', () => {
 
   after(async () => {
     await redis.stop();
+  });
+
+  test('an idle client that never ends its side gets the FIN and does not hold the exit up', async () => {
+    const port = await freePort();
+    const yaml = ['p:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - 127.0.0.1:${redis.port}:1 r`, ''].join('\n');
+    const walnut = await startWalnut(yaml, { listenPorts: [port] });
+    // As a pooled connection nobody is reading: it does not close when Walnut's FIN arrives.
+    const idle = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    try {
+      let error: string | null = null;
+      idle.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
+      let text = '';
+      idle.setEncoding('latin1').on('data', (d: string) => (text += d));
+      const ended = new Promise<void>((resolve) => idle.once('end', () => resolve()));
+      idle.write(PING);
+      while (text !== '+PONG\r\n') await new Promise((r) => setTimeout(r, 5));
+      walnut.kill('SIGTERM');
+      assert.equal(await walnut.exited, 0);
+      await ended;
+      assert.equal(error, null, 'a clean end, no reset');
+      assert.equal(idle.writable, true, 'the client had not ended its side');
+      const held = logMessages(walnut.logPath).filter((line) => line.startsWith('shutdown: '));
+      assert.deepEqual(held, [], 'nothing was still open when the grace period ended');
+    } finally {
+      idle.destroy();
+      await walnut.stop();
+    }
   });
 
   for (const workers of [1, 2]) {
