@@ -386,6 +386,9 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   shutdown(): void {
     if (this.closed) return;
     this.closing = true;
+    // Proxy.close closes it when the grace period ends (and logs it), not the stream's linger
+    // (as long, and started a moment later: it won that race, and the client went unlogged).
+    this.stream.stopLinger();
     this.stream.pause();
     scheduleFlush(this);
   }

@@ -55,6 +55,13 @@ export interface ClientStream extends Writer {
   pause(): void;
   resume(): void;
   end(): void;
+  /**
+   * No linger from now on (a timer already running is stopped): the owner closes the stream
+   * itself by its own deadline. Shutdown: the grace period, as long as the linger time and
+   * started a moment before it, must be what closes a client still sending or still owed
+   * replies, so that Proxy.close counts and logs it.
+   */
+  stopLinger(): void;
   destroy(): void;
   /**
    * When the FIN that end() put after the last byte went out, or when input last arrived after
@@ -133,7 +140,8 @@ class HandleStream implements ClientStream, WriteOwner {
    * that does not end its side within lingerMs of the FIN.
    */
   private linger: NodeJS.Timeout | null = null;
-  private readonly lingerMs: number;
+  /** -1 after stopLinger(). */
+  private lingerMs: number;
   /** Bytes still queued when the linger timer was armed (progress is checked against it). */
   private lingerUnsent = 0;
 
@@ -214,9 +222,16 @@ class HandleStream implements ClientStream, WriteOwner {
   }
 
   private armLinger(): void {
+    if (this.lingerMs < 0) return;
     if (this.linger !== null) clearTimeout(this.linger);
     this.lingerUnsent = this.unsent;
     this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
+  }
+
+  stopLinger(): void {
+    this.lingerMs = -1;
+    if (this.linger !== null) clearTimeout(this.linger);
+    this.linger = null;
   }
 
   /** @internal onLingerTimeout */
@@ -331,7 +346,7 @@ class SocketStream implements ClientStream {
   quietSince = -1;
   /** As HandleStream's. */
   private linger: NodeJS.Timeout | null = null;
-  private readonly lingerMs: number;
+  private lingerMs: number;
   private lingerUnsent = 0;
 
   constructor(handle: AcceptedHandle, tcp: TcpOptions | null, events: StreamEvents, lingerMs: number) {
@@ -381,10 +396,16 @@ class SocketStream implements ClientStream {
   }
 
   private armLinger(): void {
-    if (this.closed) return;
+    if (this.closed || this.lingerMs < 0) return;
     if (this.linger !== null) clearTimeout(this.linger);
     this.lingerUnsent = this.unsent;
     this.linger = setTimeout(onLingerTimeout, this.lingerMs, this).unref();
+  }
+
+  stopLinger(): void {
+    this.lingerMs = -1;
+    if (this.linger !== null) clearTimeout(this.linger);
+    this.linger = null;
   }
 
   /** @internal onLingerTimeout */

@@ -55,6 +55,43 @@ describe('shutdown with a pipelining client owed large replies', () => {
     }
   });
 
+  test('clients still sending when the grace period ends are closed then, and logged', async () => {
+    // The stream's own linger (as long as the grace period) used to close such clients first:
+    // gone when the grace period ended, they went unlogged. It started a moment after the
+    // grace period for a client whose FIN went out at the signal (a race, lost most of the
+    // time), and before it for one whose FIN went out earlier, after a QUIT (lost always).
+    const port = await freePort();
+    const yaml = ['p:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - 127.0.0.1:${redis.port}:1 r`, ''].join('\n');
+    const walnut = await startWalnut(yaml, { listenPorts: [port] });
+    const senders = [0, 1].map(() => connect({ port, host: '127.0.0.1', allowHalfOpen: true }));
+    let writer: NodeJS.Timeout | null = null;
+    try {
+      const texts = senders.map((s) => {
+        s.on('error', () => undefined);
+        const got = { text: '' };
+        s.setEncoding('latin1').on('data', (d: string) => (got.text += d));
+        return got;
+      });
+      senders[0]!.write(PING);
+      senders[1]!.write(`${PING}*1\r\n$4\r\nQUIT\r\n`);
+      while (texts[0]!.text !== '+PONG\r\n' || texts[1]!.text !== '+PONG\r\n+OK\r\n') await new Promise((r) => setTimeout(r, 5));
+      // Never quiet for SHUTDOWN_QUIET_MS: a PING every 10 ms each until Walnut closes.
+      writer = setInterval(() => {
+        for (const s of senders) if (s.writable) s.write(PING);
+      }, 10);
+      // The QUIT's FIN a good while before the signal.
+      await new Promise((r) => setTimeout(r, 1000));
+      walnut.kill('SIGTERM');
+      assert.equal(await walnut.exited, 0);
+      const held = logMessages(walnut.logPath).filter((line) => line.startsWith('shutdown: '));
+      assert.deepEqual(held, ['shutdown: 2 clients still owed replies or still sending after 5000 ms: closing them']);
+    } finally {
+      if (writer !== null) clearInterval(writer);
+      for (const s of senders) s.destroy();
+      await walnut.stop();
+    }
+  });
+
   for (const workers of [1, 2]) {
     test(`--workers ${workers}: every accepted GET gets its whole reply, then a clean end`, async () => {
       const port = await freePort();

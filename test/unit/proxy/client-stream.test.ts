@@ -262,6 +262,27 @@ for (const direct of [true, false]) {
       }
     });
 
+    test('after stopLinger(), a peer that does not end its side is left open past the linger time (the owner closes it)', async () => {
+      const { server, connectOne } = await listening(direct, SHORT_LINGER_MS);
+      const { client, stream, events } = await connectOne(true);
+      try {
+        const reader = readAll(client);
+        stream.resume();
+        stream.write(Buffer.from('+OK\r\n'));
+        stream.stopLinger();
+        stream.end();
+        await reader.ended;
+        await until(() => stream.quietSince >= 0, 'the FIN out');
+        await new Promise((r) => setTimeout(r, 3 * SHORT_LINGER_MS));
+        assert.equal(events.count('close'), 0, 'not closed by the linger');
+        stream.destroy();
+        await until(() => events.count('close') === 1, 'the close');
+      } finally {
+        client.destroy();
+        server.close();
+      }
+    });
+
     test('a peer that reads none of the replies queued before end() is closed after the linger time', async () => {
       // The FIN waits behind the replies: before, the linger started only once it was out,
       // which never happened, and the connection stayed open for ever (found by the leak review).
