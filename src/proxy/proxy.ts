@@ -119,7 +119,7 @@ export class Proxy implements StatsSource {
     if (log.level >= LOG_WARN) {
       const open = this.pools.reduce((n, p) => n + [...p.clients].filter(unsettled).length, 0);
       const servers = this.pools.filter((p) => !p.serversSettled).map((p) => p.config.name);
-      if (open > 0) log.warn(`shutdown: ${open} clients still owed replies or still sending after ${graceMs} ms: closing them`);
+      if (open > 0) log.warn(`shutdown: ${open === 1 ? '1 client' : `${open} clients`} still owed replies or still sending after ${graceMs} ms: closing ${open === 1 ? 'it' : 'them'}`);
       if (servers.length > 0) log.warn(`shutdown: servers of pool ${servers.join(', ')} still had requests to take or answer after ${graceMs} ms`);
     }
     for (const pool of this.pools) {
