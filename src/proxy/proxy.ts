@@ -11,7 +11,6 @@ import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
 import { log, LOG_WARN } from '../util/log.js';
-import type { ClientConn } from './client-conn.js';
 import { ClientMemory, type ClientMemoryShare } from './client-memory.js';
 import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
 import { exposedGc, HeapTrimmer, loadMallocTrim } from './heap-trim.js';
@@ -110,14 +109,19 @@ export class Proxy implements StatsSource {
       pool.fence();
     }
     const deadline = performance.now() + graceMs;
-    let now = performance.now();
-    const unsettled = (c: ClientConn): boolean => !c.quietFor(SHUTDOWN_QUIET_MS, now);
-    const busy = (p: ServerPool): boolean => [...p.clients].some(unsettled) || !p.serversSettled;
-    while ((now = performance.now()) < deadline && this.pools.some(busy)) {
+    /** Clients of `pool` not yet done (see above), counting at most `upTo`. */
+    const unsettled = (pool: ServerPool, now: number, upTo: number): number => {
+      let n = 0;
+      for (const c of pool.clients) if (!c.quietFor(SHUTDOWN_QUIET_MS, now) && ++n === upTo) break;
+      return n;
+    };
+    const busy = (p: ServerPool, now: number): boolean => unsettled(p, now, 1) > 0 || !p.serversSettled;
+    let now: number;
+    while ((now = performance.now()) < deadline && this.pools.some((p) => busy(p, now))) {
       await new Promise((r) => setTimeout(r, 10));
     }
     if (log.level >= LOG_WARN) {
-      const open = this.pools.reduce((n, p) => n + [...p.clients].filter(unsettled).length, 0);
+      const open = this.pools.reduce((n, p) => n + unsettled(p, now, Infinity), 0);
       const servers = this.pools.filter((p) => !p.serversSettled).map((p) => p.config.name);
       if (open > 0) log.warn(`shutdown: ${open === 1 ? '1 client' : `${open} clients`} still owed replies or still sending after ${graceMs} ms: closing ${open === 1 ? 'it' : 'them'}`);
       if (servers.length > 0) log.warn(`shutdown: servers of pool ${servers.join(', ')} still had requests to take or answer after ${graceMs} ms`);

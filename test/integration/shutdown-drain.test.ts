@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { freePort, startRedis, startWalnut, type Running } from '../../scripts/lib/processes.js';
+import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { logMessages, waitForLogMessage } from './support/log-file.js';
 import { serverStat, type Stats } from './support/stats.js';
 
@@ -28,10 +28,15 @@ describe('shutdown with a pipelining client owed large replies', () => {
     await redis.stop();
   });
 
-  test('an idle client that never ends its side gets the FIN and does not hold the exit up', async () => {
+  /** Walnut with pool `p` (its one server named `r`) on a free port, `args` added. */
+  const startPool = async (args: string[] = []): Promise<{ walnut: RunningProxy; port: number }> => {
     const port = await freePort();
     const yaml = ['p:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - 127.0.0.1:${redis.port}:1 r`, ''].join('\n');
-    const walnut = await startWalnut(yaml, { listenPorts: [port] });
+    return { walnut: await startWalnut(yaml, { listenPorts: [port], args }), port };
+  };
+
+  test('an idle client that never ends its side gets the FIN and does not hold the exit up', async () => {
+    const { walnut, port } = await startPool();
     // As a pooled connection nobody is reading: it does not close when Walnut's FIN arrives.
     const idle = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
     try {
@@ -60,9 +65,7 @@ describe('shutdown with a pipelining client owed large replies', () => {
     // gone when the grace period ended, they went unlogged. It started a moment after the
     // grace period for a client whose FIN went out at the signal (a race, lost most of the
     // time), and before it for one whose FIN went out earlier, after a QUIT (lost always).
-    const port = await freePort();
-    const yaml = ['p:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - 127.0.0.1:${redis.port}:1 r`, ''].join('\n');
-    const walnut = await startWalnut(yaml, { listenPorts: [port] });
+    const { walnut, port } = await startPool();
     const senders = [0, 1].map(() => connect({ port, host: '127.0.0.1', allowHalfOpen: true }));
     let writer: NodeJS.Timeout | null = null;
     try {
@@ -94,9 +97,7 @@ describe('shutdown with a pipelining client owed large replies', () => {
 
   for (const workers of [1, 2]) {
     test(`--workers ${workers}: every accepted GET gets its whole reply, then a clean end`, async () => {
-      const port = await freePort();
-      const yaml = ['p:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - 127.0.0.1:${redis.port}:1 r`, ''].join('\n');
-      const walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', String(workers)] });
+      const { walnut, port } = await startPool(['--workers', String(workers)]);
       const socket = connect(port, '127.0.0.1');
       try {
         await new Promise<void>((resolve, reject) => {
