@@ -132,8 +132,11 @@ export class MemcacheReplyParser implements ReplyParser {
   /** Earlier-chunk pieces of the reply being framed (before segStart). */
   private pieces: Buffer[] = [];
   private piecesLen = 0;
-  /** The chunk being parsed, and where the current reply's bytes not yet in `pieces` start. */
-  private cur: Buffer = Buffer.alloc(0);
+  /**
+   * The chunk being parsed (EMPTY between reads, so that the parser keeps no read alive), and
+   * where the current reply's bytes not yet in `pieces` start.
+   */
+  private cur: Buffer = EMPTY;
   private segStart = 0;
   /** Data block length including CR LF, and how much of it is still to come. */
   private remaining = 0;
@@ -167,7 +170,7 @@ export class MemcacheReplyParser implements ReplyParser {
     if ((this.state === R_DATA || this.state === R_NEXT) && this.segStart < len) {
       this.keep(this.segStart === 0 ? chunk : chunk.subarray(this.segStart));
     }
-    this.cur = Buffer.alloc(0);
+    this.cur = EMPTY;
   }
 
   private parseLine(chunk: Buffer, pos: number, sink: ReplySink): number {
