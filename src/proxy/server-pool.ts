@@ -28,7 +28,7 @@ export class ServerPool implements KeyRouter {
   readonly stats: PoolStats = newPoolStats();
   readonly servers: readonly Server[];
   private placement: Placement;
-  /** Earliest retry time among ejected servers (ms since epoch); 0 when none is ejected. */
+  /** Earliest retry time among ejected servers (performance.now() ms); 0 when none is ejected. */
   private nextRebuild = 0;
   private liveCount: number;
   /** Hands out client affinities (connection slot choice), round-robin over clients. */
