@@ -47,6 +47,7 @@ export interface CliOptions {
   readonly statsInterval: number;
   /** -p, or null for no pid file. */
   readonly pidFile: string | null;
+  /** -m: validated only, as -i (Walnut's buffers are sized by Node, not in mbufs). */
   readonly mbufSize: number;
   /** --workers: worker processes sharing the listeners (see cluster/worker-pool.ts), or 'auto'. */
   readonly workers: number | 'auto';

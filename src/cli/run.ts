@@ -204,10 +204,9 @@ export async function runProxy(
             confFile,
             output: options.output,
             verbosity: log.level,
-            mbufSize: options.mbufSize,
             clientMemory,
           }, configBytes, config, (pool) => (workerPool = pool))
-        : await Proxy.start(config, { mbufSize: options.mbufSize, clientMemory });
+        : await Proxy.start(config, { clientMemory });
   } catch (err) {
     return fail(errorReason(err));
   }

@@ -11,7 +11,6 @@ export interface WorkerSettings {
   readonly confFile: string;
   readonly output: string | null;
   readonly verbosity: number;
-  readonly mbufSize: number;
   /** This worker's share of --limit-client-memory. */
   readonly clientMemory: ClientMemoryShare;
 }

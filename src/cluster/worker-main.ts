@@ -95,7 +95,6 @@ async function main(): Promise<void> {
     send({ type: 'need-config' });
     const config = await configFromBytes(await configBytes, settings.confFile);
     proxy = await Proxy.start(config, {
-      mbufSize: settings.mbufSize,
       clientMemory: settings.clientMemory,
       onSocketPublished: (socket) => send({ type: 'published', ...socket }),
     });

@@ -20,8 +20,6 @@ import { ServerPool } from './server-pool.js';
 import type { PublishedSocket } from './unix-socket.js';
 
 export interface ProxyOptions {
-  /** nutcracker's -m; accepted for compatibility (Walnut's buffers are sized by Node). */
-  readonly mbufSize: number;
   /**
    * This process's --limit-client-memory (bytes 0 for none): past it, the clients holding the
    * most are closed (client-memory.ts).

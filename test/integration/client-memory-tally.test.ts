@@ -33,7 +33,7 @@ before(async () => {
     `    - 127.0.0.1:${r1.port}:1\n    - 127.0.0.1:${r2.port}:1\n` +
     `m:\n  listen: 127.0.0.1:${mport}\n  servers:\n    - 127.0.0.1:${m1.port}:1\n    - 127.0.0.1:${m2.port}:1\n`;
   const config = await configFromBytes(Buffer.from(yaml), 'tally.yml');
-  proxy = await Proxy.start(config, { mbufSize: 16384, clientMemory: { bytes: 0, label: '' } });
+  proxy = await Proxy.start(config, { clientMemory: { bytes: 0, label: '' } });
   sampler = setInterval(() => {
     lowest = Math.min(lowest, proxy.clientMemoryHeld);
   }, 1);
