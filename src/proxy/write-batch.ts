@@ -26,8 +26,9 @@ let queued = 0;
 let scheduled = false;
 
 function runBatch(): void {
-  scheduled = false;
-  // flush() may queue more work (rarely); the loop picks up anything appended.
+  // flush() may queue more work (rarely); the loop picks up anything appended, so `scheduled`
+  // stays set until it is done and no second, empty batch is scheduled for it. (A throw out
+  // of flush() is fatal: run.ts logs it and exits.)
   for (let i = 0; i < queued; i++) {
     const f = queue[i]!;
     queue[i] = null;
@@ -35,6 +36,7 @@ function runBatch(): void {
     f.flush();
   }
   queued = 0;
+  scheduled = false;
 }
 
 export function scheduleFlush(f: Flushable): void {

@@ -112,3 +112,34 @@ test('a flush that schedules others runs them in the same batch; later batches s
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(order, ['self', 'self']);
 });
+
+test('work queued while a batch runs is flushed by that batch, without scheduling another', async () => {
+  const real = globalThis.setImmediate;
+  let scheduled = 0;
+  const counting = ((...args: Parameters<typeof setImmediate>) => {
+    scheduled++;
+    return real(...args);
+  }) as typeof setImmediate;
+  let flushed = 0;
+  const b: Flushable = { flushQueued: false, flush: () => void flushed++ };
+  const a: Flushable = {
+    flushQueued: false,
+    flush: () => {
+      flushed++;
+      scheduleFlush(b);
+    },
+  };
+  // Let any batch the tests above left scheduled run first.
+  await new Promise((r) => real(r));
+  await new Promise((r) => real(r));
+  globalThis.setImmediate = counting;
+  try {
+    scheduleFlush(a);
+    await new Promise((r) => real(r));
+    await new Promise((r) => real(r));
+  } finally {
+    globalThis.setImmediate = real;
+  }
+  assert.equal(flushed, 2);
+  assert.equal(scheduled, 1);
+});
