@@ -94,7 +94,10 @@ export class Server {
     const pool = this.pool;
     if (!pool.config.autoEjectHosts || pool.closing || (idle && code === '')) return;
     this.failureCount++;
-    if (this.failureCount >= Math.max(1, pool.config.serverFailureLimit) && this.live) {
+    // Also when it is ejected already (more connections failed than the limit needs): as
+    // twemproxy, ejected again, with a later retry time and the count back to 0, so that once
+    // re-admitted it takes server_failure_limit new failures to go, as it did the first time.
+    if (this.failureCount >= Math.max(1, pool.config.serverFailureLimit)) {
       this.failureCount = 0;
       // Wall clock for the stats (twemproxy reports µs since the epoch); a monotonic one for
       // the retry, so that a clock step neither keeps a server out nor lets it back early.

@@ -239,3 +239,116 @@ describe('a server closing an idle connection (Redis timeout) is not a failure',
     assert.equal(await get(proxies.nutcracker.port), '-ERR Connection refused\r\n');
   });
 });
+
+// Failures that reach server_failure_limit while the server is already ejected eject it again
+// (twemproxy's server_failure: server_ejects + 1, a new retry time, the count back to 0). With
+// several connections to a server that dies, more of them close than the limit needs; had the
+// extra failures been kept in the count, the server would be ejected again after a single
+// refusal once re-admitted, where twemproxy gives server_failure_limit refusals.
+describe('failures while a server is ejected: counted and ejecting again, as twemproxy', () => {
+  const servers: Running[] = [];
+  const sides: Record<'walnut' | 'nutcracker', { proxy: RunningProxy; port: number }> = {} as Record<
+    'walnut' | 'nutcracker',
+    { proxy: RunningProxy; port: number }
+  >;
+
+  before(async () => {
+    servers.push(...(await Promise.all([startRedis(), startRedis()])));
+    const config = (port: number): string =>
+      [
+        'again:',
+        `  listen: 127.0.0.1:${port}`,
+        '  redis: true',
+        '  auto_eject_hosts: true',
+        '  server_failure_limit: 2',
+        '  server_connections: 4',
+        `  server_retry_timeout: ${RETRY_MS}`,
+        '  servers:',
+        `    - 127.0.0.1:${servers[0]!.port}:1 redis-a`,
+        `    - 127.0.0.1:${servers[1]!.port}:1 redis-b`,
+        '',
+      ].join('\n');
+    const [wp, np] = await Promise.all([freePort(), freePort()]);
+    const [walnut, nutcracker] = await Promise.all([
+      startWalnut(config(wp!), { listenPorts: [wp!] }),
+      startNutcracker(config(np!), { listenPorts: [np!] }),
+    ]);
+    sides.walnut = { proxy: walnut, port: wp! };
+    sides.nutcracker = { proxy: nutcracker, port: np! };
+    const direct = await Promise.all(servers.map((s) => RawClient.connect(s.port)));
+    for (let i = 0; i < 40; i++) direct.forEach((d, s) => d.command('SET', `${i}:again`, `on-${s}`));
+    for (const d of direct) for (let i = 0; i < 40; i++) await readReply(d);
+    for (const d of direct) d.destroy();
+  });
+
+  after(async () => {
+    await Promise.all(Object.values(sides).map((s) => s.proxy.stop()));
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  test('four connections fail with a limit of 2: two ejections, then two refusals after the retry', async () => {
+    type PoolStats = Record<string, number | Record<string, number>>;
+    const poolStats = async (proxy: RunningProxy): Promise<PoolStats> =>
+      ((await proxy.stats()) as Record<string, PoolStats>)['again']!;
+    const get = async (c: RawClient, key: string): Promise<string> => {
+      c.command('GET', key);
+      return readReply(c);
+    };
+    const probe = await RawClient.connect(sides.walnut.port);
+    let keyA = '';
+    for (let i = 0; i < 40 && keyA === ''; i++) if ((await get(probe, `${i}:again`)) === ON_A) keyA = `${i}:again`;
+    probe.destroy();
+    assert.ok(keyA !== '', 'a key on redis-a');
+
+    // redis-a hangs: four clients each send a GET for its key, so each proxy opens all four
+    // connections (nutcracker one per request up to the limit, Walnut one per client slot).
+    await servers[0]!.pause();
+    const clients: Record<'walnut' | 'nutcracker', RawClient[]> = { walnut: [], nutcracker: [] };
+    for (const [name, side] of Object.entries(sides) as ['walnut' | 'nutcracker', { port: number }][]) {
+      for (let i = 0; i < 4; i++) {
+        const c = await RawClient.connect(side.port);
+        c.command('GET', keyA);
+        clients[name].push(c);
+      }
+    }
+    const openToA = async (proxy: RunningProxy): Promise<number> =>
+      ((await poolStats(proxy))['redis-a'] as Record<string, number>)['server_connections'] ?? 0;
+    for (let i = 0; (await openToA(sides.walnut.proxy)) < 4 || (await openToA(sides.nutcracker.proxy)) < 4; i++) {
+      assert.ok(i < 250, 'both proxies open four connections to redis-a');
+      await sleep(20);
+    }
+    // It dies with the requests unread: every connection is reset, four failures.
+    servers[0]!.kill('SIGKILL');
+    await servers[0]!.exited;
+    const failed: Record<string, string[]> = {};
+    for (const name of ['walnut', 'nutcracker'] as const) {
+      failed[name] = await Promise.all(clients[name].map((c) => readReply(c)));
+      for (const c of clients[name]) c.destroy();
+    }
+    assert.deepEqual(failed['walnut'], failed['nutcracker']);
+    const closes = async (proxy: RunningProxy): Promise<number> => {
+      const a = (await poolStats(proxy))['redis-a'] as Record<string, number>;
+      return (a['server_eof'] ?? 0) + (a['server_err'] ?? 0);
+    };
+    for (let i = 0; (await closes(sides.walnut.proxy)) < 4 || (await closes(sides.nutcracker.proxy)) < 4; i++) {
+      assert.ok(i < 250, 'both proxies see the four connections close');
+      await sleep(20);
+    }
+    const ejects = async (proxy: RunningProxy): Promise<number> => (await poolStats(proxy))['server_ejects'] as number;
+    assert.equal(await ejects(sides.nutcracker.proxy), 2);
+    assert.equal(await ejects(sides.walnut.proxy), 2);
+
+    // Re-admitted after the retry time, still dead: refused twice, then ejected and remapped.
+    await sleep(RETRY_MS + 100);
+    const replies: Record<string, string[]> = {};
+    for (const [name, side] of Object.entries(sides)) {
+      const c = await RawClient.connect(side.port);
+      replies[name] = [];
+      for (let i = 0; i < 3; i++) replies[name]!.push(await get(c, keyA));
+      c.destroy();
+    }
+    const refused = '-ERR Connection refused\r\n';
+    assert.deepEqual(replies['nutcracker'], [refused, refused, ON_B]);
+    assert.deepEqual(replies['walnut'], replies['nutcracker']);
+  });
+});
