@@ -28,8 +28,8 @@
  *   EXISTS is split and summed (twemproxy forwards it whole and counts on one server only).
  * KIND_MSET — MSET: key/value pairs, split per server like MULTI_KEY when there are several.
  * KIND_EVAL — EVAL EVALSHA (and the read-only EVAL_RO EVALSHA_RO): `script numkeys key ...`,
- *   routed by the first key. numkeys must be digits, at least 1 (a keyless script has no
- *   server) and at most the number of arguments left.
+ *   routed by the first key. numkeys must be an integer as Redis reads it, at least 1 (a
+ *   keyless script has no server) and at most the number of arguments left.
  * KIND_PLACEHOLDER — COMMAND LOLWUT: no key; forwarded to the server of the literal key
  *   `placeholder`, as twemproxy does, so they always reach the same server. COMMAND takes any
  *   arguments (twemproxy only accepts a bare COMMAND).

@@ -24,6 +24,7 @@ export const R_EVAL_NO_KEYS = latin1('-ERR walnut: EVAL with 0 keys cannot be ro
 /** Redis's texts for a bad EVAL numkeys. */
 export const R_NOT_INTEGER = latin1('-ERR value is not an integer or out of range\r\n');
 export const R_EVAL_TOO_MANY_KEYS = latin1('-ERR Number of keys can\'t be greater than number of args\r\n');
+export const R_EVAL_NEGATIVE_KEYS = latin1('-ERR Number of keys can\'t be negative\r\n');
 export const R_NIL = latin1('$-1\r\n');
 /** Redis's texts for CLIENT SETNAME and HELLO. */
 export const R_BAD_CLIENT_NAME = latin1('-ERR Client names cannot contain spaces, newlines or special characters.\r\n');

@@ -49,6 +49,7 @@ import {
   R_AUTH_NOT_SET,
   R_BAD_CLIENT_NAME,
   R_EVAL_NO_KEYS,
+  R_EVAL_NEGATIVE_KEYS,
   R_EVAL_TOO_MANY_KEYS,
   R_HELLO_BAD_VERSION,
   R_HELLO_NOAUTH,
@@ -541,19 +542,21 @@ export class RedisRequestParser implements RequestParser {
   private eval(msg: Msg, data: Buffer, argc: number): void {
     const start = this.argStart[2]!;
     const end = this.argEnd[2]!;
-    if (end === start) {
+    // twemproxy forwards any digit string whose value is not 0 modulo 2^32, and Redis then
+    // answers by its own reading of numkeys: `05`, or a number past 2^63 - 1, is not an
+    // integer. So numkeys is read as Redis reads it, and a negative one gets Redis's text too.
+    if (!isRedisInteger(data, start, end)) {
       local(msg, R_NOT_INTEGER);
+      return;
+    }
+    if (data[start] === CH_MINUS) {
+      local(msg, R_EVAL_NEGATIVE_KEYS);
       return;
     }
     let numkeys = 0;
     for (let i = start; i < end; i++) {
-      const b = data[i]!;
-      if (b < CH_0 || b > CH_9) {
-        local(msg, R_NOT_INTEGER);
-        return;
-      }
       // Past argc the exact value no longer matters (it is already too large).
-      if (numkeys <= argc) numkeys = numkeys * 10 + (b - CH_0);
+      if (numkeys <= argc) numkeys = numkeys * 10 + (data[i]! - CH_0);
     }
     if (numkeys > argc - 3) {
       local(msg, R_EVAL_TOO_MANY_KEYS);
