@@ -37,6 +37,7 @@ const CH_0 = 48;
 const CH_9 = 57;
 
 const CMD_MGET = commandId('MGET');
+const CMD_EXISTS = commandId('EXISTS');
 
 function commandId(name: string): number {
   const buf = Buffer.from(name, 'latin1');
@@ -289,6 +290,17 @@ export function redisCoalesce(msg: Msg): void {
   if (frags === null || cmd === undefined) {
     msg.reply = R_INVALID_ARGUMENT;
     return;
+  }
+  if (msg.cmd === CMD_EXISTS) {
+    // twemproxy sends EXISTS whole to its first key's server and passes on whatever that server
+    // answers, an error too (`-NOAUTH ...` from a server that wants a password): so the error
+    // reply of the first key's fragment is passed on, rather than "Invalid argument".
+    const first = frags.length === 1 ? frags[0] : frags[msg.keys?.[2] ?? 0];
+    const r = first === undefined || first.errorCode !== null ? null : first.reply;
+    if (r !== null && r[0] === MINUS) {
+      msg.reply = r;
+      return;
+    }
   }
   const failure = fragmentsFailure(msg, frags, subReplyFits);
   if (failure !== null) {

@@ -168,6 +168,8 @@ describe('redis: every key on one server', () => {
       [req('EXISTS', 'a1', 'a2'), '+OK\r\n', '-ERR Invalid argument\r\n'],
       [req('MSET', 'a', '1', 'ab', '2'), '+OK\r\n', '+OK\r\n'],
       [req('MSET', 'a', '1', 'ab', '2'), '-READONLY no\r\n', '-ERR Invalid argument\r\n'],
+      // twemproxy sends EXISTS whole to one server and passes its error on.
+      [req('EXISTS', 'a1', 'a2'), '-NOAUTH Authentication required.\r\n', '-NOAUTH Authentication required.\r\n'],
     ];
     for (const [request, reply, want] of cases) {
       const { msg, frags } = split(request);
@@ -218,6 +220,21 @@ describe('redis coalesce', () => {
     const closed = split(req('DEL', 'a', 'b'));
     answer(closed.frags, [{ error: '' }, { error: 'ECONNREFUSED' }]);
     assert.equal(coalesced(closed.msg), '-ERR Connection refused\r\n');
+  });
+
+  test("EXISTS passes on the error reply of its first key's server, as twemproxy, which asks that server only", () => {
+    // b's server (fragment 1) answers the error: it is the reply, whatever the others say.
+    const firstKey = split(req('EXISTS', 'b', 'a', 'c'));
+    answer(firstKey.frags, [':1\r\n', '-NOAUTH Authentication required.\r\n', ':1\r\n']);
+    assert.equal(coalesced(firstKey.msg), '-NOAUTH Authentication required.\r\n');
+    // An error from another key's server, or a transport failure of the first key's, is a
+    // failed fragment as for DEL.
+    const other = split(req('EXISTS', 'a', 'b'));
+    answer(other.frags, [':1\r\n', '-NOAUTH Authentication required.\r\n']);
+    assert.equal(coalesced(other.msg), '-ERR Invalid argument\r\n');
+    const down = split(req('EXISTS', 'a', 'b'));
+    answer(down.frags, [{ error: 'ECONNREFUSED' }, '-NOAUTH Authentication required.\r\n']);
+    assert.equal(coalesced(down.msg), '-ERR Connection refused\r\n');
   });
 
   test('a server that closed the connection gives -ERR unknown', () => {
