@@ -315,9 +315,11 @@ export function redisCoalesce(msg: Msg): void {
   }
   if (frags.length === 1) {
     // One server answered for every key, in request order: its reply is the merged reply
-    // when it has the expected shape.
+    // when it has the expected shape. MSET's is +OK whatever status the server sent, as the
+    // merge of several gives (twemproxy's, which always merges).
     const r = frags[0]!.reply;
-    msg.reply = r !== null && singleReplyFits(msg, cmd.kind, r) ? r : R_INVALID_ARGUMENT;
+    if (r === null || !singleReplyFits(msg, cmd.kind, r)) msg.reply = R_INVALID_ARGUMENT;
+    else msg.reply = cmd.kind === KIND_MSET ? R_OK : r;
     return;
   }
   if (cmd.kind === KIND_MSET) {
