@@ -223,6 +223,14 @@ describe('good fixtures', () => {
     assert.deepEqual(p.hashTag, Buffer.from([0xc3, 0xa9]));
   });
 
+  it('comment-after-quote.yml: a "#" right after a closing quote or block header is a comment', async () => {
+    const p = pool(await good('comment-after-quote.yml'), 'alpha');
+    assert.equal(p.listen.raw, '127.0.0.1:22121');
+    assert.deepEqual(p.hashTag, Buffer.from('{}'));
+    assert.equal(p.redisAuth, 's3cret');
+    assert.deepEqual(p.servers.map((s) => [s.name, s.pname]), [['one', '127.0.0.1:6379:1'], ['127.0.0.1:6380', '127.0.0.1:6380:1']]);
+  });
+
   it('every good fixture loads, with frozen output', async () => {
     for (const name of readdirSync(GOOD).filter((f) => f.endsWith('.yml'))) {
       const config = await good(name);
