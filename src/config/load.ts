@@ -78,6 +78,13 @@ export function parseConfig(text: string, file: string): Config {
 
 /** getaddrinfo's first answer in its own order, as nc_resolve_inet uses it. */
 async function resolveWithGetaddrinfo(host: string): Promise<string> {
+  // Node hands getaddrinfo the IDNA form of the name, which maps full-width digits and drops
+  // soft hyphens, zero-width spaces and BOMs ("１２７.０.０.１", "local\u00adhost" become
+  // 127.0.0.1 and localhost). twemproxy passes the bytes as written, and getaddrinfo finds no
+  // such name, so a host that is not ASCII fails here as it does there.
+  if (!/^[\x00-\x7f]*$/.test(host)) {
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+  }
   const { address } = await lookup(host, { verbatim: true });
   return address;
 }

@@ -121,6 +121,22 @@ describe('loadConfig: files', () => {
   });
 });
 
+describe('loadConfig: listen hosts go to getaddrinfo as written', () => {
+  // Node's dns.lookup would resolve each of these to 127.0.0.1 (it converts names to IDNA
+  // first); twemproxy's getaddrinfo gets the UTF-8 bytes and finds nothing.
+  for (const host of ['\uff11\uff12\uff17.\uff10.\uff10.\uff11', 'local\u00adhost', 'localhost\u200b', '127.0\ufeff.0.1', '\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54']) {
+    it(`refuses ${JSON.stringify(host)}, which is not ASCII`, async () => {
+      const file = write('idna.yml', pool('alpha', JSON.stringify(`${host}:22121`)));
+      await assert.rejects(loadConfig(file), (err) => {
+        const e = configError(err);
+        assert.equal(e.twemproxyText, 'conf: directive "listen" has an invalid value');
+        assert.deepEqual([e.line, e.pool, e.key], [2, 'alpha', 'listen']);
+        return true;
+      });
+    });
+  }
+});
+
 describe('loadConfig: name resolution happens while reading, as in twemproxy', () => {
   const resolver = (): ReturnType<typeof tableResolver> => tableResolver({ '127.0.0.1': '127.0.0.1', 'db.local': '10.1.2.3' });
 
