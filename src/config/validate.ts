@@ -43,7 +43,8 @@ export function analyseConfig(text: string, file: string): Analysis {
   const analysis = analyseText(text, file);
   // A leading BOM is dropped when the file is read, or skipped by the YAML lexer.
   const bom = text.indexOf(BOM, 1);
-  if (analysis.error === null || bom < 0) return analysis;
+  if (bom < 0) return analysis;
+  if (analysis.error === null) return checkStrayBomReading(text, file, analysis);
   return { ...analysis, error: strayBomError(text, file, bom, analysis.error) ?? analysis.error };
 }
 
@@ -68,6 +69,20 @@ function analyseText(text: string, file: string): Analysis {
 const BOM = '\ufeff';
 
 /**
+ * The yaml package keeps a byte-order mark that starts a line as part of what follows (a pool
+ * named "\ufeffbeta" when two files with marks are joined), where libyaml skips it and counts
+ * a column, which usually breaks the indentation: a file read without error is refused when
+ * libyaml, as near as asLibyamlReadsIt gets, would not read it.
+ */
+function checkStrayBomReading(text: string, file: string, analysis: Analysis): Analysis {
+  const lineStart = /[\n\r\u0085\u2028\u2029]\ufeff/.exec(text);
+  if (lineStart === null) return analysis;
+  const asLibyaml = analyseText(asLibyamlReadsIt(text), file);
+  if (asLibyaml.error === null) return analysis;
+  return { config: null, error: bomError(text, file, lineStart.index + 1, asLibyaml.error.twemproxyText), listens: asLibyaml.listens };
+}
+
+/**
  * A byte-order mark past the start of the file (left by an editor, or by joining files) makes
  * the file fail in ways that name something else, e.g. a pool without servers. When the file
  * without it passes or fails differently, the mark is what to report.
@@ -79,16 +94,22 @@ function strayBomError(text: string, file: string, bom: number, error: ConfigErr
     return null;
   }
   const asLibyaml = analyseText(asLibyamlReadsIt(text), file).error;
+  return bomError(text, file, bom, asLibyaml?.twemproxyText ?? null);
+}
+
+/** The stray mark at `bom` as the reason; `twemproxyText` null when libyaml reads the file. */
+function bomError(text: string, file: string, bom: number, twemproxyText: string | null): ConfigError {
+  const without = text.slice(0, 1) + text.slice(1).replaceAll(BOM, '');
   const { line, column } = positionOf(text, bom);
   const { pool, key } = contextOf(without, bom - countOf(text.slice(1, bom), BOM));
-  const walnutOnly = asLibyaml === null ? " (twemproxy's YAML reader skips one that starts a line; Walnut does not read such files)" : '';
+  const walnutOnly = twemproxyText === null ? " (twemproxy's YAML reader skips one that starts a line; Walnut does not read such files)" : '';
   return new ConfigError({
     file,
     line,
     pool,
     key,
     detail: `byte-order mark (U+FEFF, invisible in most editors) at line ${line} column ${column}; expected one only at the very start of the file: remove this one (joining files, or some editors, leave one behind)${walnutOnly}`,
-    twemproxyText: asLibyaml?.twemproxyText ?? null,
+    twemproxyText,
   });
 }
 

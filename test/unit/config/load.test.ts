@@ -396,6 +396,17 @@ describe('parseConfig: a byte-order mark past the start of the file', () => {
     assert.equal(parseConfig(`\ufeff${POOL}`, FILE).pools[0]?.name, 'alpha');
   });
 
+  it('refuses a file the yaml package reads but libyaml does not (two files joined)', () => {
+    // Before: accepted, with a pool named "\ufeffbeta"; nutcracker fails on the indentation.
+    const e = parseError(`${POOL}\ufeff${POOL.replace('alpha', 'beta').replace('22121', '22122')}`);
+    assert.deepEqual([e.line, e.pool, e.twemproxyText], [5, 'beta', 'conf: failed (err 4) to get the next yaml document']);
+    assert.ok(e.detail.startsWith('byte-order mark (U+FEFF, invisible in most editors) at line 5 column 1; '), e.detail);
+  });
+
+  it('reads a file both read, e.g. one pool after a comment line', () => {
+    assert.deepEqual(parseConfig(`# joined\n\ufeff${POOL}`, FILE).pools.map((p) => p.name), ['alpha']);
+  });
+
   it('shows in quoted values when the value is wrong anyway', () => {
     const e = parseError(POOL.replace('  servers:', '  hash: md\ufeffx\n  servers:'));
     assert.ok(e.detail.startsWith('"md\\ufeffx" is not a valid hash'), e.detail);
