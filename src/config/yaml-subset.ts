@@ -431,7 +431,8 @@ function padQuoted(text: string, start: number, column: number): Padding | null 
   const close = closingQuote(text, start);
   if (close < 0) return null;
   const body = text.slice(start, close);
-  const padded = body.replace(/(\r\n|\r|\n)([ \t]*)(?=[^ \t\r\n])/g, (all, br: string, lead: string, at: number) => {
+  // The line of the closing quote counts too, even with nothing before the quote ("abc<LF>").
+  const padded = body.replace(/(\r\n|\r|\n)([ \t]*)(?=[^ \t\r\n]|$)/g, (all, br: string, lead: string, at: number) => {
     // libyaml stops at a document marker in column 0; leave those lines for it to fail on.
     if (lead === '') {
       DOCUMENT_MARKER.lastIndex = at + all.length;

@@ -231,6 +231,12 @@ describe('good fixtures', () => {
     assert.deepEqual(p.servers.map((s) => [s.name, s.pname]), [['one', '127.0.0.1:6379:1'], ['127.0.0.1:6380', '127.0.0.1:6380:1']]);
   });
 
+  it('closing-quote-alone.yml: a quoted value closing on a line of its own, at column 0', async () => {
+    const p = pool(await good('closing-quote-alone.yml'), 'alpha');
+    assert.equal(p.redisAuth, 's3cret ');
+    assert.deepEqual(p.servers.map((s) => [s.name, s.pname]), [['', '127.0.0.1:6380:1 '], ['one', '127.0.0.1:6379:1']]);
+  });
+
   it('every good fixture loads, with frozen output', async () => {
     for (const name of readdirSync(GOOD).filter((f) => f.endsWith('.yml'))) {
       const config = await good(name);
