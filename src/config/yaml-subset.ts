@@ -243,7 +243,7 @@ export function readPools(text: string, file: string): RawPool[] {
   const events: YamlEvent[] = [];
   emitEvents(doc.contents, 0, events);
   checkStructure(events, file, fail);
-  return collectPools(doc.contents, lines);
+  return collectPools(doc.contents, lines, src);
 }
 
 /**
@@ -1126,20 +1126,21 @@ function checkStructure(
 // Pools
 
 /** The pools of a document that passed checkStructure. */
-function collectPools(root: unknown, lines: LineMap): RawPool[] {
+function collectPools(root: unknown, lines: LineMap, src: string): RawPool[] {
+  const rawScalar = (node: unknown, fallbackOffset: number): RawScalar => rawScalarOf(node, fallbackOffset, lines, src);
   const pools: RawPool[] = [];
   if (!isMap(root)) return pools;
   for (const pair of root.items) {
-    const name = rawScalar(pair.key, 0, lines);
+    const name = rawScalar(pair.key, 0);
     const entries: RawEntry[] = [];
     if (isMap(pair.value)) {
       for (const item of pair.value.items) {
-        const key = rawScalar(item.key, name.offset, lines);
+        const key = rawScalar(item.key, name.offset);
         if (isSeq(item.value)) {
-          const values = item.value.items.map((v) => rawScalar(v, key.offset, lines));
+          const values = item.value.items.map((v) => rawScalar(v, key.offset));
           entries.push({ key, values, isList: true });
         } else {
-          entries.push({ key, values: [rawScalar(item.value, rangeEnd(item.key, key.offset), lines)], isList: false });
+          entries.push({ key, values: [rawScalar(item.value, rangeEnd(item.key, key.offset))], isList: false });
         }
       }
     }
@@ -1148,9 +1149,21 @@ function collectPools(root: unknown, lines: LineMap): RawPool[] {
   return pools;
 }
 
-function rawScalar(node: unknown, fallbackOffset: number, lines: LineMap): RawScalar {
+function rawScalarOf(node: unknown, fallbackOffset: number, lines: LineMap, src: string): RawScalar {
   const offset = rangeStart(node, fallbackOffset);
-  const value = isScalar(node) ? scalarText(node.value) : '';
+  let value = isScalar(node) ? scalarText(node.value) : '';
+  // A block value whose last line ends the file without a line break has no final break in
+  // libyaml, whatever its chomping ("timeout: |" then "  400" at the end is 400); the yaml
+  // package adds one.
+  if (
+    isScalar(node) &&
+    (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') &&
+    rangeEnd(node, 0) >= src.length &&
+    /[^ \t\r\n]$/.test(src) &&
+    value.endsWith('\n')
+  ) {
+    value = value.slice(0, -1);
+  }
   return { value, offset, line: lines.line(offset) };
 }
 

@@ -237,6 +237,14 @@ describe('good fixtures', () => {
     assert.deepEqual(p.servers.map((s) => [s.name, s.pname]), [['', '127.0.0.1:6380:1 '], ['one', '127.0.0.1:6379:1']]);
   });
 
+  it('block-value-at-eof.yml: a block value ending the file without a line break has none', async () => {
+    assert.equal(pool(await good('block-value-at-eof.yml'), 'alpha').timeout, 400);
+    // Not only numbers: a password read with a line break would fail AUTH at run time.
+    const text = 'alpha:\n  listen: 127.0.0.1:22121\n  redis: true\n  servers:\n   - 127.0.0.1:6379:1\n  redis_auth: |\n    s3cret';
+    assert.equal(parseConfig(text, 'x.yml').pools[0]?.redisAuth, 's3cret');
+    assert.equal(parseConfig(`${text}\n`, 'x.yml').pools[0]?.redisAuth, 's3cret\n');
+  });
+
   it('every good fixture loads, with frozen output', async () => {
     for (const name of readdirSync(GOOD).filter((f) => f.endsWith('.yml'))) {
       const config = await good(name);
