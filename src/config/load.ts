@@ -9,6 +9,7 @@ import { ConfigError, quote } from './config-error.js';
 import { analyseConfig, type ListenToResolve } from './validate.js';
 import { LineMap } from './yaml-subset.js';
 import { strerror } from '../util/errno.js';
+import { hostNotFound, isAsciiHost } from '../util/host-lookup.js';
 
 /**
  * Resolves a listen host to one address, or rejects with a Node-style error carrying `code`
@@ -78,13 +79,7 @@ export function parseConfig(text: string, file: string): Config {
 
 /** getaddrinfo's first answer in its own order, as nc_resolve_inet uses it. */
 async function resolveWithGetaddrinfo(host: string): Promise<string> {
-  // Node hands getaddrinfo the IDNA form of the name, which maps full-width digits and drops
-  // soft hyphens, zero-width spaces and BOMs ("１２７.０.０.１", "local\u00adhost" become
-  // 127.0.0.1 and localhost). twemproxy passes the bytes as written, and getaddrinfo finds no
-  // such name, so a host that is not ASCII fails here as it does there.
-  if (!/^[\x00-\x7f]*$/.test(host)) {
-    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-  }
+  if (!isAsciiHost(host)) throw hostNotFound(host);
   const { address } = await lookup(host, { verbatim: true });
   return address;
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
 import { after, before, describe, test } from 'node:test';
-import { freePort, startNutcracker, startWalnut, type RunningProxy } from '../../scripts/lib/processes.js';
+import { freePort, startNutcracker, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { requestUntil } from './support/request-until.js';
 import { poolStat, serverStat, type Stats } from './support/stats.js';
 
@@ -78,5 +78,34 @@ describe(`a server named ${HOST}`, () => {
     assert.equal(poolStat(s, 'm', 'forward_error'), 4);
     assert.ok(serverStat(s, 'm', 'x', 'server_err') >= 1);
     assert.equal(serverStat(s, 'm', 'x', 'in_queue') + serverStat(s, 'm', 'x', 'out_queue'), 0);
+  });
+});
+
+// A host name that is not ASCII: Node's resolver would look up its IDNA form (full-width
+// "ｌｏｃａｌｈｏｓｔ" is localhost) and reach the server; twemproxy's getaddrinfo knows no such name.
+describe('a server named in full-width characters (ｌｏｃａｌｈｏｓｔ)', () => {
+  const FULL_WIDTH_LOCALHOST = 'ｌｏｃａｌｈｏｓｔ';
+  let redis: Running;
+  const proxies: Record<string, { proxy: RunningProxy; port: number }> = {};
+
+  before(async () => {
+    redis = await startRedis();
+    for (const [name, start] of [['walnut', startWalnut], ['nutcracker', startNutcracker]] as const) {
+      const port = await freePort();
+      const yaml = ['r:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - ${FULL_WIDTH_LOCALHOST}:${redis.port}:1 x`, ''].join('\n');
+      proxies[name] = { proxy: await start(yaml, { listenPorts: [port] }), port };
+    }
+  });
+
+  after(async () => {
+    await Promise.all(Object.values(proxies).map((p) => p.proxy.stop()));
+    await redis?.stop();
+  });
+
+  test('requests get -ERR Host is down, as from nutcracker, though localhost serves them', async () => {
+    for (const name of ['walnut', 'nutcracker']) {
+      const got = await requestUntil(proxies[name]!.port, REDIS_REQUESTS, '+PONG\r\n', 30_000);
+      assert.equal(got, REDIS_REPLIES, name);
+    }
   });
 });
