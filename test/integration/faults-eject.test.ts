@@ -30,6 +30,41 @@ async function readReply(c: RawClient): Promise<string> {
   return line;
 }
 
+/** A pool of redis-a and redis-b with auto_eject_hosts, a failure limit of 2 and RETRY_MS. */
+function ejectingPool(pool: string, port: number, servers: readonly Running[], extra: readonly string[] = []): string {
+  return [
+    `${pool}:`,
+    `  listen: 127.0.0.1:${port}`,
+    '  redis: true',
+    '  auto_eject_hosts: true',
+    '  server_failure_limit: 2',
+    `  server_retry_timeout: ${RETRY_MS}`,
+    ...extra,
+    '  servers:',
+    `    - 127.0.0.1:${servers[0]!.port}:1 redis-a`,
+    `    - 127.0.0.1:${servers[1]!.port}:1 redis-b`,
+    '',
+  ].join('\n');
+}
+
+/** Walnut and nutcracker, each on a port of its own, on the same configuration. */
+async function startBoth(config: (port: number) => string): Promise<Record<'walnut' | 'nutcracker', { proxy: RunningProxy; port: number }>> {
+  const [wp, np] = await Promise.all([freePort(), freePort()]);
+  const [walnut, nutcracker] = await Promise.all([
+    startWalnut(config(wp!), { listenPorts: [wp!] }),
+    startNutcracker(config(np!), { listenPorts: [np!] }),
+  ]);
+  return { walnut: { proxy: walnut, port: wp! }, nutcracker: { proxy: nutcracker, port: np! } };
+}
+
+/** Each server holds every key with its own value (on-0, on-1 ...), so a GET tells where a key lives. */
+async function storeEverywhere(servers: readonly Running[], keys: readonly string[]): Promise<void> {
+  const direct = await Promise.all(servers.map((s) => RawClient.connect(s.port)));
+  for (const key of keys) direct.forEach((d, s) => d.command('SET', key, `on-${s}`));
+  for (const d of direct) for (let i = 0; i < keys.length; i++) await readReply(d);
+  for (const d of direct) d.destroy();
+}
+
 interface Side {
   proxy: RunningProxy;
   port: number;
@@ -45,34 +80,13 @@ describe('auto_eject_hosts: Walnut and nutcracker give the same replies step by 
   let keyA = '';
   let keyB = '';
 
-  const config = (port: number): string =>
-    [
-      'eject:',
-      `  listen: 127.0.0.1:${port}`,
-      '  redis: true',
-      '  auto_eject_hosts: true',
-      '  server_failure_limit: 2',
-      `  server_retry_timeout: ${RETRY_MS}`,
-      '  servers:',
-      `    - 127.0.0.1:${servers[0]!.port}:1 redis-a`,
-      `    - 127.0.0.1:${servers[1]!.port}:1 redis-b`,
-      '',
-    ].join('\n');
-
   before(async () => {
     servers.push(...(await Promise.all([startRedis(), startRedis()])));
-    const [wp, np] = await Promise.all([freePort(), freePort()]);
-    const [walnut, nutcracker] = await Promise.all([
-      startWalnut(config(wp!), { listenPorts: [wp!] }),
-      startNutcracker(config(np!), { listenPorts: [np!] }),
-    ]);
-    sides.walnut = { proxy: walnut, port: wp!, client: await RawClient.connect(wp!), replies: [] };
-    sides.nutcracker = { proxy: nutcracker, port: np!, client: await RawClient.connect(np!), replies: [] };
-    const direct = await Promise.all(servers.map((s) => RawClient.connect(s.port)));
-    // Each server holds every probe key with its own value, so a GET tells where a key lives.
-    for (let i = 0; i < 40; i++) direct.forEach((d, s) => d.command('SET', `${i}:probe:${(i * 7919) % 1000}`, `on-${s}`));
-    for (const d of direct) for (let i = 0; i < 40; i++) await readReply(d);
-    for (const d of direct) d.destroy();
+    const both = await startBoth((port) => ejectingPool('eject', port, servers));
+    for (const [name, { proxy, port }] of Object.entries(both) as ['walnut' | 'nutcracker', { proxy: RunningProxy; port: number }][]) {
+      sides[name] = { proxy, port, client: await RawClient.connect(port), replies: [] };
+    }
+    await storeEverywhere(servers, Array.from({ length: 40 }, (_, i) => `${i}:probe:${(i * 7919) % 1000}`));
   });
 
   after(async () => {
@@ -183,10 +197,7 @@ describe('auto_eject_hosts: Walnut and nutcracker give the same replies step by 
 // its keys move; Walnut does not count the close of a connection idle for a second or more.
 describe('a server closing an idle connection (Redis timeout) is not a failure', () => {
   let redis: Running;
-  const proxies: Record<'walnut' | 'nutcracker', { proxy: RunningProxy; port: number }> = {} as Record<
-    'walnut' | 'nutcracker',
-    { proxy: RunningProxy; port: number }
-  >;
+  let proxies: Record<'walnut' | 'nutcracker', { proxy: RunningProxy; port: number }>;
 
   before(async () => {
     redis = await startRedis({ args: ['--timeout', '1'] });
@@ -202,13 +213,7 @@ describe('a server closing an idle connection (Redis timeout) is not a failure',
         `    - 127.0.0.1:${redis.port}:1 only`,
         '',
       ].join('\n');
-    const [wp, np] = await Promise.all([freePort(), freePort()]);
-    const [walnut, nutcracker] = await Promise.all([
-      startWalnut(config(wp!), { listenPorts: [wp!] }),
-      startNutcracker(config(np!), { listenPorts: [np!] }),
-    ]);
-    proxies.walnut = { proxy: walnut, port: wp! };
-    proxies.nutcracker = { proxy: nutcracker, port: np! };
+    proxies = await startBoth(config);
   });
 
   after(async () => {
@@ -247,38 +252,12 @@ describe('a server closing an idle connection (Redis timeout) is not a failure',
 // refusal once re-admitted, where twemproxy gives server_failure_limit refusals.
 describe('failures while a server is ejected: counted and ejecting again, as twemproxy', () => {
   const servers: Running[] = [];
-  const sides: Record<'walnut' | 'nutcracker', { proxy: RunningProxy; port: number }> = {} as Record<
-    'walnut' | 'nutcracker',
-    { proxy: RunningProxy; port: number }
-  >;
+  let sides: Record<'walnut' | 'nutcracker', { proxy: RunningProxy; port: number }>;
 
   before(async () => {
     servers.push(...(await Promise.all([startRedis(), startRedis()])));
-    const config = (port: number): string =>
-      [
-        'again:',
-        `  listen: 127.0.0.1:${port}`,
-        '  redis: true',
-        '  auto_eject_hosts: true',
-        '  server_failure_limit: 2',
-        '  server_connections: 4',
-        `  server_retry_timeout: ${RETRY_MS}`,
-        '  servers:',
-        `    - 127.0.0.1:${servers[0]!.port}:1 redis-a`,
-        `    - 127.0.0.1:${servers[1]!.port}:1 redis-b`,
-        '',
-      ].join('\n');
-    const [wp, np] = await Promise.all([freePort(), freePort()]);
-    const [walnut, nutcracker] = await Promise.all([
-      startWalnut(config(wp!), { listenPorts: [wp!] }),
-      startNutcracker(config(np!), { listenPorts: [np!] }),
-    ]);
-    sides.walnut = { proxy: walnut, port: wp! };
-    sides.nutcracker = { proxy: nutcracker, port: np! };
-    const direct = await Promise.all(servers.map((s) => RawClient.connect(s.port)));
-    for (let i = 0; i < 40; i++) direct.forEach((d, s) => d.command('SET', `${i}:again`, `on-${s}`));
-    for (const d of direct) for (let i = 0; i < 40; i++) await readReply(d);
-    for (const d of direct) d.destroy();
+    sides = await startBoth((port) => ejectingPool('again', port, servers, ['  server_connections: 4']));
+    await storeEverywhere(servers, Array.from({ length: 40 }, (_, i) => `${i}:again`));
   });
 
   after(async () => {
