@@ -61,6 +61,21 @@ export class ServerConn implements ReplySink, Flushable {
   /** noreply requests still in `out` (they are never in `inflight`). */
   private unflushedNoreply = 0;
   private unflushedNoreplyBytes = 0;
+  /**
+   * The length of every request in `out` or handed to the socket and not yet known to be all
+   * in the kernel, in write order (negative for noreply ones). twemproxy's in_queue holds a
+   * request until its last byte is written, so a server that stops reading shows its backlog
+   * there; the socket can hold megabytes that Walnut handed over and the kernel has not taken.
+   */
+  private readonly unwritten = new Fifo<number>(16);
+  /** Bytes of all of `unwritten`. */
+  private unwrittenBytes = 0;
+  /** How many of the oldest `unwritten` were handed to the socket, and their bytes. */
+  private handed = 0;
+  private handedBytes = 0;
+  /** This connection's share of out_queue: requests all in the kernel, awaiting a reply. */
+  private written = 0;
+  private writtenBytes = 0;
   private connected = false;
   /**
    * Internal requests (AUTH, SELECT) not answered yet. Until they are, clients' requests wait
@@ -176,6 +191,8 @@ export class ServerConn implements ReplySink, Flushable {
   /** Put a counted request in `out` (and `inflight` when a reply is due). */
   private queue(msg: Msg, len: number): void {
     this.out.push(msg.data);
+    this.unwritten.push(msg.noreply ? -len : len);
+    this.unwrittenBytes += len;
     if (msg.noreply) {
       this.unfenced = true;
       this.unflushedNoreply++;
@@ -196,18 +213,13 @@ export class ServerConn implements ReplySink, Flushable {
     // While blocked, new requests wait in `out`: the socket drains in bounded time, and the
     // held feeders get their turn (onDrain) instead of waiting behind every newcomer.
     if (this.closed || !this.connected || this.out.empty || this.writeBlocked) return;
-    const stats = this.server.stats;
-    const n = this.unflushedReplies;
-    const bytes = this.unflushedReplyBytes;
-    // Move the batch's requests from in_queue to out_queue (noreply ones leave the queues).
-    stats.in_queue -= n + this.unflushedNoreply;
-    stats.in_queue_bytes -= bytes + this.unflushedNoreplyBytes;
-    stats.out_queue += n;
-    stats.out_queue_bytes += bytes;
     this.unflushedReplies = this.unflushedReplyBytes = 0;
     this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
+    this.handed = this.unwritten.length;
+    this.handedBytes = this.unwrittenBytes;
     this.out.writeTo(this.writer);
     this.lastWrite = performance.now();
+    this.syncQueueGauges();
     // What the kernel did not take waits in the socket; past the limit, hold the feeders
     // until the writer reports the drain.
     if (this.writer.unsent >= MAX_SERVER_UNSENT_BYTES) {
@@ -297,6 +309,7 @@ export class ServerConn implements ReplySink, Flushable {
    * congests the connection again: each drain is one round, and no feeder waits more than one.
    */
   onDrain(): void {
+    this.syncQueueGauges();
     this.writeBlocked = false;
     this.refusing = false;
     this.flush();
@@ -320,6 +333,12 @@ export class ServerConn implements ReplySink, Flushable {
     this.inflight.shift();
     const stats = this.server.stats;
     const len = msg.data.length;
+    // The server has read the whole request, so the kernel took it: if the gauges have not
+    // caught up yet, move it (and whatever was written before it) to out_queue first.
+    this.syncQueueGauges();
+    while (this.written === 0 && this.handed > 0) this.markWritten();
+    this.written--;
+    this.writtenBytes -= len;
     stats.out_queue--;
     stats.out_queue_bytes -= len;
     if (msg.internal) {
@@ -349,6 +368,42 @@ export class ServerConn implements ReplySink, Flushable {
     msg.reply = reply;
     msg.replyFlags = flags;
     this.server.pool.complete(msg);
+  }
+
+  /**
+   * Move the requests handed to the socket that the kernel has taken whole from in_queue to
+   * out_queue (noreply ones just leave in_queue), as twemproxy does when it has written a
+   * request's last byte. The socket's count of bytes not taken is live, so this is exact
+   * whenever it runs: after each write, on drain, before a reply and for each stats reading.
+   */
+  syncQueueGauges(): void {
+    if (this.handed === 0 || this.closed) return;
+    let taken = this.handedBytes - this.writer.unsent;
+    while (this.handed > 0) {
+      const len = this.unwritten.peek()!;
+      const bytes = len < 0 ? -len : len;
+      if (bytes > taken) return;
+      taken -= bytes;
+      this.markWritten();
+    }
+  }
+
+  /** The oldest request handed to the socket is all in the kernel. */
+  private markWritten(): void {
+    const len = this.unwritten.shift()!;
+    const bytes = len < 0 ? -len : len;
+    this.handed--;
+    this.handedBytes -= bytes;
+    this.unwrittenBytes -= bytes;
+    const stats = this.server.stats;
+    stats.in_queue--;
+    stats.in_queue_bytes -= bytes;
+    if (len > 0) {
+      this.written++;
+      this.writtenBytes += bytes;
+      stats.out_queue++;
+      stats.out_queue_bytes += bytes;
+    }
   }
 
   /**
@@ -432,23 +487,20 @@ export class ServerConn implements ReplySink, Flushable {
     countConnectionClosed(pool.counters);
     const stats = this.server.stats;
     if (this.connected) stats.server_connections--;
-    // Queue gauges: the oldest entries were written (out_queue), the newest were not.
-    const written = this.inflight.length - this.unflushedReplies;
-    let i = 0;
-    for (let msg = this.inflight.shift(); msg !== undefined; msg = this.inflight.shift(), i++) {
-      if (i < written) {
-        stats.out_queue--;
-        stats.out_queue_bytes -= msg.data.length;
-      } else {
-        stats.in_queue--;
-        stats.in_queue_bytes -= msg.data.length;
-      }
+    // Queue gauges: what the kernel took whole is in out_queue, the rest in in_queue.
+    stats.out_queue -= this.written;
+    stats.out_queue_bytes -= this.writtenBytes;
+    stats.in_queue -= this.unwritten.length;
+    stats.in_queue_bytes -= this.unwrittenBytes;
+    this.written = this.writtenBytes = 0;
+    this.handed = this.handedBytes = 0;
+    this.unwrittenBytes = 0;
+    while (this.unwritten.length > 0) this.unwritten.shift();
+    for (let msg = this.inflight.shift(); msg !== undefined; msg = this.inflight.shift()) {
       if (msg.internal) continue;
       msg.errorCode = code;
       pool.complete(msg);
     }
-    stats.in_queue -= this.unflushedNoreply;
-    stats.in_queue_bytes -= this.unflushedNoreplyBytes;
     const waiting = this.awaitingSetup;
     this.awaitingSetup = null;
     this.awaitingSetupBytes = 0;

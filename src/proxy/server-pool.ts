@@ -259,6 +259,7 @@ export class ServerPool implements KeyRouter {
   }
 
   snapshot(): PoolSnapshot {
+    for (const server of this.servers) server.syncQueueGauges();
     return {
       name: this.config.name,
       stats: { ...this.stats },

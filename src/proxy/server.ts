@@ -107,6 +107,11 @@ export class Server {
     }
   }
 
+  /** Bring in_queue / out_queue up to what the kernel has taken (ServerConn.syncQueueGauges). */
+  syncQueueGauges(): void {
+    for (const conn of this.slots) conn?.syncQueueGauges();
+  }
+
   /** Shutdown: every connection makes sure its server has read what it was sent. */
   fence(): void {
     for (const conn of this.slots) conn?.fence();

@@ -727,6 +727,72 @@ describe('stats JSON: Walnut and nutcracker after the same traffic', () => {
   });
 });
 
+describe('stats JSON: a server that stops reading, as nutcracker reports it', () => {
+  // Requests too large for the kernel's socket buffers to take whole while the server is
+  // stopped: twemproxy keeps a request in in_queue until its last byte is written, and only
+  // then moves it to out_queue (spec 8.3), so a backlog the server does not read shows there.
+  const VALUE_BYTES = 2 << 20;
+  const SETS = 4;
+  const sides: { name: string; proxy: RunningProxy; redis: Running; port: number }[] = [];
+
+  before(async () => {
+    for (const name of ['walnut', 'nutcracker'] as const) {
+      const [redis, port] = await Promise.all([startRedis(), freePort()]);
+      const yaml = ['solo:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - 127.0.0.1:${redis.port}:1 r1`, ''];
+      const start = name === 'walnut' ? startWalnut : startNutcracker;
+      const proxy = await start(yaml.join('\n'), { listenPorts: [port], args: ['-i', String(INTERVAL_MS)] });
+      sides.push({ name, proxy, redis, port });
+    }
+  });
+
+  after(async () => {
+    await Promise.all(sides.flatMap((s) => [s.proxy.stop(), s.redis.stop()]));
+  });
+
+  test('requests the kernel has not taken whole are in in_queue, the rest in out_queue', async () => {
+    const value = 'v'.repeat(VALUE_BYTES);
+    const requests = Array.from({ length: SETS }, (_, i) => encodeCommand(['SET', `big:${i}`, value]));
+    const size = requests[0]!.length;
+    const clients = new Map<string, RawClient>();
+    const stalled = new Map<string, Record<string, number>>();
+    for (const s of sides) {
+      const c = await RawClient.connect(s.port);
+      clients.set(s.name, c);
+      // A connection to r1 first, so that the big requests do not wait for a connect.
+      c.command('PING');
+      c.command('GET', 'big:0');
+      assert.equal(await readResp(c), '+PONG\r\n');
+      assert.equal(await readResp(c), '$-1\r\n');
+      await pauseFully(s.redis);
+      void c.send(Buffer.concat(requests));
+      const all = (d: Doc): boolean => {
+        const r1 = serverOf(d, 'solo', 'r1');
+        return r1['in_queue']! + r1['out_queue']! === SETS;
+      };
+      stalled.set(s.name, serverOf(await settled(s.proxy, all), 'solo', 'r1'));
+    }
+    for (const s of sides) {
+      s.redis.resume();
+      const c = clients.get(s.name)!;
+      for (let i = 0; i < SETS; i++) assert.equal(await readResp(c), '+OK\r\n', `${s.name}: SET ${i}`);
+      c.destroy();
+    }
+    for (const s of sides) {
+      const r1 = stalled.get(s.name)!;
+      // What the stopped server's socket could not take is not "written, awaiting a reply".
+      assert.ok(r1['in_queue']! >= 1, `${s.name}: a request not written whole is in in_queue: ${JSON.stringify(r1)}`);
+      assert.equal(r1['in_queue_bytes'], r1['in_queue']! * size, `${s.name}: in_queue_bytes`);
+      assert.equal(r1['out_queue_bytes'], r1['out_queue']! * size, `${s.name}: out_queue_bytes`);
+      const done = serverOf(await settled(s.proxy), 'solo', 'r1');
+      for (const g of ['in_queue', 'in_queue_bytes', 'out_queue', 'out_queue_bytes']) {
+        assert.equal(done[g], 0, `${s.name}: ${g} drained`);
+      }
+    }
+    const negative = readFileSync(sides[0]!.proxy.logPath, 'utf8').split('\n').filter((l) => l.includes('is negative'));
+    assert.deepEqual(negative, [], 'no gauge of Walnut went below zero');
+  });
+});
+
 describe('stats flags as in nutcracker', () => {
   test('-a and -s bind the stats listener to that address and port only', async () => {
     const [wPort, nPort, wStats, nStats] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
