@@ -220,9 +220,15 @@ export function parseSize(text: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
+/** The largest C int: nc_atoi's result type. */
+const INT_MAX = 2147483647;
+
 /**
  * twemproxy's nc_atoi: the whole string must be ASCII digits, else -1 (so an empty string,
- * a sign or spaces are all "not a number"). C int overflow is not reproduced.
+ * a sign or spaces are all "not a number"). A value past INT_MAX is -1 too: nutcracker's int
+ * wraps, and its own check for a negative result then refuses 2147483648..4294967295 with
+ * "requires a number". Larger values wrap to anything (4294967301 is port 5 to nutcracker);
+ * refusing them all keeps the refusals nutcracker makes without copying the accident.
  */
 function atoi(text: string): number {
   if (text.length === 0) return -1;
@@ -231,6 +237,7 @@ function atoi(text: string): number {
     const d = text.charCodeAt(k) - 48;
     if (d < 0 || d > 9) return -1;
     value = value * 10 + d;
+    if (value > INT_MAX) return -1;
   }
   return value;
 }

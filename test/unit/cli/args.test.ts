@@ -58,6 +58,9 @@ describe('parseArgs: values', () => {
     [['-D'], { describeStats: true, showVersion: true }],
     [['--describe-stats'], { describeStats: true, showVersion: true }],
     [['-v', '7'], { verbosity: 7 }],
+    // The largest C int, and leading zeros that do not make it larger.
+    [['-i', '2147483647'], { statsInterval: 2147483647 }],
+    [['-v', '000000000000000000000000011'], { verbosity: 11 }],
     [['-v7'], { verbosity: 7 }],
     [['--verbose=7'], { verbosity: 7 }],
     [['--verbose', '7'], { verbosity: 7 }],
@@ -218,6 +221,15 @@ describe('parseArgs: errors (spec 1.2, with walnut: instead of nutcracker:)', ()
     [['-v', 'x', '--bogus'], 'walnut: option -v requires a number'],
     [['--bogus', '-v', 'x'], "walnut: invalid option -- '\0'"],
     [['-m', '1', '-c'], 'walnut: mbuf chunk size must be between 512 and 16777216 bytes'],
+    // Past C's INT_MAX nutcracker's int goes negative: "requires a number", whatever the range.
+    [['-v', '2147483648'], 'walnut: option -v requires a number'],
+    [['-i', '4294967295'], 'walnut: option -i requires a number'],
+    [['-s', '2147483648'], 'walnut: option -s requires a number'],
+    [['-m', '2147483648'], 'walnut: option -m requires a non-zero number'],
+    // Where nutcracker's int wraps round to a positive value it takes what it wrapped to (port 5
+    // here); refused instead, and never printed as 1e+22.
+    [['-s', '4294967301'], 'walnut: option -s requires a number'],
+    [['-s', '9999999999999999999999'], 'walnut: option -s requires a number'],
   ];
   for (const [argv, expected] of cases) {
     test(`${JSON.stringify(argv)}`, () => {
