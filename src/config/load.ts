@@ -2,14 +2,13 @@
  * Reads a nutcracker YAML file into a validated Config (nc_conf.c conf_create: open, pre-validate,
  * parse, post-validate), resolving listen host names as twemproxy does, also under -t.
  */
-import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import type { Config, PoolConfig } from './config.js';
 import { ConfigError, quote } from './config-error.js';
 import { analyseConfig, type ListenToResolve } from './validate.js';
 import { LineMap } from './yaml-subset.js';
 import { strerror } from '../util/errno.js';
-import { hostNotFound, isAsciiHost } from '../util/host-lookup.js';
+import { gaiText, resolveLikeGetaddrinfo } from '../util/host-lookup.js';
 
 /**
  * Resolves a listen host to one address, or rejects with a Node-style error carrying `code`
@@ -23,7 +22,7 @@ export type ListenResolver = (host: string) => Promise<string>;
  * paths were tried).
  */
 export async function loadConfig(file: string, openNote: string | null = null): Promise<Config> {
-  return loadConfigWith(file, resolveWithGetaddrinfo, openNote);
+  return loadConfigWith(file, resolveLikeGetaddrinfo, openNote);
 }
 
 /** loadConfig with another resolver (tests, or callers that cache lookups). */
@@ -48,7 +47,7 @@ export async function readConfigFile(file: string, openNote: string | null = nul
 export async function configFromBytes(
   bytes: Buffer,
   file: string,
-  resolve: ListenResolver = resolveWithGetaddrinfo,
+  resolve: ListenResolver = resolveLikeGetaddrinfo,
 ): Promise<Config> {
   const text = decode(bytes, file);
   const analysis = analyseConfig(text, file);
@@ -77,13 +76,6 @@ export function parseConfig(text: string, file: string): Config {
   return analysis.config as Config;
 }
 
-/** getaddrinfo's first answer in its own order, as nc_resolve_inet uses it. */
-async function resolveWithGetaddrinfo(host: string): Promise<string> {
-  if (!isAsciiHost(host)) throw hostNotFound(host);
-  const { address } = await lookup(host, { verbatim: true });
-  return address;
-}
-
 async function resolveListen(listen: ListenToResolve, file: string, resolve: ListenResolver): Promise<string> {
   try {
     return await resolve(listen.host);
@@ -101,21 +93,6 @@ async function resolveListen(listen: ListenToResolve, file: string, resolve: Lis
       twemproxyText: 'conf: directive "listen" has an invalid value',
     });
   }
-}
-
-const GAI_TEXT: Readonly<Record<string, string>> = {
-  ENOTFOUND: 'Name or service not known',
-  EAI_NONAME: 'Name or service not known',
-  EAI_AGAIN: 'Temporary failure in name resolution',
-  EAI_FAIL: 'Non-recoverable failure in name resolution',
-  ENODATA: 'No address associated with hostname',
-  EAI_NODATA: 'No address associated with hostname',
-  EAI_FAMILY: 'ai_family not supported',
-  EAI_MEMORY: 'Memory allocation failure',
-};
-
-function gaiText(code: string): string {
-  return GAI_TEXT[code] ?? (code === '' ? 'resolution failed' : code);
 }
 
 /** File-system errors twemproxy reports with strerror; errno.ts lacks a few that only files produce. */

@@ -1,9 +1,10 @@
 // The stats listener: every connection gets the stats JSON of a fresh snapshot, then is closed.
 // Mirrors nc_stats.c (stats_listen, stats_send_rsp); values are live instead of aggregated
 // every -i ms (spec 8.4 allows fresher values).
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { errorReason, strerror } from '../util/errno.js';
+import { gaiText, resolveLikeGetaddrinfo } from '../util/host-lookup.js';
 import { log, LOG_WARN } from '../util/log.js';
 import type { StatsSnapshot, StatsSource } from './snapshot.js';
 import { negativeGauges, statsJson, TWEMPROXY_VERSION } from './stats-json.js';
@@ -15,9 +16,9 @@ export interface StatsServer {
   close(): Promise<void>;
 }
 
-/** `host:port` for messages, bracketing IPv6 literals. */
+/** `host:port` for messages, bracketing IPv6 literals (only: "[::1]" as given stays itself). */
 function describeAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**
@@ -70,6 +71,17 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
       });
   };
 
+  // Resolved here, as nc_stats.c resolves -a with getaddrinfo, rather than by listen(): that
+  // would take "" as every interface and convert a name that is not ASCII to IDNA, where
+  // nutcracker fails to start.
+  let address: string;
+  try {
+    address = await resolveLikeGetaddrinfo(host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | null)?.code ?? '';
+    throw new Error(`stats server: cannot resolve '${host}' (-a): ${gaiText(code)}`);
+  }
+
   const server: Server = createServer(onConnection);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -78,7 +90,7 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
       reject(new Error(`stats server: cannot listen on '${describeAddress(host, port)}': ${reason}`));
     };
     server.once('error', onError);
-    server.listen({ host, port }, () => {
+    server.listen({ host: address, port }, () => {
       server.off('error', onError);
       resolve();
     });
@@ -87,8 +99,8 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
   // which must not crash the proxy.
   server.on('error', () => undefined);
 
-  const address = server.address();
-  const boundPort = address !== null && typeof address === 'object' ? address.port : port;
+  const bound = server.address();
+  const boundPort = bound !== null && typeof bound === 'object' ? bound.port : port;
   let closing: Promise<void> | null = null;
   return {
     port: boundPort,

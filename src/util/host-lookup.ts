@@ -6,6 +6,7 @@
  * ASCII, so such a host fails in twemproxy, and must fail here too rather than reach a server.
  */
 import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { lookup as lookupAsync } from 'node:dns/promises';
 
 export function isAsciiHost(host: string): boolean {
   return /^[\x00-\x7f]*$/.test(host);
@@ -25,4 +26,31 @@ export function asciiLookup(host: string, options: LookupOptions, callback: Look
     return;
   }
   lookup(host, options, callback);
+}
+
+/**
+ * getaddrinfo's first answer in its own order, as nc_resolve_inet uses it. An empty name fails
+ * as in getaddrinfo: dns.lookup answers it with no address at all, which listen() would take
+ * as "every interface".
+ */
+export async function resolveLikeGetaddrinfo(host: string): Promise<string> {
+  if (host === '' || !isAsciiHost(host)) throw hostNotFound(host);
+  const { address } = await lookupAsync(host, { verbatim: true });
+  return address;
+}
+
+const GAI_TEXT: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'Name or service not known',
+  EAI_NONAME: 'Name or service not known',
+  EAI_AGAIN: 'Temporary failure in name resolution',
+  EAI_FAIL: 'Non-recoverable failure in name resolution',
+  ENODATA: 'No address associated with hostname',
+  EAI_NODATA: 'No address associated with hostname',
+  EAI_FAMILY: 'ai_family not supported',
+  EAI_MEMORY: 'Memory allocation failure',
+};
+
+/** gai_strerror's text for a Node lookup error code, as twemproxy prints it. */
+export function gaiText(code: string): string {
+  return GAI_TEXT[code] ?? (code === '' ? 'resolution failed' : code);
 }

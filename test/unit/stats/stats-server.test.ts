@@ -99,6 +99,40 @@ test('bind failure rejects with the address in the message', async () => {
   }
 });
 
+// nutcracker resolves -a with getaddrinfo, which knows neither an empty name nor one that is not
+// ASCII, and then fails to start; listen() would have taken "" as every interface, and the
+// full-width or soft-hyphened names as 127.0.0.1 and localhost.
+for (const host of ['', '\uff11\uff12\uff17.\uff10.\uff10.\uff11', 'local\u00adhost']) {
+  test(`a stats address getaddrinfo cannot resolve (${JSON.stringify(host)}) rejects, naming it`, async () => {
+    const started = await startStatsServer(makeSource(), host, 0).then(
+      async (stats) => {
+        await stats.close();
+        return null;
+      },
+      (err: unknown) => err,
+    );
+    assert.ok(started instanceof Error, `listening on ${JSON.stringify(host)}`);
+    assert.equal(started.message, `stats server: cannot resolve '${host}' (-a): Name or service not known`);
+  });
+}
+
+test('a stats address given as a name is served at the address it resolves to', async () => {
+  const stats = await startStatsServer(makeSource(), 'localhost', 0);
+  try {
+    // localhost may resolve to ::1 first; readAll connects to 127.0.0.1, so ask the kernel.
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ port: stats.port, host: 'localhost' });
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', reject);
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    assert.equal((JSON.parse(text) as Record<string, unknown>)['service'], 'nutcracker');
+  } finally {
+    await stats.close();
+  }
+});
+
 test('close stops listening', async () => {
   const stats = await startStatsServer(makeSource(), '127.0.0.1', 0);
   await stats.close();
