@@ -145,19 +145,31 @@ function findLong(name: string): LongOption | 'ambiguous' | null {
 }
 
 /**
+ * glibc's getopt stops at the first non-option word when POSIXLY_CORRECT is in the environment,
+ * whatever its value (`nutcracker -V extra -x` then shows the version, and `extra -t` runs).
+ */
+export function posixlyCorrect(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['POSIXLY_CORRECT'] !== undefined;
+}
+
+/**
  * Walks argv as GNU getopt_long does in its default (permuting) mode: non-option words are
- * skipped wherever they are, `--` ends option processing, `-` alone is a non-option, short
+ * skipped wherever they are (unless `stopAtNonOption`, POSIXLY_CORRECT's mode, where the first
+ * one ends option processing), `--` ends option processing, `-` alone is a non-option, short
  * options group (`-dt`), an argument is the rest of the word (`-v5`) or else the next word
  * whatever it looks like (`-o -c` logs to a file named `-c`), long options take `=value` or the
  * next word. Stops at the first error, keeping the options before it (their validation errors
  * come first, as nc_get_options validates while it scans).
  */
-function scan(argv: readonly string[]): Scan {
+function scan(argv: readonly string[], stopAtNonOption: boolean): Scan {
   const tokens: Token[] = [];
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--') break;
-    if (word.length < 2 || word[0] !== '-') continue;
+    if (word.length < 2 || word[0] !== '-') {
+      if (stopAtNonOption) break;
+      continue;
+    }
     if (word[1] === '-') {
       const eq = word.indexOf('=');
       const name = eq < 0 ? word.slice(2) : word.slice(2, eq);
@@ -260,8 +272,11 @@ function scanErrorText(error: ScanError): string {
   }
 }
 
-/** Parses argv (without node and script paths) the way `nutcracker` parses its own. */
-export function parseArgs(argv: readonly string[]): ParseResult {
+/**
+ * Parses argv (without node and script paths) the way `nutcracker` parses its own; `env` is
+ * read for POSIXLY_CORRECT only.
+ */
+export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
   let showHelp = false;
   let showVersion = false;
   let describeStats = false;
@@ -279,7 +294,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   let limitClientMemory: number | 'auto' = DEFAULTS.limitClientMemory;
 
   const fail = (error: string): ParseResult => ({ ok: false, error });
-  const { tokens, error } = scan(argv);
+  const { tokens, error } = scan(argv, posixlyCorrect(env));
   for (const { code, value } of tokens) {
     const arg = value ?? '';
     switch (code) {
@@ -422,9 +437,10 @@ export function resolveConfFile(options: CliOptions, exists: (path: string) => b
  * same scanner so that a `d` inside an option argument (`-c dd.yml`, `-vd`) is left alone:
  * `-dt` becomes `-t`, `-d` and `--daem` disappear.
  */
-export function argvWithoutDaemonize(argv: readonly string[]): string[] {
+export function argvWithoutDaemonize(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
   const drop = new Map<number, Set<number>>();
-  for (const t of scan(argv).tokens) {
+  // The child inherits the environment, so it will read argv in the same mode.
+  for (const t of scan(argv, posixlyCorrect(env)).tokens) {
     if (t.code !== 'd') continue;
     let chars = drop.get(t.index);
     if (chars === undefined) {

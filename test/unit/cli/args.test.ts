@@ -29,14 +29,18 @@ const DEFAULT_OPTIONS: CliOptions = {
   limitClientMemory: 'auto',
 };
 
-function ok(argv: string[]): CliOptions {
-  const r = parseArgs(argv);
+/** No POSIXLY_CORRECT, whatever the environment the tests run in. */
+const PERMUTING: NodeJS.ProcessEnv = {};
+const POSIXLY_CORRECT: NodeJS.ProcessEnv = { POSIXLY_CORRECT: '' };
+
+function ok(argv: string[], env: NodeJS.ProcessEnv = PERMUTING): CliOptions {
+  const r = parseArgs(argv, env);
   if (!r.ok) assert.fail(`${JSON.stringify(argv)} failed: ${r.error}`);
   return r.options;
 }
 
-function err(argv: string[]): string {
-  const r = parseArgs(argv);
+function err(argv: string[], env: NodeJS.ProcessEnv = PERMUTING): string {
+  const r = parseArgs(argv, env);
   if (r.ok) assert.fail(`${JSON.stringify(argv)} parsed: ${JSON.stringify(r.options)}`);
   return r.error;
 }
@@ -307,9 +311,27 @@ describe('parseArgs: every spelling of an option means the same', () => {
         const argv = items.flatMap(render);
         assert.deepEqual(ok(argv), expected);
         // The daemon child's argv means the same minus -d.
-        assert.deepEqual(ok(argvWithoutDaemonize(argv)), { ...expected, daemonize: false });
+        assert.deepEqual(ok(argvWithoutDaemonize(argv, PERMUTING)), { ...expected, daemonize: false });
       }),
     );
+  });
+});
+
+describe('POSIXLY_CORRECT in the environment: options end at the first non-option word, as in glibc', () => {
+  test('an option after a positional word is not read (nutcracker -V extra -x shows the version)', () => {
+    assert.deepEqual(ok(['-V', 'extra', '-x'], POSIXLY_CORRECT), { ...DEFAULT_OPTIONS, showVersion: true });
+    assert.equal(err(['-V', 'extra', '-x']), "walnut: invalid option -- 'x'");
+  });
+  test('a positional word first: nothing is read, whatever its value (set, even empty, is enough)', () => {
+    assert.deepEqual(ok(['extra', '-t', '-c', 'x.yml'], { POSIXLY_CORRECT: '1' }), DEFAULT_OPTIONS);
+  });
+  test('the first -c stands when a second one follows a positional word; `-` is positional too', () => {
+    assert.equal(ok(['-t', '-c', 'a.yml', 'extra', '-c', 'b.yml'], POSIXLY_CORRECT).confFile, 'a.yml');
+    assert.deepEqual(ok(['-t', '-', '-x'], POSIXLY_CORRECT), { ...DEFAULT_OPTIONS, testConf: true });
+  });
+  test('the daemon child keeps a -d that was only a positional word', () => {
+    assert.deepEqual(argvWithoutDaemonize(['-d', 'pos', '-d'], POSIXLY_CORRECT), ['pos', '-d']);
+    assert.deepEqual(argvWithoutDaemonize(['-d', 'pos', '-d'], PERMUTING), ['pos']);
   });
 });
 
@@ -334,7 +356,7 @@ describe('argvWithoutDaemonize', () => {
   ];
   for (const [argv, expected] of cases) {
     test(`${JSON.stringify(argv)} -> ${JSON.stringify(expected)}`, () => {
-      assert.deepEqual(argvWithoutDaemonize(argv), expected);
+      assert.deepEqual(argvWithoutDaemonize(argv, PERMUTING), expected);
     });
   }
 });
