@@ -1,12 +1,13 @@
 // Walnut's entry point: parse the command line, then print texts, test the configuration, or
 // run the proxy. Mirrors twemproxy's nc.c (main).
 import { parseArgs, resolveConfFile } from './cli/args.js';
+import { readCmdline, wordsNotUtf8 } from './cli/raw-argv.js';
 import { bannerText, describeStatsText, usageText } from './cli/usage.js';
 import { writeStderr } from './util/log.js';
 
 /** Runs the command line `argv` (without node and script) and returns the exit status. */
 async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parseArgs(argv);
+  const parsed = parseArgs(argv, process.env, wordsNotUtf8(argv, readCmdline()));
   if (!parsed.ok) {
     writeStderr(`${parsed.error}\n${usageText()}`);
     return 1;

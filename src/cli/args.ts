@@ -102,6 +102,8 @@ interface Token {
   readonly value: string | null;
   /** Index in argv of the word holding the option. */
   readonly index: number;
+  /** Index in argv of the word holding the value (index, or the next word); -1 without one. */
+  readonly valueIndex: number;
   /** Position of a short option letter in its word; -1 for a long option. */
   readonly charIndex: number;
 }
@@ -178,15 +180,15 @@ function scan(argv: readonly string[], stopAtNonOption: boolean): Scan {
       if (!opt.hasArg) {
         // `--help=x`: glibc reports the option's own letter.
         if (eq >= 0) return { tokens, error: { kind: 'invalid', optopt: opt.code } };
-        tokens.push({ code: opt.code, value: null, index: i, charIndex: -1 });
+        tokens.push({ code: opt.code, value: null, index: i, valueIndex: -1, charIndex: -1 });
         continue;
       }
       if (eq >= 0) {
-        tokens.push({ code: opt.code, value: word.slice(eq + 1), index: i, charIndex: -1 });
+        tokens.push({ code: opt.code, value: word.slice(eq + 1), index: i, valueIndex: i, charIndex: -1 });
         continue;
       }
       if (i + 1 >= argv.length) return { tokens, error: { kind: 'missing', code: opt.code } };
-      tokens.push({ code: opt.code, value: argv[i + 1]!, index: i, charIndex: -1 });
+      tokens.push({ code: opt.code, value: argv[i + 1]!, index: i, valueIndex: i + 1, charIndex: -1 });
       i++;
       continue;
     }
@@ -195,13 +197,13 @@ function scan(argv: readonly string[], stopAtNonOption: boolean): Scan {
       const hasArg = shortHasArg(c);
       if (hasArg === null) return { tokens, error: { kind: 'invalid', optopt: c } };
       if (!hasArg) {
-        tokens.push({ code: c, value: null, index: i, charIndex: j });
+        tokens.push({ code: c, value: null, index: i, valueIndex: -1, charIndex: j });
         continue;
       }
       if (j + 1 < word.length) {
-        tokens.push({ code: c, value: word.slice(j + 1), index: i, charIndex: j });
+        tokens.push({ code: c, value: word.slice(j + 1), index: i, valueIndex: i, charIndex: j });
       } else if (i + 1 < argv.length) {
-        tokens.push({ code: c, value: argv[i + 1]!, index: i, charIndex: j });
+        tokens.push({ code: c, value: argv[i + 1]!, index: i, valueIndex: i + 1, charIndex: j });
         i++;
       } else {
         return { tokens, error: { kind: 'missing', code: c } };
@@ -274,9 +276,15 @@ function scanErrorText(error: ScanError): string {
 
 /**
  * Parses argv (without node and script paths) the way `nutcracker` parses its own; `env` is
- * read for POSIXLY_CORRECT only.
+ * read for POSIXLY_CORRECT only. `notUtf8` holds the indexes of the words that reached the
+ * process as bytes that are not UTF-8 (see raw-argv.ts): Node has turned those bytes into
+ * U+FFFD, so a file name among them would name another file.
  */
-export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
+export function parseArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  notUtf8: ReadonlySet<number> = new Set(),
+): ParseResult {
   let showHelp = false;
   let showVersion = false;
   let describeStats = false;
@@ -295,8 +303,13 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
 
   const fail = (error: string): ParseResult => ({ ok: false, error });
   const { tokens, error } = scan(argv, posixlyCorrect(env));
-  for (const { code, value } of tokens) {
+  for (const { code, value, valueIndex } of tokens) {
     const arg = value ?? '';
+    if ((code === 'o' || code === 'c' || code === 'p') && notUtf8.has(valueIndex)) {
+      // nutcracker opens such a name byte for byte; Walnut would open or create a file of
+      // another name (a pid file where no script looks), so it refuses instead.
+      return fail(`${PROGRAM}: option -${code} file name is not valid UTF-8, which Walnut cannot open`);
+    }
     switch (code) {
       case 'h':
         showHelp = true;

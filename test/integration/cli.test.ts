@@ -225,6 +225,21 @@ describe('-t', { concurrency: true }, () => {
     assert.match(r.stderr, new RegExp(`^walnut: configuration file '${conf}' syntax is invalid: [^\\n]+\\n$`));
   });
 
+  test('a file name that is not UTF-8: refused as such, not read as another name', async () => {
+    // nutcracker opens "\xff.yml" byte for byte; Node's argv holds "\ufffd.yml", another file.
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), Buffer.of(0xff), Buffer.from('.yml')]), poolYaml(22121, 11211));
+    // spawn() takes strings only, so a shell makes the byte.
+    const child = spawn('sh', ['-c', 'exec "$0" "$1" -t -c "$(printf \'\\377.yml\')"', process.execPath, CLI], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 1);
+    assert.equal(stderr.split('\n')[0], 'walnut: option -c file name is not valid UTF-8, which Walnut cannot open');
+  });
+
   test('default file: conf/walnut.yml, or conf/nutcracker.yml when only that one exists', async () => {
     const cwd = join(dir, `cwd-${fileNo++}`);
     mkdirSync(join(cwd, 'conf'), { recursive: true });
