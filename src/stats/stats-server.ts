@@ -9,6 +9,12 @@ import { log, LOG_WARN } from '../util/log.js';
 import type { StatsSnapshot, StatsSource } from './snapshot.js';
 import { negativeGauges, statsJson, TWEMPROXY_VERSION } from './stats-json.js';
 
+/**
+ * nc_stats.c listens with SOMAXCONN (4096 in Linux headers; the kernel caps it at
+ * net.core.somaxconn), not Node's default of 511, so a burst of collectors is queued alike.
+ */
+export const STATS_BACKLOG = 4096;
+
 export interface StatsServer {
   /** The bound port (useful when 0 was asked for). */
   readonly port: number;
@@ -90,7 +96,7 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
       reject(new Error(`stats server: cannot listen on '${describeAddress(host, port)}': ${reason}`));
     };
     server.once('error', onError);
-    server.listen({ host: address, port }, () => {
+    server.listen({ host: address, port, backlog: STATS_BACKLOG }, () => {
       server.off('error', onError);
       resolve();
     });

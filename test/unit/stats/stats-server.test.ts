@@ -1,7 +1,8 @@
 // The stats listener over a real socket: document per connection, live values, input ignored,
 // bind failure message, close.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { test } from 'node:test';
 import { newPoolStats, newServerStats } from '../../../src/stats/metrics.js';
 import type { StatsSnapshot } from '../../../src/stats/snapshot.js';
 import { statsJson } from '../../../src/stats/stats-json.js';
-import { startStatsServer } from '../../../src/stats/stats-server.js';
+import { STATS_BACKLOG, startStatsServer } from '../../../src/stats/stats-server.js';
 import { log } from '../../../src/util/log.js';
 
 /** A source whose numbers the test changes between reads. */
@@ -128,6 +129,21 @@ test('a stats address given as a name is served at the address it resolves to', 
       socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     });
     assert.equal((JSON.parse(text) as Record<string, unknown>)['service'], 'nutcracker');
+  } finally {
+    await stats.close();
+  }
+});
+
+// ss shows a listening socket's backlog in its Send-Q column.
+const SOMAXCONN_FILE = '/proc/sys/net/core/somaxconn';
+const hasSs = spawnSync('ss', ['-V']).status === 0 && existsSync(SOMAXCONN_FILE);
+test('the listener has twemproxy\'s backlog, SOMAXCONN, as far as the kernel allows', { skip: !hasSs && 'needs ss and Linux' }, async () => {
+  const stats = await startStatsServer(makeSource(), '127.0.0.1', 0);
+  try {
+    const out = spawnSync('ss', ['-ltnH', `sport = :${stats.port}`], { encoding: 'utf8' }).stdout;
+    const fields = out.trim().split(/\s+/);
+    const somaxconn = Number(readFileSync(SOMAXCONN_FILE, 'utf8'));
+    assert.equal(Number(fields[2]), Math.min(STATS_BACKLOG, somaxconn), out);
   } finally {
     await stats.close();
   }
