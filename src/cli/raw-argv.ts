@@ -1,6 +1,7 @@
 // The bytes of the command line, as the kernel passed them. Node decodes each argument as
 // UTF-8 and puts U+FFFD for bytes that are not, so process.argv cannot tell a file name holding
 // such bytes from another name; /proc/self/cmdline (Linux) still has them.
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 
 /** Node's own `process.title` changes would rewrite cmdline: read it before anything does. */
@@ -9,17 +10,6 @@ export function readCmdline(): Buffer | null {
     return readFileSync('/proc/self/cmdline');
   } catch {
     return null;
-  }
-}
-
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-function isUtf8(bytes: Uint8Array): boolean {
-  try {
-    STRICT_UTF8.decode(bytes);
-    return true;
-  } catch {
-    return false;
   }
 }
 
