@@ -57,10 +57,6 @@ export class ServerConn implements ReplySink, Flushable {
   private readonly writer: SocketWriter;
   /** How many of the newest `inflight` entries are still in `out` (not handed to the socket). */
   private unflushedReplies = 0;
-  private unflushedReplyBytes = 0;
-  /** noreply requests still in `out` (they are never in `inflight`). */
-  private unflushedNoreply = 0;
-  private unflushedNoreplyBytes = 0;
   /**
    * The length of every request in `out` or handed to the socket and not yet known to be all
    * in the kernel, in write order (negative for noreply ones). twemproxy's in_queue holds a
@@ -195,8 +191,6 @@ export class ServerConn implements ReplySink, Flushable {
     this.unwrittenBytes += len;
     if (msg.noreply) {
       this.unfenced = true;
-      this.unflushedNoreply++;
-      this.unflushedNoreplyBytes += len;
     } else {
       if (this.timeout > 0) {
         if (msg.deadline === 0) msg.deadline = performance.now() + this.timeout;
@@ -204,7 +198,6 @@ export class ServerConn implements ReplySink, Flushable {
       }
       this.inflight.push(msg);
       this.unflushedReplies++;
-      this.unflushedReplyBytes += len;
     }
     if (this.connected) scheduleFlush(this);
   }
@@ -213,8 +206,7 @@ export class ServerConn implements ReplySink, Flushable {
     // While blocked, new requests wait in `out`: the socket drains in bounded time, and the
     // held feeders get their turn (onDrain) instead of waiting behind every newcomer.
     if (this.closed || !this.connected || this.out.empty || this.writeBlocked) return;
-    this.unflushedReplies = this.unflushedReplyBytes = 0;
-    this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
+    this.unflushedReplies = 0;
     this.handed = this.unwritten.length;
     this.handedBytes = this.unwrittenBytes;
     this.out.writeTo(this.writer);
@@ -513,8 +505,7 @@ export class ServerConn implements ReplySink, Flushable {
         pool.complete(msg);
       }
     }
-    this.unflushedReplies = this.unflushedReplyBytes = 0;
-    this.unflushedNoreply = this.unflushedNoreplyBytes = 0;
+    this.unflushedReplies = 0;
     this.releaseHeld();
     if (log.level >= LOG_INFO) {
       log.info(`close s ${this.server.config.pname}: ${code === '' ? 'eof' : code}`);
