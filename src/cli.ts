@@ -2,6 +2,7 @@
 // run the proxy. Mirrors twemproxy's nc.c (main).
 import { parseArgs, resolveConfFile } from './cli/args.js';
 import { readCmdline, wordsNotUtf8 } from './cli/raw-argv.js';
+import { holdStartupSignals } from './cli/startup-signals.js';
 import { bannerText, describeStatsText, usageText } from './cli/usage.js';
 import { writeStderr } from './util/log.js';
 
@@ -27,8 +28,9 @@ async function main(argv: readonly string[]): Promise<number> {
     const { testConf } = await import('./cli/test-conf.js');
     return testConf(conf.file, conf.note);
   }
+  const startupSignals = holdStartupSignals();
   const { runProxy } = await import('./cli/run.js');
-  return runProxy(options, conf.file, argv, conf.note);
+  return runProxy(options, conf.file, argv, conf.note, startupSignals);
 }
 
 main(process.argv.slice(2)).then(

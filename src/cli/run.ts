@@ -14,6 +14,7 @@ import { PROGRAM, type CliOptions } from './args.js';
 import { clientMemoryShare } from './client-memory-limit.js';
 import { enterDaemonChild, isDaemonChild, spawnDaemon } from './daemon.js';
 import { removePidFile, writePidFile } from './pidfile.js';
+import type { HeldSignals } from './startup-signals.js';
 import { invalidConfText } from './test-conf.js';
 import { walnutVersion } from '../version.js';
 
@@ -41,13 +42,15 @@ function errnoText(err: unknown): string {
  * Runs the proxy until SIGINT or SIGTERM. Resolves with the exit status: 1 when startup
  * fails, 0 after an orderly shutdown (and at once in the parent of -d). `argv` is the original
  * argument list, re-used for the daemon child; `confNote` says how a default configuration path
- * was chosen, for when it cannot be read.
+ * was chosen, for when it cannot be read; `startupSignals`, what arrived while this code was
+ * loading, delivered once the handlers below are installed.
  */
 export async function runProxy(
   options: CliOptions,
   confFile: string,
   argv: readonly string[],
   confNote: string | null = null,
+  startupSignals: HeldSignals | null = null,
 ): Promise<number> {
   const daemonChild = isDaemonChild();
 
@@ -150,6 +153,7 @@ export async function runProxy(
     cleanup();
     process.exit(1);
   });
+  startupSignals?.release();
 
   if (options.pidFile !== null) {
     try {
