@@ -50,11 +50,46 @@ export function sameBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: numb
 }
 
 /**
+ * The class of every Buffer Node makes (its internal FastBuffer), which Buffer names as its
+ * species; null if a Node no longer does (bytesOf then uses subarray).
+ */
+const NodeBuffer: (new (backing: ArrayBufferLike, offset: number, length: number) => Buffer) | null = (() => {
+  const species: unknown = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
+  if (typeof species !== 'function') return null;
+  const ctor = species as new (backing: ArrayBufferLike, offset: number, length: number) => Buffer;
+  try {
+    const probe = new ctor(new ArrayBuffer(4), 1, 2);
+    return Object.getPrototypeOf(probe) === Buffer.prototype && probe.byteOffset === 1 && probe.length === 2 ? ctor : null;
+  } catch {
+    return null;
+  }
+})();
+
+/**
+ * The buffer bytesOf last cut views from, with its backing store. A pipelined read is cut into
+ * one view per request or reply, and reading `.buffer` is a call into C++ that costs half of
+ * what buf.subarray does (about 45 ns on Node 20, against 20 ns for a view built from a known
+ * backing). Only buffers of a read's size are remembered, so at most one of them (and not a
+ * large joined message) stays referenced here after its last view is gone.
+ */
+let viewSource: Buffer | null = null;
+let viewBacking: ArrayBufferLike | null = null;
+let viewBase = 0;
+const VIEW_SOURCE_MAX = 64 * 1024;
+
+/**
  * Bytes [start, end) of buf: buf itself when that is all of it (a read holding exactly one
  * request or reply, the usual case without pipelining), else a view; one object less per message.
  */
 export function bytesOf(buf: Buffer, start: number, end: number): Buffer {
-  return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+  if (start === 0 && end === buf.length) return buf;
+  if (buf !== viewSource) {
+    if (NodeBuffer === null || buf.length > VIEW_SOURCE_MAX) return buf.subarray(start, end);
+    viewSource = buf;
+    viewBacking = buf.buffer;
+    viewBase = buf.byteOffset;
+  }
+  return new NodeBuffer!(viewBacking!, viewBase + start, end - start);
 }
 
 /** The digits of INT64_MAX, and of INT64_MIN's magnitude (one more). */

@@ -88,6 +88,37 @@ test('bytesOf is the buffer itself when the range is all of it, else the same by
   assert.equal(bytesOf(buf, 0, 0).length, 0);
 });
 
+test('bytesOf gives subarray\'s view for any range of any buffer, read after read (it remembers the last one)', () => {
+  // Pooled, own-store, large (never remembered) and offset buffers, used in turns, so that a
+  // view of one is never cut from another's backing store.
+  const sources = fc.oneof(
+    fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)),
+    fc.integer({ min: 1, max: 70 * 1024 }).map((n) => Buffer.allocUnsafe(n).fill(n & 0xff)),
+    fc.uint8Array({ minLength: 4, maxLength: 300 }).map((b) => Buffer.from(b).subarray(3)),
+  );
+  const cuts = fc.array(
+    fc.tuple(fc.nat(), fc.nat(), fc.nat()),
+    { minLength: 1, maxLength: 20 },
+  );
+  fc.assert(
+    fc.property(fc.array(sources, { minLength: 1, maxLength: 4 }), cuts, (bufs, picks) => {
+      for (const [which, a, b] of picks) {
+        const buf = bufs[which % bufs.length]!;
+        const start = a % (buf.length + 1);
+        const end = start + (b % (buf.length - start + 1));
+        const view = bytesOf(buf, start, end);
+        const expected = buf.subarray(start, end);
+        assert.ok(Buffer.isBuffer(view));
+        assert.equal(Object.getPrototypeOf(view), Object.getPrototypeOf(expected));
+        assert.equal(view.buffer, buf.buffer);
+        assert.equal(view.byteOffset, expected.byteOffset);
+        assert.equal(view.length, expected.length);
+        assert.ok(view.equals(expected));
+      }
+    }),
+  );
+});
+
 test('keyOffsets hands out zeroed arrays that never overlap, across slabs and beyond them', () => {
   const live: Int32Array[] = [];
   // Enough to fill several slabs, with sizes up to and past the largest one a slab serves.
