@@ -108,6 +108,28 @@ describe('redis pool wire protocol', () => {
     c.destroy();
   });
 
+  test('a transaction sent as one pipeline (MULTI ... EXEC) runs none of its commands', async () => {
+    // What redis-py's default pipeline(), ioredis' and node-redis' multi() send. Walnut ran the
+    // INCRs one by one and then answered EXEC with an error: the client was told the transaction
+    // failed although it had taken effect, and a retry applied it twice. twemproxy closes the
+    // connection at MULTI, so nothing runs there either.
+    const c = await RawClient.connect(port);
+    const tx = (end: string): Buffer =>
+      Buffer.concat([['MULTI'], ['INCR', 'tx:n'], ['SET', 'tx:s', 'v'], ['PING'], [end]].map((r) => encodeCommand(r)));
+    const notRun = "-ERR walnut: not run: it follows a MULTI the proxy refused (EXEC or DISCARD ends that transaction)\r\n";
+    const refused = "-ERR walnut: 'MULTI' is not supported by the proxy\r\n" + notRun + notRun + notRun;
+    c.send(Buffer.concat([encodeCommand(['DEL', 'tx:n', 'tx:s']), tx('EXEC'), tx('DISCARD'), encodeCommand(['MGET', 'tx:n', 'tx:s'])]));
+    const want =
+      ':0\r\n' +
+      refused + '-EXECABORT Transaction discarded because of previous errors.\r\n' +
+      refused + '+OK\r\n' +
+      '*2\r\n$-1\r\n$-1\r\n';
+    assert.equal(await c.readText(want), want);
+    c.command('INCR', 'tx:n');
+    assert.equal(await c.readText(':1\r\n'), ':1\r\n', 'after EXEC or DISCARD, commands run again');
+    c.destroy();
+  });
+
   test('an unframeable request gets -ERR Protocol error and the connection closes', async () => {
     const c = await RawClient.connect(port);
     c.send('*1\r\n$x\r\n');

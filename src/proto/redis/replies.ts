@@ -34,6 +34,14 @@ export const R_WRONGPASS = latin1('-WRONGPASS invalid username-password pair or 
 export const R_HELLO_NOAUTH = latin1(
   '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
 );
+/**
+ * A transaction whose MULTI was refused: its commands are not run, and its EXEC gets Redis's
+ * reply to a transaction that had an error while queueing.
+ */
+export const R_NOT_RUN_IN_REFUSED_MULTI = latin1(
+  '-ERR walnut: not run: it follows a MULTI the proxy refused (EXEC or DISCARD ends that transaction)\r\n',
+);
+export const R_EXECABORT = latin1('-EXECABORT Transaction discarded because of previous errors.\r\n');
 /** twemproxy's reply when a fragmented command gets an unexpected sub-reply (strerror(EINVAL)). */
 export const R_INVALID_ARGUMENT = latin1('-ERR Invalid argument\r\n');
 

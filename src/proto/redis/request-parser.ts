@@ -42,6 +42,7 @@ import {
   KIND_SELECT,
   KIND_UNSUPPORTED,
   REDIS_COMMANDS,
+  commandByName,
   equalsFolded,
   lookupCommand,
 } from './commands.js';
@@ -51,6 +52,7 @@ import {
   R_EVAL_NO_KEYS,
   R_EVAL_NEGATIVE_KEYS,
   R_EVAL_TOO_MANY_KEYS,
+  R_EXECABORT,
   R_HELLO_BAD_VERSION,
   R_HELLO_NOAUTH,
   R_INVALID_PASSWORD,
@@ -58,6 +60,7 @@ import {
   R_NOAUTH,
   R_NOPROTO,
   R_NOT_INTEGER,
+  R_NOT_RUN_IN_REFUSED_MULTI,
   R_OK,
   R_PONG,
   R_SELECT_UNSUPPORTED,
@@ -127,6 +130,11 @@ const R_SETNAME_ARITY = wrongArityReply(Buffer.from('client|setname', 'latin1'))
 const R_GETNAME_ARITY = wrongArityReply(Buffer.from('client|getname', 'latin1'));
 const R_SETINFO_ARITY = wrongArityReply(Buffer.from('client|setinfo', 'latin1'));
 
+/** The transaction commands, all refused (KIND_UNSUPPORTED); see RedisRequestParser.inRefusedMulti. */
+const CMD_MULTI = commandByName('MULTI').id;
+const CMD_EXEC = commandByName('EXEC').id;
+const CMD_DISCARD = commandByName('DISCARD').id;
+
 const ARITY_REPLIES: readonly Buffer[] = REDIS_COMMANDS.map((c) => wrongArityReply(c.lower));
 const UNSUPPORTED_REPLIES: readonly (Buffer | null)[] = REDIS_COMMANDS.map((c) =>
   c.kind === KIND_UNSUPPORTED ? unsupportedReply(c.name) : null,
@@ -162,6 +170,15 @@ export class RedisRequestParser implements RequestParser {
   private readonly redisDb: number;
   /** CLIENT SETNAME's name for this client (kept by the proxy; servers never see it). */
   private clientName: Buffer | null = null;
+  /**
+   * A MULTI was refused and no EXEC or DISCARD has come since. Clients send a transaction as
+   * one pipeline (MULTI, the commands, EXEC) and do not wait for MULTI's reply: run one by one,
+   * its commands would all take effect while the client is told the transaction failed (redis-py's
+   * default pipeline(), ioredis and node-redis multi()), and a retry would apply them twice.
+   * So they are refused too, until EXEC (Redis's -EXECABORT) or DISCARD (+OK) ends it; QUIT
+   * still quits. twemproxy closes the connection at MULTI, so none of them runs there either.
+   */
+  private inRefusedMulti = false;
 
   /** `password` is the pool's redis_auth (null when none): clients must AUTH with it first. */
   constructor(password: Buffer | null, redisDb = 0) {
@@ -415,7 +432,15 @@ export class RedisRequestParser implements RequestParser {
     const msg = new Msg();
     msg.data = data;
     const cmd = lookupCommand(data, as[0]!, ae[0]!);
-    if (cmd === null) {
+    if (this.inRefusedMulti && (cmd === null || cmd.kind !== KIND_QUIT)) {
+      msg.cmd = cmd === null ? CMD_UNKNOWN : cmd.id;
+      if (msg.cmd === CMD_EXEC || msg.cmd === CMD_DISCARD) {
+        this.inRefusedMulti = false;
+        local(msg, msg.cmd === CMD_EXEC ? R_EXECABORT : R_OK);
+      } else {
+        local(msg, R_NOT_RUN_IN_REFUSED_MULTI);
+      }
+    } else if (cmd === null) {
       msg.cmd = CMD_UNKNOWN;
       local(msg, unknownCommandReply(data, as[0]!, ae[0]!));
     } else {
@@ -526,6 +551,7 @@ export class RedisRequestParser implements RequestParser {
             break;
           }
           default:
+            if (cmd.id === CMD_MULTI) this.inRefusedMulti = true;
             local(msg, UNSUPPORTED_REPLIES[cmd.id] ?? R_SYNTAX);
             break;
         }

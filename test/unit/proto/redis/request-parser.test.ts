@@ -46,6 +46,7 @@ const FRAG = (keys: string[], key: string): ExpectReq => ({ route: ROUTE_FRAGMEN
 const ARITY = (name: string): ExpectReq => LOCAL(`-ERR wrong number of arguments for '${name}' command\r\n`);
 const UNSUPPORTED = (name: string): ExpectReq => LOCAL(`-ERR walnut: '${name}' is not supported by the proxy\r\n`);
 const NOAUTH = LOCAL('-NOAUTH Authentication required\r\n');
+const NOT_RUN = LOCAL('-ERR walnut: not run: it follows a MULTI the proxy refused (EXEC or DISCARD ends that transaction)\r\n');
 const cat = (...bufs: Buffer[]): Buffer => Buffer.concat(bufs);
 
 const binaryKey = Buffer.from([0, 13, 10, 255, 42, 36, 13, 10]);
@@ -172,7 +173,13 @@ const CASES: Case[] = [
   { name: 'unknown command name truncated to 128 bytes', input: req('Z'.repeat(300)), expect: [LOCAL(`-ERR unknown command '${'Z'.repeat(128)}'\r\n`)] },
   { name: 'empty command name', input: req(''), expect: [LOCAL("-ERR unknown command ''\r\n")] },
   { name: 'a prefix of a command is unknown', input: req('GE', 'k'), expect: [LOCAL("-ERR unknown command 'GE'\r\n")] },
-  { name: 'unsupported commands', input: cat(req('keys', '*'), req('MULTI'), req('BLPOP', 'l', '0'), req('CONFIG', 'GET', 'x'), req('SUBSCRIBE', 'c'), req('MOVE', 'k', '1'), req('RENAME', 'a', 'b'), req('SINTERCARD', '1', 'a')), expect: ['KEYS', 'MULTI', 'BLPOP', 'CONFIG', 'SUBSCRIBE', 'MOVE', 'RENAME', 'SINTERCARD'].map(UNSUPPORTED) },
+  { name: 'unsupported commands', input: cat(req('keys', '*'), req('BLPOP', 'l', '0'), req('CONFIG', 'GET', 'x'), req('SUBSCRIBE', 'c'), req('MOVE', 'k', '1'), req('RENAME', 'a', 'b'), req('SINTERCARD', '1', 'a'), req('EXEC'), req('DISCARD'), req('MULTI')), expect: ['KEYS', 'BLPOP', 'CONFIG', 'SUBSCRIBE', 'MOVE', 'RENAME', 'SINTERCARD', 'EXEC', 'DISCARD', 'MULTI'].map(UNSUPPORTED) },
+
+  // ---- a transaction whose MULTI is refused: nothing in it runs
+  { name: 'commands after a refused MULTI are refused until EXEC, which gets -EXECABORT', input: cat(req('MULTI'), req('SET', 'k', 'v'), req('INCR', 'n'), req('NOSUCH'), req('GET'), req('PING'), req('MULTI'), req('exec'), req('GET', 'k')), expect: [UNSUPPORTED('MULTI'), NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN, LOCAL('-EXECABORT Transaction discarded because of previous errors.\r\n'), KEY('k')] },
+  { name: 'DISCARD ends a refused transaction with +OK', input: cat(req('MULTI'), req('SET', 'k', 'v'), req('DISCARD'), req('SET', 'k', 'v'), req('DISCARD')), expect: [UNSUPPORTED('MULTI'), NOT_RUN, LOCAL('+OK\r\n'), KEY('k'), UNSUPPORTED('DISCARD')] },
+  { name: 'QUIT inside a refused transaction quits', input: cat(req('MULTI'), req('QUIT')), expect: [UNSUPPORTED('MULTI'), { route: ROUTE_QUIT, reply: '+OK\r\n' }] },
+  { name: 'a MULTI refused for want of AUTH starts no transaction', password: 'pw', input: cat(req('MULTI'), req('AUTH', 'pw'), req('GET', 'k')), expect: [NOAUTH, LOCAL('+OK\r\n'), KEY('k')] },
   { name: 'wrong arity', input: cat(req('GET'), req('GET', 'a', 'b'), req('SET', 'k'), req('HSET', 'h', 'f'), req('LINSERT', 'l', 'a', 'b')), expect: [ARITY('get'), ARITY('get'), ARITY('set'), ARITY('hset'), ARITY('linsert')] },
 
   // ---- inline commands
