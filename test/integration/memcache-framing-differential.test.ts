@@ -282,7 +282,7 @@ function judgeReplies(
   // as memcached's counts too), its closing the connection (a framing error: a line too
   // long, a binary request), a silent refusal of a request with noreply, or a connection
   // whose first byte is 0x80: Walnut, like memcached, takes it for the binary protocol, and
-  // answers nothing until its 24-byte header is in, then a binary refusal, and closes.
+  // answers nothing until a 24-byte header is in, then a binary refusal for each request.
   if (nw.slice(0, i + 1).includes('ERROR')) return { ok: true, refused: true };
   if (walnutClosed) return { ok: true, refused: true };
   if (/(^| )noreply( |\r|\n|$)/m.test(input)) return { ok: true, refused: true };

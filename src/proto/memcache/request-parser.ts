@@ -60,13 +60,16 @@
  *   (ROUTE_LOCAL) as soon as the cap is passed, then the rest of the line is discarded up to its
  *   LF without being kept, and parsing resumes after it: a retrieval line has no data block, so
  *   the stream is back in sync there.
- * - framing errors (sink.onFramingError, once, then all input is ignored): a connection whose
- *   first byte is 0x80 (binary protocol: a binary "not supported" response once its 24-byte
- *   header is in, see mcBinaryRefusal; memcached too decides the protocol on the first byte
- *   only, later a 0x80 is part of a text line), and any other line longer than MC_LINE_CAP:
- *   `CLIENT_ERROR line too long`. Such a line may be a storage command whose data block follows
- *   and whose length is lost, so the stream cannot be resynchronised; memcached closes the
- *   connection too.
+ * - a connection whose first byte is 0x80 speaks the binary protocol (memcached too decides
+ *   on the first byte only; later a 0x80 is part of a text line): each request gets a binary
+ *   "not supported" response once its 24-byte header is in (ROUTE_LOCAL, see mcBinaryRefusal),
+ *   its body is skipped by the length the header gives, and the connection goes on; QUIT and
+ *   QUITQ get the response and close it (ROUTE_QUIT), a header without the 0x80 magic is a
+ *   framing error.
+ * - framing errors (sink.onFramingError, once, then all input is ignored): any line other than
+ *   a retrieval line longer than MC_LINE_CAP: `CLIENT_ERROR line too long`. Such a line may be
+ *   a storage command whose data block follows and whose length is lost, so the stream cannot
+ *   be resynchronised; memcached closes the connection too.
  */
 import { Msg, ROUTE_FRAGMENT, ROUTE_LOCAL, ROUTE_QUIT } from '../message.js';
 import { keyOffsets } from '../key-offsets.js';
@@ -119,6 +122,7 @@ const S_DATA = 1; // reading (or skipping) a storage data block and its CR LF
 const S_DEAD = 2; // after quit or a framing error: input is ignored
 const S_SKIP = 3; // discarding the rest of an over-long retrieval line, up to its LF
 const S_BINARY = 4; // reading the header of a binary-protocol request, to refuse it in kind
+const S_BINARY_BODY = 5; // skipping the body (extras, key, value) of a refused binary request
 
 const LF = 10;
 const CR = 13;
@@ -136,6 +140,9 @@ const CH_G = 103; // 'g'
 const CH_S = 115; // 's'
 const CH_T = 116; // 't'
 const BINARY_REQUEST_MAGIC = 0x80;
+/** Binary opcodes QUIT and QUITQ: the client closes after them, so Walnut closes too. */
+const BINARY_QUIT = 0x07;
+const BINARY_QUITQ = 0x17;
 
 /**
  * Longest command line (bytes before its LF, CR included) for all but retrieval commands.
@@ -227,7 +234,10 @@ export class MemcacheRequestParser implements RequestParser {
   private segStart = 0;
   /** The storage request waiting for its data block; null while skipping a rejected one's. */
   private keep: Msg | null = null;
-  /** Data block length including its CR LF, and how much of it is still to come. */
+  /**
+   * Data block length including its CR LF, and how much of it is still to come (S_DATA); in
+   * S_BINARY_BODY, how much of a refused binary request's body is still to come.
+   */
   private blockLen = 0;
   private remaining = 0;
   /** Whether the two bytes after the data seen so far were CR and LF. */
@@ -236,7 +246,11 @@ export class MemcacheRequestParser implements RequestParser {
   private headerLen = 0;
   /** Token offsets [start0, end0, start1, end1, ...] of the current line (reused, grows). */
   private tok = NO_TOKENS;
-  /** The header of a binary request being refused (state S_BINARY), and its bytes so far. */
+  /**
+   * The header of the binary request being refused (states S_BINARY, S_BINARY_BODY: the
+   * connection's first byte was 0x80, so it speaks the binary protocol to the end), and its
+   * bytes so far. null on a text connection.
+   */
   private binaryHeader: Buffer | null = null;
   private binaryHave = 0;
   /** No byte read yet: only a connection's first byte can start a binary request (memcached). */
@@ -262,6 +276,7 @@ export class MemcacheRequestParser implements RequestParser {
       else if (state === S_DATA) pos = this.parseData(chunk, pos, sink);
       else if (state === S_SKIP) pos = this.skipLine(chunk, pos);
       else if (state === S_BINARY) pos = this.readBinaryHeader(chunk, pos, sink);
+      else if (state === S_BINARY_BODY) pos = this.skipBinaryBody(chunk, pos);
       else return;
     }
     // A data block continues in the next chunk: keep what this chunk held of the request.
@@ -384,15 +399,50 @@ export class MemcacheRequestParser implements RequestParser {
     return len;
   }
 
-  /** Gather a binary request's 24-byte header (state S_BINARY), then refuse it (framing error). */
+  /**
+   * Gather a binary request's 24-byte header (state S_BINARY), refuse it in kind, and skip its
+   * body (its length is in the header), so that the next request is refused too and the
+   * connection stays open: memjs, the binary client of npm, writes requests without waiting
+   * and does not fail those still in flight when the connection closes (it even cancels their
+   * timeout), so each request after the first one refused waited for ever when Walnut closed
+   * here. memcached answers an opcode it does not know the same way and goes on. A header
+   * whose magic is not 0x80 cannot be framed: memcached closes the connection, and so does
+   * Walnut, after the refusal.
+   */
   private readBinaryHeader(chunk: Buffer, pos: number, sink: RequestSink): number {
     const header = this.binaryHeader!;
     const n = Math.min(MC_BINARY_HEADER - this.binaryHave, chunk.length - pos);
     chunk.copy(header, this.binaryHave, pos, pos + n);
     this.binaryHave += n;
     if (this.binaryHave < MC_BINARY_HEADER) return chunk.length;
-    this.binaryHeader = null;
-    return this.framingError(mcBinaryRefusal(header), chunk.length, sink);
+    this.binaryHave = 0;
+    // The refusal copies what it needs of the header, which is reused for the next request.
+    const reply = mcBinaryRefusal(header);
+    if (header[0] !== BINARY_REQUEST_MAGIC) return this.framingError(reply, chunk.length, sink);
+    const opcode = header[1];
+    const msg = new Msg();
+    msg.cmd = MC_UNKNOWN;
+    msg.reply = reply;
+    if (opcode === BINARY_QUIT || opcode === BINARY_QUITQ) {
+      this.toDead();
+      msg.route = ROUTE_QUIT;
+      sink.onRequest(msg);
+      return chunk.length;
+    }
+    msg.route = ROUTE_LOCAL;
+    // Total body length: extras, key and value. Skipped by length, never held.
+    this.remaining = header.readUInt32BE(8);
+    if (this.remaining > 0) this.state = S_BINARY_BODY;
+    sink.onRequest(msg);
+    return pos + n;
+  }
+
+  /** Skip the rest of a refused binary request's body (state S_BINARY_BODY). */
+  private skipBinaryBody(chunk: Buffer, pos: number): number {
+    const take = Math.min(this.remaining, chunk.length - pos);
+    this.remaining -= take;
+    if (this.remaining === 0) this.state = S_BINARY;
+    return pos + take;
   }
 
   /** Discard bytes up to and including the LF that ends the over-long line (state S_SKIP). */

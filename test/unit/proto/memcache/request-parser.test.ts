@@ -38,8 +38,12 @@ const BAD_EXPTIME = 'CLIENT_ERROR invalid exptime argument\r\n';
 const DELETE_USAGE = 'CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n';
 const ERROR = 'ERROR\r\n';
 const LINE_TOO_LONG = 'CLIENT_ERROR line too long\r\n';
-/** A binary-protocol request header: magic 0x80, `opcode`, opaque `opaque` (4 bytes), the rest 0. */
-const binaryHeader = (opcode: string, opaque: string): string => `\x80${opcode}${'\0'.repeat(10)}${opaque}${'\0'.repeat(8)}`;
+/**
+ * A binary-protocol request header: magic 0x80, `opcode`, total body length `body` (< 256),
+ * opaque `opaque` (4 bytes), the rest 0.
+ */
+const binaryHeader = (opcode: string, opaque: string, body = 0): string =>
+  `\x80${opcode}${'\0'.repeat(9)}${String.fromCharCode(body)}${opaque}${'\0'.repeat(8)}`;
 /** Walnut's refusal of it: a binary response, status 0x0083 (not supported), same opcode and opaque. */
 const binaryRefusal = (opcode: string, opaque: string): string =>
   `\x81${opcode}\0\0\0\0\0\x83\0\0\0\x28${opaque}${'\0'.repeat(8)}walnut: binary protocol is not supported`;
@@ -413,6 +417,21 @@ const cases: Case[] = [
     events: [local(MC_SET, BAD_FORMAT), fwd(MC_GET, 'get k\r\n', 'k')],
   },
 
+  // ---- the binary protocol: every request refused in kind, the connection kept
+  {
+    name: 'binary requests are each refused, their bodies skipped by length',
+    input: `${binaryHeader('\x00', 'ab12', 1)}k${binaryHeader('\x01', 'cd34', 14)}${'\0'.repeat(8)}kvalue${binaryHeader('\x0a', 'ef56')}`,
+    events: [local(MC_UNKNOWN, binaryRefusal('\x00', 'ab12')), local(MC_UNKNOWN, binaryRefusal('\x01', 'cd34')), local(MC_UNKNOWN, binaryRefusal('\x0a', 'ef56'))],
+  },
+  { name: 'a binary body still to come is skipped, not held', input: `${binaryHeader('\x01', 'ab12', 200)}${'v'.repeat(50)}`, events: [local(MC_UNKNOWN, binaryRefusal('\x01', 'ab12'))], pending: 0 },
+  { name: 'binary QUIT is refused and closes', input: `${binaryHeader('\x07', 'ab12')}${binaryHeader('\x00', 'cd34')}`, events: [quit(binaryRefusal('\x07', 'ab12'), MC_UNKNOWN)] },
+  { name: 'binary QUITQ is refused and closes', input: `${binaryHeader('\x00', 'ab12')}${binaryHeader('\x17', 'cd34')}get a\r\n`, events: [local(MC_UNKNOWN, binaryRefusal('\x00', 'ab12')), quit(binaryRefusal('\x17', 'cd34'), MC_UNKNOWN)] },
+  {
+    name: 'a binary connection sending a header without the magic cannot be framed',
+    input: `${binaryHeader('\x00', 'ab12')}get a b c d e f g h i j k l\r\n`,
+    events: [local(MC_UNKNOWN, binaryRefusal('\x00', 'ab12')), framing(`\x81e\0\0\0\0\0\x83\0\0\0\x28e f ${'\0'.repeat(8)}walnut: binary protocol is not supported`)],
+  },
+
   // ---- partial input
   { name: 'partial line', input: 'get ke', events: [], pending: 6 },
   { name: 'partial data block', input: 'set k 0 0 5\r\nhel', events: [], pending: 16 },
@@ -420,7 +439,6 @@ const cases: Case[] = [
   { name: 'rejected header waiting to skip its data', input: 'cas key 0 600 5 x\r\nva', events: [local(MC_CAS, BAD_FORMAT)], pending: 0 },
 
   // ---- framing errors
-  { name: 'binary protocol', input: `${binaryHeader('\x00', 'ab12')}get a\r\n`, events: [framing(binaryRefusal('\x00', 'ab12'))] },
   { name: 'binary header not whole yet', input: '\x80\x00\x00\x05get a\r\n', events: [], pending: 11 },
   {
     // memcached decides on the protocol at a connection's first byte only; later a 0x80 is
@@ -690,10 +708,10 @@ describe('memcache request parser: buffers', () => {
   it('reports the framing error once and then ignores input', () => {
     const parser = new MemcacheRequestParser();
     const sink = new RequestRecorder();
-    parser.feed(latin1('\x80abc'), sink);
-    parser.feed(latin1('get a\r\nget b\r\nget c\r\n'), sink);
-    parser.feed(latin1('\x80'), sink);
-    assert.deepEqual(sink.events, [framing(binaryRefusal('a', 'et b'))]);
+    parser.feed(latin1(`set ${'x'.repeat(2000)}`), sink);
+    parser.feed(latin1(`${'x'.repeat(100)}\r\nget b\r\nget c\r\n`), sink);
+    parser.feed(latin1('get d\r\n'), sink);
+    assert.deepEqual(sink.events, [framing(LINE_TOO_LONG)]);
     assert.equal(parser.pendingBytes, 0);
   });
 });
