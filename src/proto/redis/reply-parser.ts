@@ -12,7 +12,8 @@
  *
  * Flags: REPLY_ERROR for a top-level `-` reply, plus REPLY_TRANSIENT when its first word is
  * exactly OOM, BUSY or LOADING (twemproxy's "transient server failures"; BUSYKEY is not one).
- * Anything else (RESP3 types, bad lengths, missing CR LF) is reported once through
+ * Anything else (RESP3 types, bad lengths, missing CR LF, a CR inside a line, a top-level
+ * integer holding a byte other than digits and `-`) is reported once through
  * sink.onReplyFramingError, and all later input is ignored.
  */
 import { MAX_GATHERED_REPLY_BYTES, STREAM_MIN_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
@@ -68,6 +69,8 @@ export class RedisReplyParser implements ReplyParser {
   private remaining = 0;
   /** The previous byte was CR (a line's CR may end one chunk and its LF start the next). */
   private prevCR = false;
+  /** The line being read is a top-level integer reply (`:` outside an array). */
+  private integerLine = false;
   /** Elements still expected by each open array, innermost last. */
   private stack: number[] = [];
   private depth = 0;
@@ -135,6 +138,7 @@ export class RedisReplyParser implements ReplyParser {
           if (b === PLUS || b === MINUS || b === COLON) {
             state = S_LINE;
             this.prevCR = false;
+            this.integerLine = b === COLON && this.depth === 0;
           } else if (b === DOLLAR || b === STAR) {
             state = S_LEN;
             this.lenType = b;
@@ -148,14 +152,41 @@ export class RedisReplyParser implements ReplyParser {
         }
 
         case S_LINE: {
+          // twemproxy's rule (redis_parse_rsp): a line ends at its first CR, which must be
+          // followed by LF, and a top-level integer holds only digits and '-'. A server out of
+          // step (half a reply, then the next one) shows this way: ':1' + '+OK\r\n' taken as
+          // one line would hand the client a made-up reply and every later reply to the wrong
+          // request (each one off by one), where failing the connection fails them all.
+          if (this.prevCR) {
+            // The CR that ended the last chunk: the line's end only if an LF follows.
+            if (chunk[pos] !== LF) return this.fail('reply line holds a CR not followed by LF', sink);
+            pos++;
+            this.prevCR = false;
+            state = S_TYPE;
+            if (this.elementDone()) {
+              open = false;
+              this.emit(chunk, replyStart, pos, sink);
+            }
+            break;
+          }
           const lf = chunk.indexOf(LF, pos);
+          // The line's bytes in this chunk, without its CR: [pos, stop).
+          let stop = lf < 0 ? len : lf;
+          if (stop > pos && chunk[stop - 1] === CR) stop--;
+          else if (lf >= 0) return this.fail('reply line not terminated by CRLF', sink);
+          const cr = chunk.indexOf(CR, pos);
+          if (cr >= 0 && cr < stop) return this.fail('reply line holds a CR not followed by LF', sink);
+          if (this.integerLine) {
+            for (let i = pos; i < stop; i++) {
+              const d = chunk[i]!;
+              if ((d < CH_0 || d > CH_9) && d !== MINUS) return this.fail('integer reply holds a byte other than digits and -', sink);
+            }
+          }
           if (lf < 0) {
-            this.prevCR = chunk[len - 1] === CR;
+            this.prevCR = stop < len;
             pos = len;
             break;
           }
-          const cr = lf > pos ? chunk[lf - 1] === CR : this.prevCR;
-          if (!cr) return this.fail('reply line not terminated by CRLF', sink);
           pos = lf + 1;
           state = S_TYPE;
           if (this.elementDone()) {
