@@ -5,7 +5,8 @@
 // a reply holding the second one's data, the second client the third one's reply, and the
 // third nothing. twemproxy (redis_parse_rsp) takes a top-level integer of digits and '-' only,
 // and a line's first CR must be followed by LF; nutcracker 0.5.0 answers all three
-// -ERR Invalid argument here (spec 4.5, 6.3).
+// -ERR Invalid argument here (spec 4.5, 6.3). The same for memcached text lines (VERSION,
+// CLIENT_ERROR, SERVER_ERROR): a line ends at its first CR (spec 5.4).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startWalnut, type RunningProxy } from '../../scripts/lib/processes.js';
@@ -94,5 +95,53 @@ describe('a redis server out of step', () => {
     c.send(encodeCommand(['INCR', 'n'])).catch(() => undefined);
     assert.equal(await c.readText(':-12\r\n'), ':-12\r\n');
     c.destroy();
+  });
+});
+
+describe('a memcached server out of step', () => {
+  let fake: MisbehavingFakeServer;
+  let walnut: RunningProxy;
+  let port: number;
+  let seen = 0;
+
+  before(async () => {
+    // Half of the first client's VERSION line, cut after its CR, then the second and third
+    // clients' replies (STORED, END).
+    fake = await MisbehavingFakeServer.start((conn) => {
+      conn.onLine(() => {
+        if (++seen === 3) conn.write('VERSION 1.6.21\rSTORED\r\nEND\r\n');
+      });
+    });
+    port = await freePort();
+    const yaml = [
+      'step:',
+      `  listen: 127.0.0.1:${port}`,
+      '  timeout: 2000',
+      '  servers:',
+      `    - 127.0.0.1:${fake.port}:1 misbehaving-fake`,
+      '',
+    ].join('\n');
+    walnut = await startWalnut(yaml, { listenPorts: [port] });
+  });
+
+  after(async () => {
+    await walnut.stop();
+    await fake.close();
+  });
+
+  test('every client gets Invalid argument, none another\'s reply', async () => {
+    const requests = ['version\r\n', 'set k 0 0 1\r\nx\r\n', 'get k\r\n'];
+    const clients = await Promise.all(requests.map(() => RawClient.connect(port)));
+    for (const [i, c] of clients.entries()) {
+      await c.send(requests[i]!);
+      for (let t = 0; seen <= i && t < 200; t++) await sleep(5);
+      assert.equal(seen, i + 1, `the fake read client ${i}'s request`);
+    }
+    const invalid = 'SERVER_ERROR Invalid argument\r\n';
+    for (const [i, c] of clients.entries()) {
+      assert.equal(await c.readText(invalid), invalid, `client ${i}`);
+      assert.equal(c.pending, 0, `client ${i}: nothing more`);
+      c.destroy();
+    }
   });
 });

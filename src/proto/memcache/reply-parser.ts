@@ -8,7 +8,7 @@
  *   status = ("STORED" | "NOT_STORED" | "EXISTS" | "NOT_FOUND" | "DELETED" | "TOUCHED"
  *             | "ERROR") *SP CR LF                                     ERROR sets REPLY_ERROR
  *   number = 1*DIGIT *SP CR LF                                         incr/decr (space-padded)
- *   text   = ("CLIENT_ERROR" | "SERVER_ERROR" | "VERSION") [SP *BYTE] CR LF
+ *   text   = ("CLIENT_ERROR" | "SERVER_ERROR" | "VERSION") [SP *(BYTE - CR)] CR LF
  *                                                                      *_ERROR set REPLY_ERROR
  *   values = *("VALUE" SP key SP flags SP bytes [SP cas] *SP CR LF <bytes of data> CR LF)
  *            "END" CR LF                                               one reply, however many values
@@ -82,11 +82,16 @@ function isWord(buf: Buffer, start: number, end: number, word: Uint8Array, space
   return i === end;
 }
 
-/** Is buf[start, end) the word, alone or followed by a space and any text? */
+/**
+ * Is buf[start, end) the word, alone or followed by a space and any text but CR? (buf[end] is
+ * the line's CR.) A line ends at its first CR, as in twemproxy's memcache_parse_rsp: a server
+ * out of step, half a `VERSION` line cut after its CR and then the next reply, would otherwise
+ * pass as one line and shift every later reply onto the wrong request.
+ */
 function isTextLine(buf: Buffer, start: number, end: number, word: Uint8Array): boolean {
   if (!startsWith(buf, start, end, word)) return false;
   const i = start + word.length;
-  return i === end || buf[i] === SP;
+  return i === end || (buf[i] === SP && buf.indexOf(CR, i) === end);
 }
 
 /** Is buf[start, end) digits followed by optional spaces? */

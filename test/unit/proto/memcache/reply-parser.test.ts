@@ -107,6 +107,11 @@ const cases: Case[] = [
   },
   { name: 'VALUE with flags over 32 bits', input: 'VALUE k 4294967296 1\r\nx\r\nEND\r\n', events: ['error'] },
   { name: 'VALUE with a cas over 64 bits', input: 'VALUE k 0 1 18446744073709551616\r\nx\r\nEND\r\n', events: ['error'] },
+  // A text line ends at its first CR (nutcracker 0.5.0: SERVER_ERROR Invalid argument).
+  { name: 'VERSION holding a lone CR', input: 'VERSION 1.6\rSTORED\r\n', events: ['error'] },
+  { name: 'CLIENT_ERROR holding a lone CR', input: 'CLIENT_ERROR a\rb\r\n', events: ['error'] },
+  { name: 'SERVER_ERROR ending in CR CR LF', input: 'SERVER_ERROR x\r\r\n', events: ['error'] },
+  // (twemproxy takes this one too; memcached never sends such a key.)
   { name: 'VALUE with a CR in the key', input: 'VALUE k\r 0 1\r\nx\r\nEND\r\n', events: [ok('VALUE k\r 0 1\r\nx\r\nEND\r\n')] },
   { name: 'VALUE with a 251-byte key', input: `VALUE ${'k'.repeat(251)} 0 1\r\nx\r\nEND\r\n`, events: ['error'] },
   { name: 'reply after a good one, then garbage', input: 'STORED\r\n+OK\r\nSTORED\r\n', events: [ok('STORED\r\n'), 'error'] },
