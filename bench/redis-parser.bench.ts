@@ -100,6 +100,8 @@ report('request SET, 1 MiB values', run('request', setStream(1 << 20, 64), 64, m
   const n = 5000;
   report('request MGET of 100 keys', run('request', chunked(Buffer.concat(Array.from({ length: n }, () => mget))), n, ms));
 }
+report('reply status +OK', run('reply', chunked(Buffer.from('+OK\r\n'.repeat(100000))), 100000, ms));
+report('reply integer :12345', run('reply', chunked(Buffer.from(':12345\r\n'.repeat(100000))), 100000, ms));
 report('reply bulk, 16 B values', run('reply', bulkReplyStream(16, 100000), 100000, ms));
 report('reply bulk, 4 KiB values', run('reply', bulkReplyStream(4096, 10000), 10000, ms));
 {

@@ -156,38 +156,47 @@ export class RedisReplyParser implements ReplyParser {
           // followed by LF, and a top-level integer holds only digits and '-'. A server out of
           // step (half a reply, then the next one) shows this way: ':1' + '+OK\r\n' taken as
           // one line would hand the client a made-up reply and every later reply to the wrong
-          // request (each one off by one), where failing the connection fails them all.
+          // request (each one off by one), where failing the connection fails them all. (An LF
+          // before the CR fails too, where twemproxy reads on: README.)
           if (this.prevCR) {
             // The CR that ended the last chunk: the line's end only if an LF follows.
             if (chunk[pos] !== LF) return this.fail('reply line holds a CR not followed by LF', sink);
             pos++;
-            this.prevCR = false;
-            state = S_TYPE;
-            if (this.elementDone()) {
-              open = false;
-              this.emit(chunk, replyStart, pos, sink);
+          } else {
+            // A loop, not indexOf: reply lines are short (`+OK`, `:12`), and a search is a call
+            // into C++ that costs more than looking at a few bytes.
+            let i = pos;
+            if (this.integerLine) {
+              while (i < len) {
+                const d = chunk[i]!;
+                if ((d < CH_0 || d > CH_9) && d !== MINUS) break;
+                i++;
+              }
+            } else {
+              while (i < len) {
+                const d = chunk[i]!;
+                if (d === CR || d === LF) break;
+                i++;
+              }
             }
-            break;
-          }
-          const lf = chunk.indexOf(LF, pos);
-          // The line's bytes in this chunk, without its CR: [pos, stop).
-          let stop = lf < 0 ? len : lf;
-          if (stop > pos && chunk[stop - 1] === CR) stop--;
-          else if (lf >= 0) return this.fail('reply line not terminated by CRLF', sink);
-          const cr = chunk.indexOf(CR, pos);
-          if (cr >= 0 && cr < stop) return this.fail('reply line holds a CR not followed by LF', sink);
-          if (this.integerLine) {
-            for (let i = pos; i < stop; i++) {
-              const d = chunk[i]!;
-              if ((d < CH_0 || d > CH_9) && d !== MINUS) return this.fail('integer reply holds a byte other than digits and -', sink);
+            if (i === len) {
+              // The line goes on in the next chunk.
+              pos = len;
+              break;
             }
+            if (chunk[i] !== CR) {
+              if (chunk[i] === LF) return this.fail('reply line not terminated by CRLF', sink);
+              return this.fail('integer reply holds a byte other than digits and -', sink);
+            }
+            if (i + 1 === len) {
+              this.prevCR = true;
+              pos = len;
+              break;
+            }
+            if (chunk[i + 1] !== LF) return this.fail('reply line holds a CR not followed by LF', sink);
+            pos = i + 2;
           }
-          if (lf < 0) {
-            this.prevCR = stop < len;
-            pos = len;
-            break;
-          }
-          pos = lf + 1;
+          this.prevCR = false;
           state = S_TYPE;
           if (this.elementDone()) {
             open = false;
