@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startMemcached, startRedis, WALNUT_NODE_FLAGS } from '../../scripts/lib/processes.js';
+import { freePort, startMemcached, startRedis, WALNUT_NODE_FLAGS } from '../../scripts/lib/processes.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/run.js';
 import { bannerText, describeStatsText, usageText } from '../../src/cli/usage.js';
 import { walnutVersion } from '../../src/version.js';
@@ -63,15 +63,6 @@ function tempFile(name: string, content?: string): string {
   const path = join(dir, `${fileNo++}-${name}`);
   if (content !== undefined) writeFileSync(path, content);
   return path;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
