@@ -59,11 +59,18 @@ export async function runProxy(
     log.open(options.output);
   } catch (err) {
     writeStderr(`opening log file '${options.output ?? ''}' failed: ${errnoText(err)}\n`);
+    // No handler will be installed: a signal held meanwhile gets its default action.
+    startupSignals?.release();
     return 1;
   }
   log.setLevel(options.verbosity);
 
   if (options.daemonize && !daemonChild) {
+    // The parent of -d installs no handler (nutcracker's parent has none either): a signal
+    // held while this code loaded, or one arriving from now on, gets its default action here,
+    // before the daemon exists. Held to the end, a SIGTERM sent to the starting parent was
+    // dropped and the daemon started anyway, its parent exiting 0.
+    startupSignals?.release();
     log.close();
     try {
       await spawnDaemon(argv);

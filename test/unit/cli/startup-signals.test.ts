@@ -6,6 +6,27 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 
 const MODULE = new URL('../../../src/cli/startup-signals.js', import.meta.url).href;
+const RUN_MODULE = new URL('../../../src/cli/run.js', import.meta.url).href;
+const ARGS_MODULE = new URL('../../../src/cli/args.js', import.meta.url).href;
+
+/**
+ * A child body: hold, take a SIGTERM while "loading", then run runProxy with `args`, which
+ * returns before installing any handler. (-e has no script, so a -d parent cannot start a
+ * daemon here even if it tried: spawnDaemon fails.)
+ */
+function earlyReturnBody(args: string[]): string {
+  return `
+    const { runProxy } = await import(${JSON.stringify(RUN_MODULE)});
+    const { parseArgs } = await import(${JSON.stringify(ARGS_MODULE)});
+    const held = holdStartupSignals();
+    process.kill(process.pid, 'SIGTERM');
+    await settle();
+    const args = ${JSON.stringify(args)};
+    const parsed = parseArgs(args);
+    const code = await runProxy(parsed.options, '/nonexistent/walnut.yml', args, null, held);
+    console.log('returned ' + code);
+  `;
+}
 
 /** Runs `body` as an ES module in a fresh node with holdStartupSignals imported. */
 function runChild(body: string): { stdout: string; status: number | null; signal: NodeJS.Signals | null } {
@@ -43,6 +64,19 @@ describe('signals during startup', () => {
     assert.equal(r.signal, null);
     assert.equal(r.status, 0);
     assert.equal(r.stdout, 'loaded\nSIGHUP SIGTTIN SIGUSR1 SIGTERM\nSIGHUP SIGTTIN SIGUSR1 SIGTERM SIGHUP\n');
+  });
+
+  test('the parent of -d gives a held SIGTERM its default action before it starts the daemon', () => {
+    // Held to the end, the SIGTERM was dropped: the daemon started and the parent exited 0.
+    const r = runChild(earlyReturnBody(['-d', '-c', '/nonexistent/walnut.yml']));
+    assert.equal(r.signal, 'SIGTERM');
+    assert.equal(r.stdout, '');
+  });
+
+  test('a log file that cannot be opened: a held SIGTERM still gets its default action', () => {
+    const r = runChild(earlyReturnBody(['-o', '/nonexistent/dir/walnut.log', '-c', '/nonexistent/walnut.yml']));
+    assert.equal(r.signal, 'SIGTERM');
+    assert.equal(r.stdout, '');
   });
 
   test('a held signal nobody handles after release gets its default action then', () => {
