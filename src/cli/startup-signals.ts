@@ -22,9 +22,19 @@ export const RUN_MODE_SIGNALS: readonly NodeJS.Signals[] = [
 export interface HeldSignals {
   /**
    * Stop holding: remove the placeholder handlers and deliver what arrived meanwhile to the
-   * handlers installed since (with no handler left, a signal's default action applies again).
+   * handlers installed since (with no handler left, a signal's default action applies again,
+   * also to one that came in just before release and had not reached the placeholder yet).
    */
   release(): void;
+}
+
+/**
+ * For a signal that nothing handles after release: its default action, taken by removing the
+ * last listener (Node then stops watching the signal) and raising it again.
+ */
+function defaultAction(name: NodeJS.Signals): void {
+  process.removeListener(name, defaultAction);
+  process.kill(process.pid, name);
 }
 
 /** Start holding RUN_MODE_SIGNALS. */
@@ -39,11 +49,15 @@ export function holdStartupSignals(): HeldSignals {
     release(): void {
       if (released) return;
       released = true;
-      for (const name of RUN_MODE_SIGNALS) process.removeListener(name, note);
-      for (const name of arrived) {
-        if (process.listenerCount(name) > 0) process.emit(name, name);
-        else process.kill(process.pid, name);
+      for (const name of RUN_MODE_SIGNALS) {
+        // A signal may have come in without reaching `note` yet: Node hands it to JS on a
+        // later turn of the event loop (release is called from synchronous code), to the
+        // listeners present then. Removing the last one would drop it, so where no handler
+        // was installed one stays that gives it its default action.
+        if (process.listenerCount(name) === 1) process.on(name, defaultAction);
+        process.removeListener(name, note);
       }
+      for (const name of arrived) process.emit(name, name);
     },
   };
 }

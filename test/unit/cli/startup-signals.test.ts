@@ -79,6 +79,34 @@ describe('signals during startup', () => {
     assert.equal(r.stdout, '');
   });
 
+  test('a signal not yet handed to JS at release still gets its default action', () => {
+    // A signal raised in synchronous code (here, as one arriving while run mode's modules
+    // evaluate) reaches JS only on the next turn of the event loop, after release: it was lost
+    // when release removed the last listener.
+    const r = runChild(`
+      const held = holdStartupSignals();
+      process.kill(process.pid, 'SIGTERM');
+      held.release();
+      await settle();
+      console.log('survived');
+    `);
+    assert.equal(r.signal, 'SIGTERM');
+    assert.equal(r.stdout, '');
+  });
+
+  test('one not yet handed to JS at release reaches a handler installed meanwhile, once', () => {
+    const r = runChild(`
+      const held = holdStartupSignals();
+      process.kill(process.pid, 'SIGHUP');
+      process.on('SIGHUP', (s) => console.log(s));
+      held.release();
+      await settle();
+      console.log('survived');
+    `);
+    assert.equal(r.signal, null);
+    assert.equal(r.stdout, 'SIGHUP\nsurvived\n');
+  });
+
   test('a held signal nobody handles after release gets its default action then', () => {
     const r = runChild(`
       const held = holdStartupSignals();
