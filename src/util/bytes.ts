@@ -49,14 +49,16 @@ export function sameBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: numb
   return true;
 }
 
+type BufferView = new (backing: ArrayBufferLike, offset: number, length: number) => Buffer;
+
 /**
  * The class of every Buffer Node makes (its internal FastBuffer), which Buffer names as its
  * species; null if a Node no longer does (bytesOf then uses subarray).
  */
-const NodeBuffer: (new (backing: ArrayBufferLike, offset: number, length: number) => Buffer) | null = (() => {
+const NodeBuffer: BufferView | null = (() => {
   const species: unknown = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
   if (typeof species !== 'function') return null;
-  const ctor = species as new (backing: ArrayBufferLike, offset: number, length: number) => Buffer;
+  const ctor = species as BufferView;
   try {
     const probe = new ctor(new ArrayBuffer(4), 1, 2);
     return Object.getPrototypeOf(probe) === Buffer.prototype && probe.byteOffset === 1 && probe.length === 2 ? ctor : null;

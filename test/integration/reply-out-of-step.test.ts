@@ -15,6 +15,20 @@ import { encodeCommand, RawClient } from './support/raw-client.js';
 
 const INVALID = '-ERR Invalid argument\r\n';
 
+/** Walnut listening on `port`, with one pool whose only server is `fake` (2 s timeout). */
+function walnutInFrontOf(fake: MisbehavingFakeServer, port: number, redis: boolean): Promise<RunningProxy> {
+  const yaml = [
+    'step:',
+    `  listen: 127.0.0.1:${port}`,
+    ...(redis ? ['  redis: true'] : []),
+    '  timeout: 2000',
+    '  servers:',
+    `    - 127.0.0.1:${fake.port}:1 misbehaving-fake`,
+    '',
+  ].join('\n');
+  return startWalnut(yaml, { listenPorts: [port] });
+}
+
 describe('a redis server out of step', () => {
   let fake: MisbehavingFakeServer;
   let walnut: RunningProxy;
@@ -36,16 +50,7 @@ describe('a redis server out of step', () => {
       });
     });
     port = await freePort();
-    const yaml = [
-      'step:',
-      `  listen: 127.0.0.1:${port}`,
-      '  redis: true',
-      '  timeout: 2000',
-      '  servers:',
-      `    - 127.0.0.1:${fake.port}:1 misbehaving-fake`,
-      '',
-    ].join('\n');
-    walnut = await startWalnut(yaml, { listenPorts: [port] });
+    walnut = await walnutInFrontOf(fake, port, true);
   });
 
   after(async () => {
@@ -113,15 +118,7 @@ describe('a memcached server out of step', () => {
       });
     });
     port = await freePort();
-    const yaml = [
-      'step:',
-      `  listen: 127.0.0.1:${port}`,
-      '  timeout: 2000',
-      '  servers:',
-      `    - 127.0.0.1:${fake.port}:1 misbehaving-fake`,
-      '',
-    ].join('\n');
-    walnut = await startWalnut(yaml, { listenPorts: [port] });
+    walnut = await walnutInFrontOf(fake, port, false);
   });
 
   after(async () => {
