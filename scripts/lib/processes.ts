@@ -99,6 +99,10 @@ interface Tracked {
   tempDir: string;
 }
 
+/**
+ * Every process started and not yet stopped, with its temp dir. A process that exits by itself
+ * (a test's SIGKILL) stays here until stop() or the exit hook, which remove its temp dir.
+ */
 const live = new Set<Tracked>();
 let exitHookInstalled = false;
 
@@ -342,7 +346,6 @@ class ManagedProcess implements Running {
     this.exitPromise = new Promise((resolve) => {
       child.once('exit', (code) => {
         this.hasExited = true;
-        live.delete(this.tracked);
         resolve(code);
       });
     });
@@ -390,6 +393,7 @@ class ManagedProcess implements Running {
       await this.exited;
       clearTimeout(timer);
     }
+    live.delete(this.tracked);
     await rm(this.tracked.tempDir, { recursive: true, force: true });
   }
 }
