@@ -19,10 +19,12 @@ export interface Flushable {
  * queue[0, queued) wait for the batch; the slots are kept between batches (emptied to null so
  * that nothing stays reachable through them), since `length = 0` would give the array's room
  * back to V8 and the next turn's first push would allocate it again: without pipelining, one
- * allocation per request.
+ * allocation per request. nextTurn[0, nextQueued) wait for the next loop turn's batch.
  */
-const queue: (Flushable | null)[] = [];
+let queue: (Flushable | null)[] = [];
 let queued = 0;
+let nextTurn: (Flushable | null)[] = [];
+let nextQueued = 0;
 let scheduled = false;
 
 function runBatch(): void {
@@ -37,6 +39,17 @@ function runBatch(): void {
   }
   queued = 0;
   scheduled = false;
+  if (nextQueued > 0) {
+    // An immediate set up while immediates run waits for the next loop turn, and that turn's
+    // poll for I/O does not block while it is pending.
+    const emptied = queue;
+    queue = nextTurn;
+    queued = nextQueued;
+    nextTurn = emptied;
+    nextQueued = 0;
+    scheduled = true;
+    setImmediate(runBatch);
+  }
 }
 
 export function scheduleFlush(f: Flushable): void {
@@ -47,6 +60,15 @@ export function scheduleFlush(f: Flushable): void {
     scheduled = true;
     setImmediate(runBatch);
   }
+}
+
+/**
+ * From inside its flush(): flush `f` again in the next loop turn's batch, after the sockets
+ * that turn finds readable have been read. (A scheduleFlush until then changes nothing.)
+ */
+export function flushNextTurn(f: Flushable): void {
+  f.flushQueued = true;
+  nextTurn[nextQueued++] = f;
 }
 
 /** Below this size a buffer is copied into a joint write; above it, it is written as is. */

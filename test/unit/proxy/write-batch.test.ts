@@ -1,11 +1,12 @@
 // OutBuffer must deliver exactly the bytes pushed, in order, whatever mix of small and large
-// buffers it joins or passes through; scheduleFlush must run each flushable once per batch.
+// buffers it joins or passes through; scheduleFlush must run each flushable once per batch,
+// flushNextTurn once in the next turn's batch, after that turn's I/O.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { SocketWriter } from '../../../src/proxy/socket-write.js';
 import { DIRECT_HANDLES_AVAILABLE } from '../../../src/proxy/stream-handle.js';
-import { OutBuffer, scheduleFlush, type Flushable } from '../../../src/proxy/write-batch.js';
+import { flushNextTurn, OutBuffer, scheduleFlush, type Flushable } from '../../../src/proxy/write-batch.js';
 import { socketPair } from './socket-pair.js';
 
 for (const direct of [true, false]) {
@@ -142,4 +143,43 @@ test('work queued while a batch runs is flushed by that batch, without schedulin
   }
   assert.equal(flushed, 2);
   assert.equal(scheduled, 1);
+});
+
+test('flushNextTurn runs the flushable once in the next turn, after the I/O that turn finds', async () => {
+  // Data written while the flush is deferred is already waiting when the next turn polls: the
+  // read must come before the deferred batch.
+  const { a: client, b: peer, close } = await socketPair();
+  try {
+    const events: string[] = [];
+    let deferred = false;
+    const f: Flushable = {
+      flushQueued: false,
+      flush() {
+        events.push('flush');
+        if (!deferred) {
+          deferred = true;
+          client.write('x');
+          flushNextTurn(f);
+        }
+      },
+    };
+    const other: Flushable = { flushQueued: false, flush: () => events.push('other') };
+    peer.on('data', () => {
+      events.push('data');
+      // Joins the deferred batch; asks for nothing more for f, already queued.
+      scheduleFlush(other);
+      scheduleFlush(f);
+    });
+    peer.resume();
+    scheduleFlush(f);
+    assert.equal(f.flushQueued, true);
+    // Linux delivers loopback data inside write(2): the next turn's poll finds it readable,
+    // reads it, and only then runs the deferred batch, which the read joined.
+    for (let i = 0; i < 200 && events.length < 4; i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(events, ['flush', 'data', 'flush', 'other']);
+    assert.equal(f.flushQueued, false);
+  } finally {
+    close();
+  }
 });
