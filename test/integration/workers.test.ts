@@ -64,7 +64,8 @@ describe('--workers 2', () => {
   let backend: Running;
   let walnut: RunningProxy;
   let port: number;
-  const pidFile = join(mkdtempSync(join(tmpdir(), 'walnut-workers-')), 'walnut.pid');
+  const pidDir = mkdtempSync(join(tmpdir(), 'walnut-workers-'));
+  const pidFile = join(pidDir, 'walnut.pid');
 
   before(async () => {
     backend = await startRedis();
@@ -74,6 +75,7 @@ describe('--workers 2', () => {
   after(async () => {
     await walnut.stop();
     await backend.stop();
+    rmSync(pidDir, { recursive: true, force: true });
   });
 
   test('two worker processes accept the pool\'s clients', async () => {
