@@ -36,9 +36,9 @@ import { flushNextTurn, OutBuffer, scheduleFlush, type Flushable } from './write
  * below this many bytes (ClientConn.flush). With keys spread over 4 servers, a client's 16
  * pipelined replies came back over a few turns and went out in 1.5 writes on average; a loopback
  * write costs the proxy the receiver's TCP processing and wakeup too, and about half of its CPU
- * per request went to write(2). Waiting one turn gives 1.1 writes. (twemproxy also writes a
- * client's replies one epoll round after the first is done.) Past this size, a write's cost per
- * byte is small and waiting only delays.
+ * per request went to write(2). Waiting one turn gives 1.1 writes, and 6% less CPU per request
+ * there. (twemproxy also writes a client's replies one epoll round after the first is done.)
+ * Past this size, a write's cost per byte is small and waiting only delays.
  */
 const WAIT_FOR_PIPELINE_BELOW_BYTES = 16 * 1024;
 

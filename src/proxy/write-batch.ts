@@ -3,7 +3,9 @@
  * is gathered per socket and written once, after all readable sockets have been served
  * (setImmediate runs in libuv's check phase, right after the poll phase). One write per socket
  * per loop turn instead of one per message is what makes pipelining cheap; twemproxy gets the
- * same effect from writev over its mbuf chains (nc_message.c msg_send_chain).
+ * same effect from writev over its mbuf chains (nc_message.c msg_send_chain). A flushable can
+ * also wait for the next turn's batch (flushNextTurn: a client's replies, for the rest of its
+ * pipeline).
  */
 import { copyBytes } from '../util/bytes.js';
 import type { Writer } from './stream-handle.js';
