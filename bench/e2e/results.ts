@@ -219,8 +219,29 @@ export function walnutCpuShareFor(tests: readonly TestResult[], target: number):
   return lo;
 }
 
-/** The issue's targets, judged on the results that were measured (absent sections: n/a). */
-export function evaluateTargets(tests: readonly TestResult[], bulk: readonly BulkResult[], idle: readonly IdleResult[]): Check[] {
+/**
+ * How busy the machine's `cores` were on each target's path (load generator, backends, proxy),
+ * the mean over `tests` of req/s × path CPU per request ÷ cores: below 1, some of the time no
+ * process on the path could run, the requests in flight were waiting on one another. NaN
+ * without path figures.
+ */
+export function coresBusy(tests: readonly TestResult[], cores: number): Record<TargetName, number> {
+  const busy = (target: TargetName): number =>
+    tests.reduce((sum, t) => sum + (t.median[target].rps * t.median[target].pathCpuUsPerReq) / (cores * 1e6), 0) /
+    tests.length;
+  return { direct: busy('direct'), twemproxy: busy('twemproxy'), walnut: busy('walnut') };
+}
+
+/**
+ * The issue's targets, judged on the results that were measured (absent sections: n/a), on a
+ * machine with `cores` cores.
+ */
+export function evaluateTargets(
+  tests: readonly TestResult[],
+  bulk: readonly BulkResult[],
+  idle: readonly IdleResult[],
+  cores: number,
+): Check[] {
   const at = (p: number): TestResult[] => tests.filter((t) => t.pipeline === p);
   // Each test's ratio of medians, and the same geomean formed from each round alone.
   const over = (
@@ -248,6 +269,11 @@ export function evaluateTargets(tests: readonly TestResult[], bulk: readonly Bul
     const share = walnutCpuShareFor(at(16), rps16.limit);
     if (share === 0) rps16.detail += `; out of reach at this run's core use even if Walnut cost no CPU`;
     else if (share < 1) rps16.detail += `; at this run's core use it needs Walnut's CPU per request ×${share.toFixed(2)}`;
+    const busy = coresBusy(at(16), cores);
+    if (Number.isFinite(busy.walnut)) {
+      const pct = (x: number): string => `${Math.round(x * 100)}%`;
+      rps16.detail += `; cores busy on the path: direct ${pct(busy.direct)}, twemproxy ${pct(busy.twemproxy)}, walnut ${pct(busy.walnut)}`;
+    }
     checks.push(rps16);
     checks.push(over('req/s at -P 16 ≥ 0.6× direct (W/D)', 'min', 0.6, at(16), (r) => r.rpsVsDirect));
     checks.push(over('req/s at -P 1 ≥ 1.0× twemproxy (W/T)', 'min', 1, at(1), (r) => r.rpsVsTwemproxy));

@@ -695,7 +695,7 @@ async function main(): Promise<number> {
 
   progress.end();
 
-  const checks = evaluateTargets(tests, bulk, idle);
+  const checks = evaluateTargets(tests, bulk, idle, cpus().length);
   const finished = new Date();
   const result = {
     startedAt: started.toISOString(),

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  coresBusy,
   evaluateTargets,
   idleSummary,
   summariseTest,
@@ -104,7 +105,7 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
     idleSummary('twemproxy', 100, 0, { before: 0, withClients: 100, after1s: 0, after5s: 0, after15s: 0, secondWave: 0, afterSecondClose: 0 }, 1, ''),
     idleSummary('walnut', 100, 0, { before: 0, withClients: 300, after1s: 0, after5s: 0, after15s: 0, secondWave: 0, afterSecondClose: 0 }, 1, ''),
   ];
-  const checks = evaluateTargets([p1, p16], [bulk], idle);
+  const checks = evaluateTargets([p1, p16], [bulk], idle, 2);
   const byName = new Map(checks.map((c) => [c.name, c]));
   const get = (prefix: string) => {
     const c = checks.find((x) => x.name.startsWith(prefix));
@@ -123,7 +124,7 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
   // 500 × 5 / (5 − (1 − s) × 2) / 400 = 1.5 at s = 7 / 12.
   assert.match(
     get('req/s at -P 16 ≥ 1.5× twemproxy').detail,
-    /; ceiling 1000\.00 \(all cores busy on Walnut's path\); at this run's core use it needs Walnut's CPU per request ×0\.58$/,
+    /; ceiling 1000\.00 \(all cores busy on Walnut's path\); at this run's core use it needs Walnut's CPU per request ×0\.58; cores busy on the path: direct 0%, twemproxy 0%, walnut 0%$/,
   );
   assert.doesNotMatch(get('req/s at -P 1 ≥ 1.0× twemproxy').detail, /ceiling/);
   assert.equal(get('req/s at -P 16 ≥ 0.6× direct').value, 0.5);
@@ -141,7 +142,7 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
   assert.equal(get('memory back near its start').value, 0);
   assert.equal(get('memory back near its start').pass, true);
   assert.equal(checks.filter((c) => c.name.startsWith('memory back')).length, 1);
-  assert.deepEqual(evaluateTargets([], [], []), []);
+  assert.deepEqual(evaluateTargets([], [], [], 2), []);
 });
 
 test('evaluateTargets forms each aggregate target from every round alone too', () => {
@@ -165,7 +166,7 @@ test('evaluateTargets forms each aggregate target from every round alone too', (
     );
   const a = t('GET', [100, 100, 100], [120, 110, 100]);
   const b = t('SET', [200, 200, 200], [160, 180, 200]);
-  const rps = evaluateTargets([a, b], [], []).find((c) => c.name.startsWith('req/s at -P 1 '));
+  const rps = evaluateTargets([a, b], [], [], 2).find((c) => c.name.startsWith('req/s at -P 1 '));
   assert.ok(rps);
   assert.ok(Math.abs(rps.value - Math.sqrt(1.1 * 0.9)) < 1e-12);
   assert.equal(rps.pass, false);
@@ -176,11 +177,11 @@ test('evaluateTargets forms each aggregate target from every round alone too', (
   // A round where one target failed has no ratio for that test; the others still count.
   const c = t('INCR', [100, 100, 100], [100, 100, 100]);
   c.samples.walnut[1] = sample(2, 0, NaN, NaN, 'timed out');
-  const cpu = evaluateTargets([c], [], []).find((x) => x.name.startsWith('CPU/request ≤ twemproxy at -P 1 '));
+  const cpu = evaluateTargets([c], [], [], 2).find((x) => x.name.startsWith('CPU/request ≤ twemproxy at -P 1 '));
   assert.ok(cpu);
   assert.deepEqual(cpu.perRound.map((v) => Number.isNaN(v)), [false, true, false]);
   // Checks not formed by rounds have none.
-  const bulkAndIdle = evaluateTargets([], [], [idleSummary('walnut', 10, 0, { before: 0, withClients: 10, after1s: 0, after5s: 0, after15s: 0, secondWave: 0, afterSecondClose: 0 }, 1, '')]);
+  const bulkAndIdle = evaluateTargets([], [], [idleSummary('walnut', 10, 0, { before: 0, withClients: 10, after1s: 0, after5s: 0, after15s: 0, secondWave: 0, afterSecondClose: 0 }, 1, '')], 2);
   assert.ok(bulkAndIdle.length > 0);
   for (const x of bulkAndIdle) assert.deepEqual(x.perRound, []);
 });
@@ -201,4 +202,21 @@ test('walnutCpuShareFor: the share of Walnut\'s CPU per request a req/s target n
   // Without whole-path figures there is nothing to say.
   const noPath = makeTest(16, { direct: [1000, 5, NaN], twemproxy: [400, 10, 3], walnut: [500, 12, 2] });
   assert.ok(Number.isNaN(walnutCpuShareFor([noPath], 1.5)));
+});
+
+test('coresBusy: each target\'s req/s × path CPU per request over the cores, averaged over the tests', () => {
+  // On 2 cores: 1,000,000 req/s × 1.8 µs = 1.8 cores busy of 2 (90%); 500,000 × 3.2 µs = 80%.
+  const a = makeTest(16, { direct: [1_000_000, 1, NaN, 1.8], twemproxy: [500_000, 2, 1.5, 3.2], walnut: [800_000, 1, 0.9, 2.25] });
+  // 60%, 70%, 50%.
+  const b = makeTest(16, { direct: [600_000, 1, NaN, 2], twemproxy: [350_000, 2, 1.5, 4], walnut: [400_000, 1, 0.9, 2.5] });
+  const busy = coresBusy([a, b], 2);
+  assert.ok(Math.abs(busy.direct - 0.75) < 1e-12, String(busy.direct));
+  assert.ok(Math.abs(busy.twemproxy - 0.75) < 1e-12, String(busy.twemproxy));
+  assert.ok(Math.abs(busy.walnut - 0.7) < 1e-12, String(busy.walnut));
+  const detail = evaluateTargets([a, b], [], [], 2).find((c) => c.name.startsWith('req/s at -P 16 ≥ 1.5×'))?.detail ?? '';
+  assert.match(detail, /; cores busy on the path: direct 75%, twemproxy 75%, walnut 70%$/);
+  // Without path figures there is nothing to say.
+  const noPath = makeTest(16, { direct: [1, 1, NaN], twemproxy: [1, 1, 1], walnut: [1, 1, 1] });
+  assert.ok(Number.isNaN(coresBusy([noPath], 2).walnut));
+  assert.doesNotMatch(evaluateTargets([noPath], [], [], 2).find((c) => c.name.startsWith('req/s at -P 16'))?.detail ?? '', /busy/);
 });
