@@ -193,7 +193,8 @@ export function readPools(text: string, file: string): RawPool[] {
       const message = firstLine(error.message);
       if (isTightComment(error.code, message)) continue;
       const hint = SYNTAX_HINTS.find(([re]) => re.test(message))?.[1] ?? '';
-      parsed.push({ offset: error.pos[0], err: PARSER_ERROR.test(message) ? 4 : 3, detail: message + hint });
+      const offset = MISINDENTED.has(error.code) ? pastBlankLines(src, error.pos[0]) : error.pos[0];
+      parsed.push({ offset, err: PARSER_ERROR.test(message) ? 4 : 3, detail: message + hint });
     }
   }
   const reported = earliest(parsed);
@@ -255,6 +256,21 @@ export function readPools(text: string, file: string): RawPool[] {
  */
 function isTightComment(code: string, message: string): boolean {
   return code === 'MISSING_CHAR' && message.startsWith('Comments must be separated from other tokens by white space');
+}
+
+/** The yaml package's codes for a line indented unlike the lines of the block it belongs to. */
+const MISINDENTED: ReadonlySet<string> = new Set(['BAD_INDENT', 'BLOCK_AS_IMPLICIT_KEY']);
+
+/**
+ * For a misindented line the yaml package reports the white space before it, which is the line
+ * break of the blank line above it when there is one: the offset of the first character past
+ * the white space and line breaks at `offset`, or `offset` itself when only white space follows.
+ */
+function pastBlankLines(src: string, offset: number): number {
+  const next = /[^ \t\r\n]/g;
+  next.lastIndex = offset;
+  const found = next.exec(src);
+  return found === null ? offset : found.index;
 }
 
 function earliest(problems: readonly SyntaxProblem[]): SyntaxProblem | null {
