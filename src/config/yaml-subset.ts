@@ -1053,6 +1053,9 @@ function checkStructure(
   let key: string | null = null;
   let keyOffset = 0;
   let keys: string[] = [];
+  // The key holding the pool's first list, for naming the right one when a second list comes.
+  let listKey: string | null = null;
+  let listKeyOffset = 0;
   const text = (t: string): string => `conf: '${file}' ${t}`;
 
   for (const ev of events) {
@@ -1089,10 +1092,21 @@ function checkStructure(
 
       case SEQ_START:
         if (seq) {
-          const detail = inSeq
-            ? 'list item is itself a list; expected one server per "- " line'
-            : 'a second list in this pool; only one key may hold a list (normally "servers:")';
-          fail(inSeq ? ev.offset : keyOffset, detail, text('has more than one sequence directive'), pool, key);
+          if (inSeq) {
+            fail(ev.offset, 'list item is itself a list; expected one server per "- " line', text('has more than one sequence directive'), pool, key);
+          }
+          // The second list is "servers:" after another key's list (twemproxy's development
+          // branch lists Redis module commands under "command:"): name the other key.
+          if (key === 'servers' && listKey !== null && listKey !== 'servers') {
+            fail(
+              listKeyOffset,
+              `key holds a list, and only "servers:" may hold one (this pool's "servers:" list comes after it); expected a single value on the same line, or remove the key`,
+              text('has more than one sequence directive'),
+              pool,
+              listKey,
+            );
+          }
+          fail(keyOffset, 'a second list in this pool; only one key may hold a list (normally "servers:")', text('has more than one sequence directive'), pool, key);
         } else if (depth !== MAX_DEPTH) {
           const detail =
             depth === 0
@@ -1102,6 +1116,8 @@ function checkStructure(
         } else if (count[depth] !== 1) {
           fail(ev.offset, 'a list is used as a key; expected "key: value"', text(`has invalid "key:value" at depth ${depth}`), pool);
         }
+        listKey = key;
+        listKeyOffset = keyOffset;
         seq = true;
         inSeq = true;
         break;
