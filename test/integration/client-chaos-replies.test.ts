@@ -8,10 +8,10 @@
 // (values are unique to the client and the request). Afterwards the queue gauges and
 // client_connections are back to 0. The seed fixes every choice; only timing varies.
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startMemcached, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
-import { encodeCommand } from './support/raw-client.js';
+import { encodeCommand, openSocket } from './support/raw-client.js';
 import type { Stats } from './support/stats.js';
 
 const SEED = 20261206;
@@ -167,12 +167,7 @@ class Collector {
   }
 
   static async open(port: number): Promise<Collector> {
-    const socket = connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    return new Collector(socket);
+    return new Collector(await openSocket(port));
   }
 
   /** Wait until `done()` or 10 s. */
