@@ -89,6 +89,9 @@ export interface Codec {
   /**
    * All fragments of `msg` are done (each has `reply` or `errorCode`): set `msg.reply` to the
    * merged reply (or the error reply), and `msg.closeAfter` if the client must be closed.
+   * When the reply is an error the proxy made (a failed fragment, or sub-replies that cannot
+   * be merged) rather than one a server sent, also set `msg.errorCode` to its cause ('EINVAL'
+   * for sub-replies): the pool counts it in forward_error, as twemproxy does.
    */
   coalesce(msg: Msg): void;
   /**

@@ -80,7 +80,8 @@ export class Msg {
   /**
    * Transport failure that completed this Msg instead of a reply: a Node error code such as
    * 'ECONNREFUSED', or '' for "server closed the connection" (twemproxy prints `unknown`).
-   * null while no failure happened.
+   * null while no failure happened. For a split request, set by Codec.coalesce when the
+   * merged reply is an error of the proxy's making.
    */
   errorCode: string | null = null;
   /**

@@ -128,8 +128,13 @@ export class ServerPool implements KeyRouter {
     if (msg.streamedBytes > 0) this.endStreamed(msg, parent);
     else this.codec.coalesce(parent);
     parent.done = true;
+    // Counted once per split request that a fragment failed, or whose sub-replies could not be
+    // merged (`-ERR Invalid argument`: coalesce sets errorCode), as twemproxy's rsp_send_next
+    // counts every request it answers with an error of its own.
     const fragments = parent.fragments;
-    if (fragments !== null) {
+    if (parent.errorCode !== null) {
+      this.stats.forward_error++;
+    } else if (fragments !== null) {
       for (const f of fragments) {
         if (f.errorCode !== null) {
           this.stats.forward_error++;

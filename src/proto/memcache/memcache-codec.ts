@@ -304,6 +304,7 @@ function isEnd(r: Buffer, pos: number): boolean {
 function invalid(msg: Msg): void {
   msg.reply = MC_R_INVALID_ARGUMENT;
   msg.replyFlags = REPLY_ERROR;
+  msg.errorCode = 'EINVAL';
 }
 
 /**
@@ -410,6 +411,7 @@ function subReplyFits(_parent: Msg, fragment: Msg): boolean {
  * error of the first in server order, as twemproxy (fragmentsFailure); a sub-reply that is not
  * VALUE…END gives `SERVER_ERROR Invalid argument` too; otherwise the values in request order.
  * A sub-reply that is the whole merged reply (one server answered every hit) is passed through.
+ * Those errors also set msg.errorCode (see Codec.coalesce).
  */
 export function mcCoalesce(msg: Msg): void {
   const frags = msg.fragments;
@@ -428,6 +430,7 @@ export function mcCoalesce(msg: Msg): void {
   if (failure !== null) {
     msg.reply = mcServerError(strerror(failure));
     msg.replyFlags = REPLY_ERROR;
+    msg.errorCode = failure;
     return;
   }
   const replies: Buffer[] = new Array<Buffer>(nfrag);

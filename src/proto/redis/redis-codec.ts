@@ -282,13 +282,14 @@ function skipElement(r: Buffer, pos: number): number {
  * DEL/UNLINK/TOUCH/EXISTS → the sum, MSET → +OK. A failed fragment (a transport failure or a
  * sub-reply of the wrong type, `-ERR Invalid argument`) gives the error of the first in
  * server index order, as twemproxy (fragmentsFailure). The client connection is never closed
- * for this.
+ * for this. Such an error, made by the proxy rather than passed on from a server, also sets
+ * msg.errorCode (see Codec.coalesce).
  */
 export function redisCoalesce(msg: Msg): void {
   const frags = msg.fragments;
   const cmd = REDIS_COMMANDS[msg.cmd];
   if (frags === null || cmd === undefined) {
-    msg.reply = R_INVALID_ARGUMENT;
+    invalidMerge(msg);
     return;
   }
   if (msg.cmd === CMD_EXISTS) {
@@ -305,12 +306,14 @@ export function redisCoalesce(msg: Msg): void {
   const failure = fragmentsFailure(msg, frags, subReplyFits);
   if (failure !== null) {
     msg.reply = failure === 'EINVAL' ? R_INVALID_ARGUMENT : errReply(strerror(failure));
+    msg.errorCode = failure;
     return;
   }
   if (cmd.kind === KIND_SCRIPT) {
     // Every server must have said the same (the script's SHA1, or the same compile error).
     const first = frags[0]!.reply;
-    msg.reply = first !== null && frags.every((f) => f.reply !== null && f.reply.equals(first)) ? first : R_INVALID_ARGUMENT;
+    if (first !== null && frags.every((f) => f.reply !== null && f.reply.equals(first))) msg.reply = first;
+    else invalidMerge(msg);
     return;
   }
   if (frags.length === 1) {
@@ -318,7 +321,7 @@ export function redisCoalesce(msg: Msg): void {
     // when it has the expected shape. MSET's is +OK whatever status the server sent, as the
     // merge of several gives (twemproxy's, which always merges).
     const r = frags[0]!.reply;
-    if (r === null || !singleReplyFits(msg, cmd.kind, r)) msg.reply = R_INVALID_ARGUMENT;
+    if (r === null || !singleReplyFits(msg, cmd.kind, r)) invalidMerge(msg);
     else msg.reply = cmd.kind === KIND_MSET ? R_OK : r;
     return;
   }
@@ -326,7 +329,7 @@ export function redisCoalesce(msg: Msg): void {
     for (const f of frags) {
       const r = f.reply;
       if (r === null || r[0] !== PLUS) {
-        msg.reply = R_INVALID_ARGUMENT;
+        invalidMerge(msg);
         return;
       }
     }
@@ -334,20 +337,28 @@ export function redisCoalesce(msg: Msg): void {
     return;
   }
   if (msg.cmd === CMD_MGET) {
-    msg.reply = mergeMget(msg, frags) ?? R_INVALID_ARGUMENT;
+    const merged = mergeMget(msg, frags);
     scratch.release();
+    if (merged === null) invalidMerge(msg);
+    else msg.reply = merged;
     return;
   }
   let sum = 0;
   for (const f of frags) {
     const v = f.reply === null ? NaN : integerReply(f.reply);
     if (Number.isNaN(v)) {
-      msg.reply = R_INVALID_ARGUMENT;
+      invalidMerge(msg);
       return;
     }
     sum += v;
   }
   msg.reply = Buffer.from(`:${sum}\r\n`, 'latin1');
+}
+
+/** Sub-replies that cannot be merged: twemproxy's `-ERR Invalid argument` (EINVAL). */
+function invalidMerge(msg: Msg): void {
+  msg.reply = R_INVALID_ARGUMENT;
+  msg.errorCode = 'EINVAL';
 }
 
 /**
