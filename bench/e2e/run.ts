@@ -536,7 +536,18 @@ function environment(): Record<string, unknown> {
     redisServer: commandOutput('redis-server', ['--version']),
     redisBenchmark: commandOutput('redis-benchmark', ['--version']),
     memcached: commandOutput('memcached', ['-V']),
+    // Whether Walnut had its malloc_trim addon (the memory-after-a-crowd check depends on it).
+    walnutNativeAddon: nativeAddonStatus(),
   };
+}
+
+/** What scripts/build.sh wrote of the addon: "built" or "skipped: <why>". */
+function nativeAddonStatus(): string {
+  try {
+    return readFileSync(join(repoRoot, 'dist', 'native', 'malloc_trim.status'), 'utf8').trim();
+  } catch {
+    return 'unknown (no dist/native/malloc_trim.status)';
+  }
 }
 
 /**
