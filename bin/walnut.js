@@ -20,11 +20,28 @@
 // --expose-gc lets Walnut run full collections after a crowd of clients has left, so that
 // memory goes back down (src/proxy/heap-trim.ts).
 // scripts/lib/processes.ts uses the same flags.
-import { existsSync } from 'node:fs';
+//
+// `node bin/walnut.js …` runs this file without its #! line, so without these flags, and
+// nothing else would show it: Walnut runs, only with more CPU per request and more memory
+// kept. So the launcher says so, unless the command only prints (-h, -V, -D, -t).
+import { existsSync, readFileSync } from 'node:fs';
 
 const entry = new URL('../dist/src/cli.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('walnut: not built yet: run `npm run build`\n');
   process.exit(1);
+}
+
+const shebang = readFileSync(new URL(import.meta.url), 'utf8').split('\n', 1)[0];
+const flags = shebang.slice(shebang.indexOf(' node ') + ' node '.length).split(' ');
+const missing = flags.filter((flag) => !process.execArgv.includes(flag));
+/** An option that makes walnut print something and exit: -h, -V, -D, -t, alone or grouped. */
+const printsOnly = (arg) =>
+  /^--(help|version|describe-stats|test-conf)$/.test(arg) || /^-[A-Za-z]*[hVDt]/.test(arg) && !arg.startsWith('--');
+if (missing.length > 0 && !process.argv.slice(2).some(printsOnly)) {
+  process.stderr.write(
+    `walnut: node was started without ${missing.join(' ')}: run ./bin/walnut.js itself, whose #! line passes ` +
+      'them, or give them to node (README, "Running it in production")\n',
+  );
 }
 await import(entry.href);

@@ -128,6 +128,8 @@ describe('the launcher bin/walnut.js', () => {
     const conf = tempFile('launcher.yml', poolYaml(listenPort, 1));
     const child = spawn(LAUNCHER, ['-c', conf, '-s', String(statsPort)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     await waitFor('stats port', () => readStats(statsPort));
     // `env -S` exec'd node in place: same pid, node's own command line.
@@ -137,6 +139,36 @@ describe('the launcher bin/walnut.js', () => {
     assert.equal(argv[1 + flags], LAUNCHER);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
+    assert.ok(!stderr.includes('node was started without'), stderr);
+  });
+
+  test('run by `node bin/walnut.js`, without the flags, it says so on stderr and runs', { skip: !LAUNCHER_BUILT && 'dist/ not built' }, async () => {
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('launcher-bare.yml', poolYaml(listenPort, 1));
+    const child = spawn(process.execPath, [LAUNCHER, '-c', conf, '-s', String(statsPort)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    await waitFor('stats port', () => readStats(statsPort));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.equal(
+      stderr.split('\n', 1)[0],
+      `walnut: node was started without ${WALNUT_NODE_FLAGS.join(' ')}: run ./bin/walnut.js itself, whose #! line passes them, or give them to node (README, "Running it in production")`,
+    );
+  });
+
+  test('`node bin/walnut.js` with an option that only prints says nothing of the flags', { skip: !LAUNCHER_BUILT && 'dist/ not built' }, async () => {
+    for (const args of [['-V'], ['-Dh'], ['--help'], ['-t', '-c', join(dir, 'missing.yml')]]) {
+      const child = spawn(process.execPath, [LAUNCHER, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      await new Promise((resolve) => child.once('close', resolve));
+      assert.ok(stderr.length > 0, args.join(' '));
+      assert.ok(!stderr.includes('node was started without'), `${args.join(' ')}: ${stderr}`);
+    }
   });
 });
 
