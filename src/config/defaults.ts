@@ -2,27 +2,10 @@
  * Default values and limits of pool settings (twemproxy's CONF_DEFAULT_* and related constants
  * in nc_conf.h, applied by nc_conf.c conf_validate_pool).
  */
-import type { DistributionName, HashName } from '../hash/names.js';
+import type { PoolConfig } from './config.js';
 
 /** The value of every optional pool key when the file does not set it. */
-export interface PoolDefaults {
-  readonly hash: HashName;
-  readonly hashTag: Buffer | null;
-  readonly distribution: DistributionName;
-  readonly timeout: number;
-  readonly backlog: number;
-  readonly clientConnections: number;
-  readonly redis: boolean;
-  readonly redisAuth: string | null;
-  readonly redisDb: number;
-  readonly preconnect: boolean;
-  readonly autoEjectHosts: boolean;
-  readonly serverConnections: number;
-  readonly serverRetryTimeout: number;
-  readonly serverFailureLimit: number;
-  readonly tcpkeepalive: boolean;
-  readonly reuseport: boolean;
-}
+export type PoolDefaults = Omit<PoolConfig, 'name' | 'listen' | 'servers'>;
 
 export const DEFAULTS: PoolDefaults = Object.freeze({
   hash: 'fnv1a_64',
