@@ -63,6 +63,7 @@ const W_END = Buffer.from('END', 'latin1');
 const W_CLIENT_ERROR = Buffer.from('CLIENT_ERROR', 'latin1');
 const W_SERVER_ERROR = Buffer.from('SERVER_ERROR', 'latin1');
 const W_VERSION = Buffer.from('VERSION', 'latin1');
+const W_VALUE = Buffer.from('VALUE', 'latin1');
 
 /** Does buf[start, end) begin with word? */
 function startsWith(buf: Buffer, start: number, end: number, word: Uint8Array): boolean {
@@ -121,6 +122,55 @@ function isStoredAt(buf: Buffer, pos: number): boolean {
     pos + 8 <= buf.length && buf[pos + 1] === CH_T && buf[pos + 2] === CH_O && buf[pos + 3] === CH_R &&
     buf[pos + 4] === CH_E && buf[pos + 5] === CH_D && buf[pos + 6] === CR && buf[pos + 7] === LF
   );
+}
+
+/**
+ * How much of a line's start `badLineStart` judges: the longest first word (`SERVER_ERROR`) and
+ * then some. The rest of the line is judged when its LF arrives.
+ */
+export const MC_EARLY_CHECK_BYTES = 64;
+
+/** First words of a reply line that only spaces may follow before the CR. */
+const SPACES_ONLY_WORDS: readonly Uint8Array[] = [
+  W_STORED, W_NOT_STORED, W_EXISTS, W_NOT_FOUND, W_DELETED, W_TOUCHED, W_ERROR,
+];
+/** First words that a space and then any text may follow (VALUE: its header, judged whole). */
+const TEXT_WORDS: readonly Uint8Array[] = [W_VALUE, W_VERSION, W_CLIENT_ERROR, W_SERVER_ERROR];
+
+function isWordAt(buf: Buffer, start: number, end: number, word: Uint8Array): boolean {
+  return end - start === word.length && startsWith(buf, start, end, word);
+}
+
+/**
+ * Judge the start of a line, buf[start, end), whose LF may not have arrived (`next`: inside
+ * VALUE…END, where only VALUE or END may come). Returns -1 while the line can still be a reply,
+ * else where the excerpt for the error ends. Decided at the byte that ends the first word (a
+ * space or the CR) and, after a word that takes only spaces, at the first other byte: twemproxy
+ * fails a server's requests there too, where waiting for the LF would leave them waiting for
+ * ever when the server sends `BOGUS reply` or `STORED x` and then nothing (without a
+ * `timeout:`). The verdict depends only on the bytes up to that one, so it is the same however
+ * the line was cut into reads; parseLineAt would refuse every such line anyway.
+ */
+function badLineStart(buf: Buffer, start: number, end: number, next: boolean): number {
+  const crAt = buf.indexOf(CR, start);
+  const stop = crAt >= 0 && crAt < end ? crAt : end;
+  let i = start;
+  while (i < stop && buf[i] !== SP) i++;
+  if (i === end) return -1; // the first word has not ended yet
+  const sepIsSpace = buf[i] === SP;
+  const wordBad = sepIsSpace ? i + 1 : i; // the excerpt: the word and its space, not the CR
+  if (next) {
+    if (sepIsSpace ? isWordAt(buf, start, i, W_VALUE) : isWordAt(buf, start, i, W_END)) return -1;
+    return wordBad;
+  }
+  if (isWordAt(buf, start, i, W_END)) return sepIsSpace ? wordBad : -1;
+  for (const word of TEXT_WORDS) if (isWordAt(buf, start, i, word)) return -1;
+  let known = i > start;
+  for (let j = start; j < i && known; j++) known = buf[j]! >= CH_0 && buf[j]! <= CH_9;
+  if (!known) for (const word of SPACES_ONLY_WORDS) if (isWordAt(buf, start, i, word)) known = true;
+  if (!known) return wordBad;
+  for (let j = i; j < stop; j++) if (buf[j] !== SP) return j + 1;
+  return -1;
 }
 
 /** Printable excerpt of a bad line for the framing error reason. */
@@ -198,6 +248,8 @@ export class MemcacheReplyParser implements ReplyParser {
       }
       const lf = chunk.indexOf(LF, pos);
       if (lf === -1) {
+        const bad = badLineStart(chunk, pos, Math.min(len, pos + MC_EARLY_CHECK_BYTES), this.state === R_NEXT);
+        if (bad >= 0) return this.badLine(chunk, pos, bad, len, sink);
         if (len - pos > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
         if (this.state === R_NEXT && pos > this.segStart) this.keep(chunk.subarray(this.segStart, pos));
         this.segStart = len;
@@ -205,12 +257,18 @@ export class MemcacheReplyParser implements ReplyParser {
         this.lineLen = len - pos;
         return len;
       }
-      if (lf - pos > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
+      if (lf - pos > MC_REPLY_LINE_CAP) return this.refuseLine(chunk, pos, lf, 'reply line too long', len, sink);
       if (this.state === R_START) this.segStart = pos;
       return this.parseLineAt(chunk, pos, lf, lf + 1, sink);
     }
     // The line started in an earlier chunk, so pos is 0 here.
     const lf = chunk.indexOf(LF, pos);
+    if (lf === -1 && this.lineLen < MC_EARLY_CHECK_BYTES) {
+      // Its start has not been judged whole yet: judge it with this chunk's bytes added.
+      const head = Buffer.concat([...this.lineParts, chunk], Math.min(this.lineLen + len, MC_EARLY_CHECK_BYTES));
+      const bad = badLineStart(head, 0, head.length, this.state === R_NEXT);
+      if (bad >= 0) return this.badLine(head, 0, bad, len, sink);
+    }
     if (lf === -1) {
       this.lineLen += len;
       if (this.lineLen > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
@@ -219,9 +277,9 @@ export class MemcacheReplyParser implements ReplyParser {
       return len;
     }
     const lineLength = this.lineLen + lf;
-    if (lineLength > MC_REPLY_LINE_CAP) return this.framingError('reply line too long', len, sink);
     this.lineParts.push(chunk.subarray(0, lf + 1));
     const line = Buffer.concat(this.lineParts, lineLength + 1);
+    if (lineLength > MC_REPLY_LINE_CAP) return this.refuseLine(line, 0, lineLength, 'reply line too long', len, sink);
     this.lineParts = [];
     this.lineLen = 0;
     this.keep(line);
@@ -264,7 +322,7 @@ export class MemcacheReplyParser implements ReplyParser {
    */
   private parseLineAt(buf: Buffer, start: number, lf: number, after: number, sink: ReplySink): number {
     if (lf === start || buf[lf - 1] !== CR) {
-      return this.framingError(`reply line not terminated by CR LF: ${excerpt(buf, start, lf)}`, after, sink);
+      return this.refuseLine(buf, start, lf, `reply line not terminated by CR LF: ${excerpt(buf, start, lf)}`, after, sink);
     }
     const end = lf - 1;
     const c = buf[start]!;
@@ -274,7 +332,7 @@ export class MemcacheReplyParser implements ReplyParser {
         this.complete(after, 0, sink);
         return after;
       }
-      return this.framingError(`expected VALUE or END, got ${excerpt(buf, start, end)}`, after, sink);
+      return this.refuseLine(buf, start, lf, `expected VALUE or END, got ${excerpt(buf, start, end)}`, after, sink);
     }
     let flags = -1;
     switch (c) {
@@ -305,7 +363,7 @@ export class MemcacheReplyParser implements ReplyParser {
       default:
         if (isNumberLine(buf, start, end)) flags = 0;
     }
-    if (flags < 0) return this.framingError(`unexpected reply line ${excerpt(buf, start, end)}`, after, sink);
+    if (flags < 0) return this.refuseLine(buf, start, lf, `unexpected reply line ${excerpt(buf, start, end)}`, after, sink);
     this.complete(after, flags, sink);
     return after;
   }
@@ -373,6 +431,24 @@ export class MemcacheReplyParser implements ReplyParser {
     this.segStart = end;
     this.state = R_START;
     sink.onReply(reply, flags);
+  }
+
+  /**
+   * Refuse the whole line buf[start, lf) (LF not included) for `reason`, unless its start alone
+   * refuses it (badLineStart): then for that, as when the line arrives in pieces and its start
+   * is refused before its LF, so that where the reads were cut does not change the wording.
+   * (Judged only here, for a line refused anyway: good lines are not scanned twice.)
+   */
+  private refuseLine(buf: Buffer, start: number, lf: number, reason: string, len: number, sink: ReplySink): number {
+    const bad = badLineStart(buf, start, Math.min(lf, start + MC_EARLY_CHECK_BYTES), this.state === R_NEXT);
+    if (bad >= 0) return this.badLine(buf, start, bad, len, sink);
+    return this.framingError(reason, len, sink);
+  }
+
+  /** A line whose start cannot begin a reply (badLineStart): excerpt buf[start, bad). */
+  private badLine(buf: Buffer, start: number, bad: number, len: number, sink: ReplySink): number {
+    const what = excerpt(buf, start, bad);
+    return this.framingError(this.state === R_NEXT ? `expected VALUE or END, got ${what}` : `unexpected reply line ${what}`, len, sink);
   }
 
   private framingError(reason: string, len: number, sink: ReplySink): number {

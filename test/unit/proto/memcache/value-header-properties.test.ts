@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { REPLY_ERROR, ROUTE_FRAGMENT } from '../../../../src/proto/message.js';
 import { createMemcacheCodec } from '../../../../src/proto/memcache/memcache-codec.js';
+import { MC_EARLY_CHECK_BYTES } from '../../../../src/proto/memcache/reply-parser.js';
 import type { ReplyEvent } from './memcache-harness.js';
 import { LINE_CAP, U64_MAX, chunkings, latin1, modelHeader, modelMerge, parseReplies, parseRequests, splitAt } from './memcache-harness.js';
 
@@ -23,6 +24,29 @@ function modelOtherLine(line: string): number {
   if (/^[0-9]+ *$/.test(line) || /^VERSION( [\s\S]*)?$/.test(line)) return 0;
   if (/^(CLIENT_ERROR|SERVER_ERROR)( [\s\S]*)?$/.test(line)) return REPLY_ERROR;
   return -1;
+}
+
+/**
+ * Where the excerpt of a line start the parser refuses before its LF ends (-1: not refused
+ * yet), from the first MC_EARLY_CHECK_BYTES of the line as far as they have arrived: the first
+ * word must be one a reply line starts with, and after a word that takes only spaces nothing
+ * else may come before the CR.
+ */
+function modelBadStart(head: string, inValues: boolean): number {
+  const cr = head.indexOf('\r');
+  const stop = cr < 0 ? head.length : cr;
+  const sp = head.slice(0, stop).indexOf(' ');
+  const i = sp < 0 ? stop : sp;
+  if (i === head.length) return -1;
+  const word = head.slice(0, i);
+  const spaceAfter = head[i] === ' ';
+  const wordBad = spaceAfter ? i + 1 : i;
+  if (inValues) return (spaceAfter ? word === 'VALUE' : word === 'END') ? -1 : wordBad;
+  if (word === 'END') return spaceAfter ? wordBad : -1;
+  if (['VALUE', 'VERSION', 'CLIENT_ERROR', 'SERVER_ERROR'].includes(word)) return -1;
+  if (!/^([0-9]+|STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|ERROR)$/.test(word)) return wordBad;
+  const other = /[^ ]/.exec(head.slice(i, stop));
+  return other === null ? -1 : i + other.index + 1;
 }
 
 /** What the reply parser reports for the whole stream s (latin1), from the grammar. */
@@ -40,6 +64,8 @@ function modelReplies(s: string): ReplyEvent[] {
     const c = s.charCodeAt(pos);
     if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57))) return fail(`unexpected reply byte 0x${c.toString(16).padStart(2, '0')}`);
     const lf = s.indexOf('\n', pos);
+    const bad = modelBadStart(s.slice(pos, Math.min(lf < 0 ? s.length : lf, pos + MC_EARLY_CHECK_BYTES)), inValues);
+    if (bad >= 0) return fail(inValues ? `expected VALUE or END, got ${excerpt(pos, pos + bad)}` : `unexpected reply line ${excerpt(pos, pos + bad)}`);
     if ((lf < 0 ? s.length : lf) - pos > LINE_CAP) return fail('reply line too long');
     if (lf < 0) return events;
     if (s[lf - 1] !== '\r') return fail(`reply line not terminated by CR LF: ${excerpt(pos, lf)}`);
