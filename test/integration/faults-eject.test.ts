@@ -4,15 +4,9 @@
 // server, retry after the timeout, all servers out → refused without connecting).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  freePort,
-  startNutcracker,
-  startRedis,
-  startWalnut,
-  type Running,
-  type RunningProxy,
-} from '../../scripts/lib/processes.js';
+import { startRedis, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { RawClient } from './support/raw-client.js';
+import { startBoth } from './support/side-by-side.js';
 
 const RETRY_MS = 1000;
 /** GET replies from server a and server b for the probe keys (each server has them all). */
@@ -45,16 +39,6 @@ function ejectingPool(pool: string, port: number, servers: readonly Running[], e
     `    - 127.0.0.1:${servers[1]!.port}:1 redis-b`,
     '',
   ].join('\n');
-}
-
-/** Walnut and nutcracker, each on a port of its own, on the same configuration. */
-async function startBoth(config: (port: number) => string): Promise<Record<'walnut' | 'nutcracker', { proxy: RunningProxy; port: number }>> {
-  const [wp, np] = await Promise.all([freePort(), freePort()]);
-  const [walnut, nutcracker] = await Promise.all([
-    startWalnut(config(wp!), { listenPorts: [wp!] }),
-    startNutcracker(config(np!), { listenPorts: [np!] }),
-  ]);
-  return { walnut: { proxy: walnut, port: wp! }, nutcracker: { proxy: nutcracker, port: np! } };
 }
 
 /** Each server holds every key with its own value (on-0, on-1 ...), so a GET tells where a key lives. */

@@ -6,15 +6,9 @@
 // (spec 4.6, 8.3).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  freePort,
-  startNutcracker,
-  startRedis,
-  startWalnut,
-  type Running,
-  type RunningProxy,
-} from '../../scripts/lib/processes.js';
+import { startRedis, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { RawClient } from './support/raw-client.js';
+import { startBoth } from './support/side-by-side.js';
 import { poolStat, type Stats } from './support/stats.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -28,7 +22,6 @@ describe('forward_error counts split requests failed by a sub-reply, as nutcrack
   before(async () => {
     // `locked` wants a password; the pool has no redis_auth, so its sub-replies are -NOAUTH.
     servers = await Promise.all([startRedis(), startRedis({ password: 'secret' })]);
-    const [wp, np] = [await freePort(), await freePort()];
     const yaml = (port: number): string =>
       [
         'frag:',
@@ -39,12 +32,9 @@ describe('forward_error counts split requests failed by a sub-reply, as nutcrack
         `    - 127.0.0.1:${servers[1]!.port}:1 locked`,
         '',
       ].join('\n');
-    const [walnut, nutcracker] = await Promise.all([
-      startWalnut(yaml(wp), { listenPorts: [wp] }),
-      startNutcracker(yaml(np), { listenPorts: [np] }),
-    ]);
-    sides.walnut = { proxy: walnut, client: await RawClient.connect(wp) };
-    sides.nutcracker = { proxy: nutcracker, client: await RawClient.connect(np) };
+    const { walnut, nutcracker } = await startBoth(yaml);
+    sides.walnut = { proxy: walnut.proxy, client: await RawClient.connect(walnut.port) };
+    sides.nutcracker = { proxy: nutcracker.proxy, client: await RawClient.connect(nutcracker.port) };
   });
 
   after(async () => {

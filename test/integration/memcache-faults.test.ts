@@ -17,13 +17,13 @@ import { after, before, describe, test } from 'node:test';
 import {
   freePort,
   startMemcached,
-  startNutcracker,
   startWalnut,
   type Running,
   type RunningProxy,
 } from '../../scripts/lib/processes.js';
 import { exchange, McClient, memcachePoolYaml } from './support/memcache-client.js';
 import { poolStat, serverStat, type Stats } from './support/stats.js';
+import { startBoth } from './support/side-by-side.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -304,13 +304,9 @@ describe('memcache auto_eject_hosts: Walnut and nutcracker give the same replies
   before(async () => {
     shards.push(...(await Promise.all([startMemcached(), startMemcached(), startMemcached()])));
     for (let s = 0; s < shards.length; s++) await seed(s);
-    const [wp, np] = await Promise.all([freePort(), freePort()]);
-    const [walnut, nutcracker] = await Promise.all([
-      startWalnut(config(wp!), { listenPorts: [wp!] }),
-      startNutcracker(config(np!), { listenPorts: [np!] }),
-    ]);
-    sides.walnut = { proxy: walnut, client: await McClient.connect(wp!), replies: [] };
-    sides.nutcracker = { proxy: nutcracker, client: await McClient.connect(np!), replies: [] };
+    const { walnut, nutcracker } = await startBoth(config);
+    sides.walnut = { proxy: walnut.proxy, client: await McClient.connect(walnut.port), replies: [] };
+    sides.nutcracker = { proxy: nutcracker.proxy, client: await McClient.connect(nutcracker.port), replies: [] };
   });
 
   after(async () => {
