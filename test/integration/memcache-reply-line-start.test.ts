@@ -20,6 +20,7 @@ const STARTS: Readonly<Record<string, string>> = {
   'misspelt VALUE': 'VALUX a 0 1',
   'status word, then text': 'STORED x',
   'number, then text': '12 a',
+  'number, then a letter': '12a',
   'END, then a space': 'END ',
   'an unknown word inside VALUE…END': 'VALUE a 0 1\r\nx\r\nBOGUS ',
 };

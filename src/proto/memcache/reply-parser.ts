@@ -154,6 +154,13 @@ function isWordAt(buf: Buffer, start: number, end: number, word: Uint8Array): bo
 function badLineStart(buf: Buffer, start: number, end: number, next: boolean): number {
   const crAt = buf.indexOf(CR, start);
   const stop = crAt >= 0 && crAt < end ? crAt : end;
+  if (!next) {
+    // A number (incr, decr) fails at its first byte that is neither a digit nor a space, as
+    // twemproxy's does: `12a` need not wait for a word end that may never come.
+    let d = start;
+    while (d < stop && buf[d]! >= CH_0 && buf[d]! <= CH_9) d++;
+    if (d > start && d < stop && buf[d] !== SP) return d + 1;
+  }
   let i = start;
   while (i < stop && buf[i] !== SP) i++;
   if (i === end) return -1; // the first word has not ended yet

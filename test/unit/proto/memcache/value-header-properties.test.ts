@@ -28,13 +28,16 @@ function modelOtherLine(line: string): number {
 
 /**
  * Where the excerpt of a line start the parser refuses before its LF ends (-1: not refused
- * yet), from the first MC_EARLY_CHECK_BYTES of the line as far as they have arrived: the first
- * word must be one a reply line starts with, and after a word that takes only spaces nothing
- * else may come before the CR.
+ * yet), from the first MC_EARLY_CHECK_BYTES of the line as far as they have arrived: a number
+ * ends at its first byte that is neither a digit nor a space; the first word must be one a
+ * reply line starts with, and after a word that takes only spaces nothing else may come before
+ * the CR.
  */
 function modelBadStart(head: string, inValues: boolean): number {
   const cr = head.indexOf('\r');
   const stop = cr < 0 ? head.length : cr;
+  const number = /^[0-9]+[^0-9 ]/.exec(head.slice(0, stop));
+  if (!inValues && number !== null) return number[0].length;
   const sp = head.slice(0, stop).indexOf(' ');
   const i = sp < 0 ? stop : sp;
   if (i === head.length) return -1;
