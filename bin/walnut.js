@@ -36,8 +36,7 @@ const shebang = readFileSync(new URL(import.meta.url), 'utf8').split('\n', 1)[0]
 const flags = shebang.slice(shebang.indexOf(' node ') + ' node '.length).split(' ');
 const missing = flags.filter((flag) => !process.execArgv.includes(flag));
 /** An option that makes walnut print something and exit: -h, -V, -D, -t, alone or grouped. */
-const printsOnly = (arg) =>
-  /^--(help|version|describe-stats|test-conf)$/.test(arg) || /^-[A-Za-z]*[hVDt]/.test(arg) && !arg.startsWith('--');
+const printsOnly = (arg) => /^--(help|version|describe-stats|test-conf)$/.test(arg) || /^-[A-Za-z]*[hVDt]/.test(arg);
 if (missing.length > 0 && !process.argv.slice(2).some(printsOnly)) {
   process.stderr.write(
     `walnut: node was started without ${missing.join(' ')}: run ./bin/walnut.js itself, whose #! line passes ` +

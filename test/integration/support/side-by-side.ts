@@ -2,7 +2,7 @@
 // that compare the two step by step.
 import { freePort, startNutcracker, startWalnut, type RunningProxy } from '../../../scripts/lib/processes.js';
 
-export type ProxyName = 'walnut' | 'nutcracker';
+type ProxyName = 'walnut' | 'nutcracker';
 
 /** Walnut and nutcracker, each listening on a port of its own, on the configuration `config(port)`. */
 export async function startBoth(config: (port: number) => string): Promise<Record<ProxyName, { proxy: RunningProxy; port: number }>> {
