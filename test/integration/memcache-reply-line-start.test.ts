@@ -1,9 +1,10 @@
 // A memcached-protocol server that starts a reply line no reply can begin with (`BOGUS reply`,
-// `STORED x`, `END ` ...) and then sends nothing more, against Walnut and Debian's nutcracker on
-// the same configuration with no `timeout:`. twemproxy fails the request as soon as the first
-// word (or the byte after a word that takes only spaces) shows the line is not a reply, with
-// `SERVER_ERROR Invalid argument`, and closes the server connection. Walnut used to wait for
-// the line's LF, which such a server may never send: the client's request then waited for ever.
+// `STORED x`, `END `, `VALUE a b 1` ...) and then sends nothing more, against Walnut and
+// Debian's nutcracker on the same configuration with no `timeout:`. twemproxy fails the request
+// as soon as a byte shows the line is not a reply (the end of the first word, the byte after a
+// word that takes only spaces, a VALUE header's field), with `SERVER_ERROR Invalid argument`,
+// and closes the server connection. Walnut used to wait for the line's LF, which such a server
+// may never send: the client's request then waited for ever.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startNutcracker, startWalnut, type RunningProxy } from '../../scripts/lib/processes.js';
@@ -22,6 +23,8 @@ const STARTS: Readonly<Record<string, string>> = {
   'number, then text': '12 a',
   'number, then a letter': '12a',
   'END, then a space': 'END ',
+  'VALUE, flags not a number': 'VALUE a b 1',
+  'VALUE, length not a number': 'VALUE a 0 1x',
   'an unknown word inside VALUE…END': 'VALUE a 0 1\r\nx\r\nBOGUS ',
 };
 const WANT = 'SERVER_ERROR Invalid argument\r\n';

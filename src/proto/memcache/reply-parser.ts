@@ -23,7 +23,8 @@
  */
 import { EMPTY, REPLY_ERROR, REPLY_TOO_LARGE } from '../message.js';
 import { MAX_GATHERED_REPLY_BYTES, type ReplyParser, type ReplySink } from '../codec.js';
-import { ValueHeader, readValueHeader, valueDataEnd } from './value-header.js';
+import { ValueHeader, readValueHeader, valueDataEnd, valueHeaderBadByte } from './value-header.js';
+import { MC_KEY_MAX } from './commands.js';
 import { bytesOf } from '../../util/bytes.js';
 
 // Parser states.
@@ -125,17 +126,18 @@ function isStoredAt(buf: Buffer, pos: number): boolean {
 }
 
 /**
- * How much of a line's start `badLineStart` judges: the longest first word (`SERVER_ERROR`) and
- * then some. The rest of the line is judged when its LF arrives.
+ * How much of a line's start `badLineStart` judges: a VALUE header with a key of MC_KEY_MAX
+ * bytes and its numbers, the longest line start a server writes. The rest of the line is
+ * judged when its LF arrives.
  */
-export const MC_EARLY_CHECK_BYTES = 64;
+export const MC_EARLY_CHECK_BYTES = 6 + MC_KEY_MAX + 64;
 
 /** First words of a reply line that only spaces may follow before the CR. */
 const SPACES_ONLY_WORDS: readonly Uint8Array[] = [
   W_STORED, W_NOT_STORED, W_EXISTS, W_NOT_FOUND, W_DELETED, W_TOUCHED, W_ERROR,
 ];
-/** First words that a space and then any text may follow (VALUE: its header, judged whole). */
-const TEXT_WORDS: readonly Uint8Array[] = [W_VALUE, W_VERSION, W_CLIENT_ERROR, W_SERVER_ERROR];
+/** First words that a space and then any text may follow. */
+const TEXT_WORDS: readonly Uint8Array[] = [W_VERSION, W_CLIENT_ERROR, W_SERVER_ERROR];
 
 function isWordAt(buf: Buffer, start: number, end: number, word: Uint8Array): boolean {
   return end - start === word.length && startsWith(buf, start, end, word);
@@ -145,7 +147,8 @@ function isWordAt(buf: Buffer, start: number, end: number, word: Uint8Array): bo
  * Judge the start of a line, buf[start, end), whose LF may not have arrived (`next`: inside
  * VALUE…END, where only VALUE or END may come). Returns -1 while the line can still be a reply,
  * else where the excerpt for the error ends. Decided at the byte that ends the first word (a
- * space or the CR) and, after a word that takes only spaces, at the first other byte: twemproxy
+ * space or the CR); after a word that takes only spaces, at the first other byte; in a VALUE
+ * header, at the first byte no header can have there (`VALUE a b 1`): twemproxy
  * fails a server's requests there too, where waiting for the LF would leave them waiting for
  * ever when the server sends `BOGUS reply` or `STORED x` and then nothing (without a
  * `timeout:`). The verdict depends only on the bytes up to that one, so it is the same however
@@ -166,10 +169,12 @@ function badLineStart(buf: Buffer, start: number, end: number, next: boolean): n
   if (i === end) return -1; // the first word has not ended yet
   const sepIsSpace = buf[i] === SP;
   const wordBad = sepIsSpace ? i + 1 : i; // the excerpt: the word and its space, not the CR
-  if (next) {
-    if (sepIsSpace ? isWordAt(buf, start, i, W_VALUE) : isWordAt(buf, start, i, W_END)) return -1;
-    return wordBad;
+  if (isWordAt(buf, start, i, W_VALUE)) {
+    if (!sepIsSpace) return wordBad;
+    const bad = valueHeaderBadByte(buf, start, end);
+    return bad < 0 ? -1 : bad + 1;
   }
+  if (next) return !sepIsSpace && isWordAt(buf, start, i, W_END) ? -1 : wordBad;
   if (isWordAt(buf, start, i, W_END)) return sepIsSpace ? wordBad : -1;
   for (const word of TEXT_WORDS) if (isWordAt(buf, start, i, word)) return -1;
   let known = i > start;

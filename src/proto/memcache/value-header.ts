@@ -104,6 +104,44 @@ export function readValueFields(buf: Buffer, at: number, h: ValueHeader): number
 }
 
 /**
+ * For a header line whose LF has not arrived: the position of the first byte of buf[pos, end)
+ * (which starts `VALUE `) that no header of the grammar can have there, or -1 while every byte
+ * so far fits one. Only the shape is judged, not the ranges of the numbers: this decides early
+ * what readValueHeader would refuse anyway, and a byte's verdict depends on the bytes before
+ * it only, so it is the same however the line was cut into reads. buf[pos, end) holds no LF.
+ */
+export function valueHeaderBadByte(buf: Buffer, pos: number, end: number): number {
+  const ks = spacesEnd(buf, pos + 6, end);
+  const keyLimit = Math.min(end, ks + MC_KEY_MAX + 1);
+  let i = ks;
+  while (i < keyLimit && buf[i] !== SP) i++;
+  if (i === keyLimit) return i - ks > MC_KEY_MAX ? i - 1 : -1;
+  // <flags>, then <bytes>: a number (flags may start with +), at least one space after flags.
+  for (let field = 0; field < 2; field++) {
+    i = spacesEnd(buf, i, end);
+    if (field === 0 && i < end && buf[i] === CH_PLUS) i++;
+    const ds = i;
+    i = digitsEnd(buf, i, end);
+    if (i === end) return -1;
+    if (i === ds || (field === 0 && buf[i] !== SP)) return i;
+  }
+  // After <bytes>: spaces, an optional [+]cas and spaces, then CR LF.
+  if (buf[i] === SP) {
+    i = spacesEnd(buf, i, end);
+    if (i < end && buf[i] !== CR) {
+      if (buf[i] === CH_PLUS) i++;
+      const ds = i;
+      i = digitsEnd(buf, i, end);
+      if (i < end && i === ds) return i;
+      i = spacesEnd(buf, i, end);
+    }
+  }
+  if (i === end) return -1;
+  if (buf[i] !== CR) return i;
+  return i + 1 < end ? i + 1 : -1; // the byte after the CR is not the LF
+}
+
+/**
  * The end of the data block of `bytes` bytes that starts at buf[dataStart] (after its CR LF),
  * when all of it and a CR LF are in buf; else -1.
  */

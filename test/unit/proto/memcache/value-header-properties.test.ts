@@ -27,11 +27,19 @@ function modelOtherLine(line: string): number {
 }
 
 /**
+ * The starts of VALUE header lines (up to, not including, their LF) that some header of the
+ * grammar begins with: the numbers' shapes, not their ranges.
+ */
+const BYTES_ON = String.raw`[0-9]+(?: *\r?| +\+| +\+?[0-9]+ *\r?)`;
+const FLAGS_ON = String.raw`(?:\+|\+?[0-9]+(?: +(?:${BYTES_ON})?)?)`;
+const VALUE_HEADER_START = new RegExp(String.raw`^VALUE +(?:[^ \n]{1,250}(?: +${FLAGS_ON}?)?)?$`);
+
+/**
  * Where the excerpt of a line start the parser refuses before its LF ends (-1: not refused
  * yet), from the first MC_EARLY_CHECK_BYTES of the line as far as they have arrived: a number
  * ends at its first byte that is neither a digit nor a space; the first word must be one a
- * reply line starts with, and after a word that takes only spaces nothing else may come before
- * the CR.
+ * reply line starts with; after a word that takes only spaces nothing else may come before
+ * the CR; a VALUE header ends at the first byte that no header has there.
  */
 function modelBadStart(head: string, inValues: boolean): number {
   const cr = head.indexOf('\r');
@@ -44,9 +52,14 @@ function modelBadStart(head: string, inValues: boolean): number {
   const word = head.slice(0, i);
   const spaceAfter = head[i] === ' ';
   const wordBad = spaceAfter ? i + 1 : i;
-  if (inValues) return (spaceAfter ? word === 'VALUE' : word === 'END') ? -1 : wordBad;
+  if (word === 'VALUE') {
+    if (!spaceAfter) return wordBad;
+    for (let n = i + 2; n <= head.length; n++) if (!VALUE_HEADER_START.test(head.slice(0, n))) return n;
+    return -1;
+  }
+  if (inValues) return !spaceAfter && word === 'END' ? -1 : wordBad;
   if (word === 'END') return spaceAfter ? wordBad : -1;
-  if (['VALUE', 'VERSION', 'CLIENT_ERROR', 'SERVER_ERROR'].includes(word)) return -1;
+  if (['VERSION', 'CLIENT_ERROR', 'SERVER_ERROR'].includes(word)) return -1;
   if (!/^([0-9]+|STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|ERROR)$/.test(word)) return wordBad;
   const other = /[^ ]/.exec(head.slice(i, stop));
   return other === null ? -1 : i + other.index + 1;
@@ -256,6 +269,23 @@ describe('VALUE headers: the reply parser', () => {
         const got = parseReplies([stream]);
         assert.deepEqual(got.events, want);
         if (want.length === 0) assert.equal(got.pending, stream.length);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('a header whose LF has not come fails at the first byte no header has there, else waits', () => {
+    fc.assert(
+      fc.property(blockArb, fc.boolean(), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer(), (block, afterValue, at, seed) => {
+        const line = block.slice(0, block.indexOf('\n'));
+        const prefix = afterValue ? 'VALUE a 0 1\r\nx\r\n' : '';
+        const stream = latin1(prefix + line.slice(0, 1 + Math.floor(at * line.length)));
+        const want = modelReplies(stream.toString('latin1'));
+        for (const { name, chunks } of chunkings(stream, seed, 2, true)) {
+          const got = parseReplies(chunks);
+          assert.deepEqual(got.events, want, name);
+          if (want.length === 0) assert.equal(got.pending, stream.length, name);
+        }
       }),
       { numRuns: 3000 },
     );
