@@ -4,6 +4,7 @@ import { availableParallelism, constants } from 'node:os';
 import type { Config } from '../config/config.js';
 import { configFromBytes, readConfigFile } from '../config/load.js';
 import { WorkerPool } from '../cluster/worker-pool.js';
+import { STATS_PUSH_MS } from '../cluster/messages.js';
 import { Proxy } from '../proxy/proxy.js';
 import { DIRECT_HANDLES_AVAILABLE } from '../proxy/stream-handle.js';
 import type { StatsSnapshot } from '../stats/snapshot.js';
@@ -216,6 +217,7 @@ export async function runProxy(
             output: options.output,
             verbosity: log.level,
             clientMemory,
+            statsPushMs: STATS_PUSH_MS,
           }, configBytes, config, (pool) => (workerPool = pool))
         : await Proxy.start(config, { clientMemory });
   } catch (err) {

@@ -13,9 +13,17 @@ export interface WorkerSettings {
   readonly verbosity: number;
   /** This worker's share of --limit-client-memory. */
   readonly clientMemory: ClientMemoryShare;
+  /**
+   * How often it sends the primary its stats unasked: the primary adds up what a worker that
+   * died had counted from its last snapshot, so this bounds what a SIGKILL loses.
+   */
+  readonly statsPushMs: number;
 }
 
 export const WORKER_ENV = 'WALNUT_WORKER_SETTINGS';
+
+/** WorkerSettings.statsPushMs of a Walnut run from the command line. */
+export const STATS_PUSH_MS = 1000;
 
 export type ToWorker =
   /**
@@ -35,6 +43,7 @@ export type ToPrimary =
   /** This worker put a unix socket at its path (the others sharing it found it there). */
   | ({ readonly type: 'published' } & PublishedSocket)
   | { readonly type: 'failed'; readonly reason: string }
+  /** The answer to the primary's request `id`, or (id 0) sent unasked (statsPushMs). */
   | { readonly type: 'stats'; readonly id: number; readonly snapshot: StatsSnapshot };
 
 /** Narrow an IPC message (unknown, from another process) by its tag. */

@@ -102,6 +102,8 @@ async function main(): Promise<void> {
     failStart(err);
   }
   send({ type: 'ready' });
+  const running = proxy;
+  setInterval(() => send({ type: 'stats', id: 0, snapshot: running.snapshot() }), settings.statsPushMs).unref();
 }
 
 main().catch(failStart);

@@ -21,7 +21,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'walnut-pool-stats-'));
   const confFile = join(dir, 'walnut.yml');
   writeFileSync(confFile, `p:\n  listen: 127.0.0.1:${await freePort()}\n  redis: true\n  servers:\n   - 127.0.0.1:1:1\n`);
-  settings = { confFile, output: join(dir, 'walnut.log'), verbosity: 5, clientMemory: { bytes: 0, label: '' } };
+  settings = { confFile, output: join(dir, 'walnut.log'), verbosity: 5, clientMemory: { bytes: 0, label: '' }, statsPushMs: 3_600_000 };
   configBytes = readFileSync(confFile);
 });
 

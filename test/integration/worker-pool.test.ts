@@ -25,7 +25,7 @@ before(async () => {
   listenPort = await freePort();
   writeFileSync(confFile, `p:\n  listen: 127.0.0.1:${listenPort}\n  redis: true\n  servers:\n   - 127.0.0.1:1:1\n`);
   configBytes = readFileSync(confFile);
-  settings = { confFile, output: join(dir, 'walnut.log'), verbosity: 5, clientMemory: { bytes: 0, label: '' } };
+  settings = { confFile, output: join(dir, 'walnut.log'), verbosity: 5, clientMemory: { bytes: 0, label: '' }, statsPushMs: 3_600_000 };
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/run.js';
-import { WORKER_ENV } from '../../src/cluster/messages.js';
+import { STATS_PUSH_MS, WORKER_ENV } from '../../src/cluster/messages.js';
 import { onePoolYaml, pidServing, startOnePoolWalnut, workerPids } from './support/workers.js';
 
 
@@ -100,9 +100,21 @@ describe('--workers 2', () => {
     assert.equal(server['requests'], server['responses']);
   });
 
-  test('a worker that dies is replaced and service goes on', async () => {
-    const [victim] = workerPids(walnut.pid);
-    assert.ok(victim !== undefined);
+  test('a worker that dies is replaced, service goes on, and what it counted stays in the sums', async () => {
+    const requests = async (): Promise<number> => {
+      const stats = (await walnut.stats()) as Record<string, Record<string, Record<string, number>>>;
+      return stats['w']?.[`127.0.0.1:${backend.port}`]?.['requests'] ?? -1;
+    };
+    const before = await requests();
+    const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false });
+    // Walnut answers INFO itself: only the INCRs reach the server.
+    const victim = Number(/process_id:(\d+)/.exec(await c.info())?.[1]);
+    assert.ok(workerPids(walnut.pid).includes(victim));
+    for (let j = 0; j < 100; j++) await c.incr('workers:kept');
+    c.disconnect();
+    // No stats reading between the INCRs and the kill: the primary knows of them only from the
+    // snapshot the worker sends unasked.
+    await new Promise((r) => setTimeout(r, STATS_PUSH_MS + 500));
     process.kill(victim, 'SIGKILL');
     let workers: number[] = [];
     for (let i = 0; i < 100; i++) {
@@ -113,6 +125,7 @@ describe('--workers 2', () => {
     assert.equal(workers.length, 2);
     assert.ok(!workers.includes(victim));
     assert.ok(workers.includes(await pidServing(port)));
+    assert.equal(await requests(), before + 100);
   });
 
   test('workers killed over and over, even while starting, are replaced every time', async () => {
