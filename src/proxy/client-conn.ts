@@ -74,7 +74,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   /** The client half-closed: close once every reply is out. */
   private eof = false;
   private closed = false;
-  /** The close is an error (client_err) rather than an orderly end (client_eof). */
+  /** The close is an error (client_err, unless `eof` came first) rather than an orderly end (client_eof). */
   private failed = false;
   private writeBlocked = false;
   private queueFull = false;
@@ -351,7 +351,9 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     this.closed = true;
     const pool = this.pool;
     pool.stats.client_connections--;
-    if (this.failed) pool.stats.client_err++;
+    // A client that ended its side first counts in client_eof whatever fails after it (writing
+    // replies it will not read: EPIPE), as in twemproxy's client_close_stats.
+    if (this.failed && !this.eof) pool.stats.client_err++;
     else pool.stats.client_eof++;
     countConnectionClosed(pool.counters);
     pool.clients.delete(this);
