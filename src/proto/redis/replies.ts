@@ -20,7 +20,7 @@ export const R_SYNTAX = latin1('-ERR syntax error\r\n');
 export const R_SELECT_UNSUPPORTED = latin1(
   '-ERR walnut: SELECT is not supported (the pool\'s database is fixed by redis_db)\r\n',
 );
-export const R_EVAL_NO_KEYS = latin1('-ERR walnut: EVAL with 0 keys cannot be routed; pass at least one key\r\n');
+export const R_EVAL_NO_KEYS = latin1('-ERR walnut: a script with 0 keys cannot be routed; pass at least one key\r\n');
 /** Redis's texts for a bad EVAL numkeys. */
 export const R_NOT_INTEGER = latin1('-ERR value is not an integer or out of range\r\n');
 export const R_EVAL_TOO_MANY_KEYS = latin1('-ERR Number of keys can\'t be greater than number of args\r\n');

@@ -86,8 +86,8 @@ const CASES: Case[] = [
   // ---- EVAL
   { name: 'EVAL routes by the first key', input: req('EVAL', 'return 1', '2', 'k1', 'k2', 'arg'), expect: [KEY('k1', { cmd: 'EVAL' })] },
   { name: 'EVALSHA', input: req('evalsha', 'abc', '1', 'k'), expect: [KEY('k', { cmd: 'EVALSHA' })] },
-  { name: 'EVAL with 0 keys', input: req('EVAL', 'return 1', '0'), expect: [LOCAL('-ERR walnut: EVAL with 0 keys cannot be routed; pass at least one key\r\n')] },
-  { name: 'EVAL with 0 keys and args', input: req('EVAL', 'return 1', '0', 'a'), expect: [LOCAL('-ERR walnut: EVAL with 0 keys cannot be routed; pass at least one key\r\n')] },
+  { name: 'EVAL with 0 keys', input: req('EVAL', 'return 1', '0'), expect: [LOCAL('-ERR walnut: a script with 0 keys cannot be routed; pass at least one key\r\n')] },
+  { name: 'EVAL with 0 keys and args', input: req('EVAL', 'return 1', '0', 'a'), expect: [LOCAL('-ERR walnut: a script with 0 keys cannot be routed; pass at least one key\r\n')] },
   { name: 'EVAL numkeys above the argument count', input: req('EVAL', 's', '3', 'a', 'b'), expect: [LOCAL("-ERR Number of keys can't be greater than number of args\r\n")] },
   { name: 'EVAL numkeys 2^63 - 1', input: req('EVAL', 's', '9223372036854775807', 'a'), expect: [LOCAL("-ERR Number of keys can't be greater than number of args\r\n")] },
   // twemproxy forwards these (digits, not 0 modulo 2^32) and Redis reads them as no integer.
