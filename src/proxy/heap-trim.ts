@@ -18,8 +18,14 @@
  * its level before they came. Without the addon (not built) that part stays in the process.
  *
  * A burst of large requests or replies (each bounded by limits.ts, but hundreds of MB) leaves
- * the same kind of freed memory with no crowd to count: RSS far above the lowest seen also
- * trims, at most every TRIM_RSS_INTERVAL_MS, since that memory may still be in use.
+ * the same kind of freed memory with no crowd to count: glibc keeps the freed buffers in its
+ * heap. RSS far above the lowest seen also trims, at most every TRIM_RSS_INTERVAL_MS, since
+ * that memory may still be in use; and so does RSS only somewhat above it while what is in use
+ * (the bytes held for clients, ClientMemory, and a generous share per open connection) is a
+ * small part of the excess, so that the excess is memory freed and not in use, when
+ * malloc_trim is there to give it back: a burst of 4 MB values that raised RSS by 136 MB used
+ * to leave it there for good. (The share per connection keeps a large crowd that stays, whose
+ * objects are most of the excess, from being collected in vain every TRIM_RSS_INTERVAL_MS.)
  *
  * Full collections on demand need node's --expose-gc (the launcher passes it); without it
  * there is nothing to call and the trimmer stays off.
@@ -38,7 +44,16 @@ export const TRIM_MAX_SHARE_LEFT = 0.5;
 export const TRIM_MIN_INTERVAL_MS = 5_000;
 /** Trim when RSS is this far above the lowest seen... */
 export const TRIM_RSS_EXCESS = 256 * 1024 * 1024;
-/** ...at most this often for that reason. */
+/**
+ * ...or this far while what is in use, the bytes held for clients and TRIM_CONNECTION_BYTES per
+ * open connection, is under TRIM_IN_USE_SHARE of the excess (with malloc_trim only: without it
+ * glibc keeps that memory whatever the collections free)...
+ */
+export const TRIM_IDLE_RSS_EXCESS = 32 * 1024 * 1024;
+export const TRIM_IN_USE_SHARE = 0.25;
+/** About three times what an idle connection costs. */
+export const TRIM_CONNECTION_BYTES = 4096;
+/** ...at most this often for either reason. */
 export const TRIM_RSS_INTERVAL_MS = 60_000;
 
 /** A full, synchronous collection: node's `gc` global under --expose-gc. */
@@ -68,6 +83,7 @@ export class HeapTrimmer {
   private readonly collect: FullCollect;
   private readonly mallocTrim: MallocTrim | null;
   private readonly residentBytes: () => number;
+  private readonly heldBytes: () => number;
   private lastTrimAt = Number.NEGATIVE_INFINITY;
   private lastRssTrimAt = Number.NEGATIVE_INFINITY;
   /** The lowest RSS seen (bytes). */
@@ -75,16 +91,21 @@ export class HeapTrimmer {
   private timer: NodeJS.Timeout | null = null;
   private trimCount = 0;
 
-  /** `residentBytes`: the process's RSS (replaced in tests). */
+  /**
+   * `heldBytes`: what is held for clients now (ClientMemory.held); `residentBytes`: the
+   * process's RSS (replaced in tests).
+   */
   constructor(
     counters: ConnectionCounters,
     collect: FullCollect,
     mallocTrim: MallocTrim | null,
+    heldBytes: () => number,
     residentBytes: () => number = () => process.memoryUsage.rss(),
   ) {
     this.counters = counters;
     this.collect = collect;
     this.mallocTrim = mallocTrim;
+    this.heldBytes = heldBytes;
     this.residentBytes = residentBytes;
   }
 
@@ -95,6 +116,10 @@ export class HeapTrimmer {
 
   start(): void {
     if (this.timer !== null) return;
+    // The floor from before any client is accepted: load that starts within the first
+    // TRIM_CHECK_MS would otherwise set it, and a burst would then have to rise TRIM_RSS_EXCESS
+    // above that load's level before its memory was given back.
+    this.readRss();
     this.timer = setInterval(() => this.check(performance.now()), TRIM_CHECK_MS);
     this.timer.unref();
   }
@@ -113,24 +138,21 @@ export class HeapTrimmer {
     const counters = this.counters;
     const current = counters.current;
     const dropped = counters.peak - current;
-    let rss: number;
-    try {
-      rss = this.residentBytes();
-    } catch {
-      // Reading RSS opens /proc/self/stat: at the open-files limit (EMFILE) it cannot, and a
-      // throw from this timer would end the process. Look again next time.
-      return false;
-    }
-    if (rss < this.rssFloor) this.rssFloor = rss;
+    const rss = this.readRss();
+    if (rss < 0) return false; // look again next time
     const crowdLeft = dropped >= TRIM_MIN_DROP && current <= counters.peak * TRIM_MAX_SHARE_LEFT;
-    const swollen = rss > this.rssFloor + TRIM_RSS_EXCESS && now - this.lastRssTrimAt >= TRIM_RSS_INTERVAL_MS;
+    const excess = rss - this.rssFloor;
+    const swollen =
+      now - this.lastRssTrimAt >= TRIM_RSS_INTERVAL_MS &&
+      (excess > TRIM_RSS_EXCESS ||
+        (excess > TRIM_IDLE_RSS_EXCESS && this.mallocTrim !== null && this.bytesInUse() < excess * TRIM_IN_USE_SHARE));
     if (!crowdLeft && !swollen) return false;
     if (now - this.lastTrimAt < TRIM_MIN_INTERVAL_MS) return false;
     if (log.level >= LOG_INFO) {
       log.info(
         crowdLeft
           ? `heap trim: ${dropped} connections gone since the peak of ${counters.peak}`
-          : `heap trim: RSS ${Math.round(rss / 1048576)} MB, ${Math.round((rss - this.rssFloor) / 1048576)} MB above its lowest`,
+          : `heap trim: RSS ${Math.round(rss / 1048576)} MB, ${Math.round(excess / 1048576)} MB above its lowest, ${Math.round(this.heldBytes() / 1048576)} MB held for ${current} connections`,
       );
     }
     if (swollen) this.lastRssTrimAt = now;
@@ -141,6 +163,24 @@ export class HeapTrimmer {
     // The second collection in a later turn, so that requests waiting meanwhile get served.
     setImmediate(() => this.secondPass());
     return true;
+  }
+
+  private bytesInUse(): number {
+    return this.heldBytes() + this.counters.current * TRIM_CONNECTION_BYTES;
+  }
+
+  /** The RSS now, which lowers the floor if it is below it; -1 when it cannot be read. */
+  private readRss(): number {
+    let rss: number;
+    try {
+      rss = this.residentBytes();
+    } catch {
+      // Reading RSS opens /proc/self/stat: at the open-files limit (EMFILE) it cannot, and a
+      // throw from a timer would end the process.
+      return -1;
+    }
+    if (rss < this.rssFloor) this.rssFloor = rss;
+    return rss;
   }
 
   private secondPass(): void {

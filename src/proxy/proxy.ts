@@ -51,7 +51,7 @@ export class Proxy implements StatsSource {
     this.pools = config.pools.map((p) => new ServerPool(p, codecFor(p), this.counters, this.memory));
     this.listeners = this.pools.map((p) => new Listener(p, options.onSocketPublished ?? null));
     const gc = exposedGc();
-    this.trimmer = gc === null ? null : new HeapTrimmer(this.counters, gc, loadMallocTrim());
+    this.trimmer = gc === null ? null : new HeapTrimmer(this.counters, gc, loadMallocTrim(), () => this.memory.held);
   }
 
   /** Bind every pool's listener (in pool order) and pre-connect where configured. */

@@ -14,6 +14,9 @@ import {
   HeapTrimmer,
   TRIM_MIN_DROP,
   TRIM_MIN_INTERVAL_MS,
+  TRIM_CONNECTION_BYTES,
+  TRIM_IDLE_RSS_EXCESS,
+  TRIM_IN_USE_SHARE,
   TRIM_RSS_EXCESS,
   TRIM_RSS_INTERVAL_MS,
   exposedGc,
@@ -33,25 +36,32 @@ interface Setup {
   close: (n: number) => void;
   /** Sets the RSS the trimmer reads (bytes). */
   setRss: (bytes: number) => void;
+  /** Sets the bytes held for clients the trimmer reads. */
+  setHeld: (bytes: number) => void;
 }
 
-function setup(): Setup {
+/** `withMallocTrim`: whether the addon is there (false: the trimmer gets null). */
+function setup(withMallocTrim = true): Setup {
   const counters = newConnectionCounters();
   let n = 0;
   let m = 0;
   const events: string[] = [];
   let rss = 60 * 1024 * 1024;
+  let held = 0;
   const trimmer = new HeapTrimmer(
     counters,
     () => {
       n++;
       events.push('gc');
     },
-    () => {
-      m++;
-      events.push('malloc_trim');
-      return true;
-    },
+    withMallocTrim
+      ? () => {
+          m++;
+          events.push('malloc_trim');
+          return true;
+        }
+      : null,
+    () => held,
     () => rss,
   );
   return {
@@ -68,6 +78,9 @@ function setup(): Setup {
     },
     setRss: (bytes) => {
       rss = bytes;
+    },
+    setHeld: (bytes) => {
+      held = bytes;
     },
   };
 }
@@ -126,8 +139,9 @@ test('trims are at least TRIM_MIN_INTERVAL_MS apart', async () => {
 });
 
 test('RSS far above the lowest seen trims too, at most every TRIM_RSS_INTERVAL_MS, with no crowd', async () => {
-  const { trimmer, collections, setRss, open, counters } = setup();
+  const { trimmer, collections, setRss, setHeld, open, counters } = setup();
   const MB = 1024 * 1024;
+  setHeld(TRIM_RSS_EXCESS); // the memory is in use: only this rule applies
   open(10);
   setRss(60 * MB);
   assert.equal(trimmer.check(1_000), false, 'at its lowest');
@@ -147,14 +161,67 @@ test('RSS far above the lowest seen trims too, at most every TRIM_RSS_INTERVAL_M
 });
 
 test('the lowest RSS seen is the floor: growth from a higher start is measured from it', () => {
-  const { trimmer, setRss } = setup();
+  const { trimmer, setRss, setHeld } = setup();
   const MB = 1024 * 1024;
+  setHeld(TRIM_RSS_EXCESS);
   setRss(500 * MB);
   assert.equal(trimmer.check(1_000), false);
   setRss(100 * MB);
   assert.equal(trimmer.check(2_000), false);
   setRss(100 * MB + TRIM_RSS_EXCESS + MB); // below the first reading plus the excess, above the floor
   assert.equal(trimmer.check(3_000), true);
+});
+
+test('the floor is read when the trimmer starts, before any client: load from the first second on does not raise it', () => {
+  const { trimmer, setRss, setHeld } = setup();
+  const MB = 1024 * 1024;
+  setHeld(TRIM_RSS_EXCESS);
+  setRss(60 * MB);
+  trimmer.start();
+  try {
+    // The first look comes TRIM_CHECK_MS later, with clients already at work.
+    setRss(200 * MB);
+    assert.equal(trimmer.check(1_000), false);
+    setRss(60 * MB + TRIM_RSS_EXCESS + MB); // above the start by the excess, not above the first look
+    assert.equal(trimmer.check(2_000), true);
+  } finally {
+    trimmer.stop();
+  }
+});
+
+test('RSS somewhat above the lowest trims when little of the excess is in use, with malloc_trim only', () => {
+  const MB = 1024 * 1024;
+  const excess = TRIM_IDLE_RSS_EXCESS + MB;
+  const inUse = Math.floor(excess * TRIM_IN_USE_SHARE); // the least that stops it
+  {
+    const { trimmer, setRss, setHeld, open } = setup();
+    setRss(60 * MB);
+    assert.equal(trimmer.check(1_000), false);
+    setRss(60 * MB + TRIM_IDLE_RSS_EXCESS); // exactly the excess: not yet
+    assert.equal(trimmer.check(2_000), false);
+    setRss(60 * MB + excess);
+    open(4);
+    setHeld(inUse - 4 * TRIM_CONNECTION_BYTES); // held for clients, and their connections
+    assert.equal(trimmer.check(3_000), false, 'in use');
+    setHeld(inUse - 4 * TRIM_CONNECTION_BYTES - 1);
+    assert.equal(trimmer.check(4_000), true, 'the excess is memory freed, not in use');
+    setHeld(0);
+    assert.equal(trimmer.check(4_000 + TRIM_RSS_INTERVAL_MS - 1), false, 'at most every TRIM_RSS_INTERVAL_MS');
+    assert.equal(trimmer.check(4_000 + TRIM_RSS_INTERVAL_MS), true);
+    // A crowd that stays: its connections account for the excess, nothing is held.
+    open(Math.ceil(inUse / TRIM_CONNECTION_BYTES));
+    assert.equal(trimmer.check(4_000 + 2 * TRIM_RSS_INTERVAL_MS), false, 'the crowd is in use');
+  }
+  {
+    // Without the addon glibc keeps that memory whatever the collections free.
+    const { trimmer, setRss } = setup(false);
+    setRss(60 * MB);
+    assert.equal(trimmer.check(1_000), false);
+    setRss(60 * MB + excess);
+    assert.equal(trimmer.check(2_000), false);
+    setRss(60 * MB + TRIM_RSS_EXCESS + MB);
+    assert.equal(trimmer.check(3_000), true, 'the far excess still trims');
+  }
 });
 
 test("exposedGc finds node --expose-gc's global, and only that", () => {
