@@ -35,7 +35,8 @@ export const USAGE = `usage: npm run bench -- [options]
 Runs redis-benchmark, a memcached load and short-lived connections (connect, GET, close)
 against the servers directly, against C twemproxy (nutcracker) and against Walnut,
 interleaved round by round, then times 10,000-key MGETs and compares Walnut --workers 2 with
-one process, and measures memory per idle client. Prints tables and writes
+one process, and measures memory per idle client and after a burst of large values. Prints
+tables and writes
 bench/results/<time>.json.
 
   --rounds N         rounds of every test (default 3); figures are medians over rounds

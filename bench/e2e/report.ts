@@ -2,7 +2,7 @@
 // line per test and target with Walnut's ratios on its line, then bulk gets, idle memory and
 // the issue's targets. No twemproxy counterpart.
 import { describeRounds, formatMargin, type Check } from './summary.js';
-import { TARGETS, type BulkResult, type IdleResult, type TestResult, type TwemproxyDrift } from './results.js';
+import { TARGETS, type BulkResult, type BurstResult, type IdleResult, type TestResult, type TwemproxyDrift } from './results.js';
 import { WORKER_TARGETS, type WorkersResult } from './workers-scaling.js';
 
 /**
@@ -159,6 +159,22 @@ export function formatIdle(idle: readonly IdleResult[]): string[] {
     ]);
   }
   return formatTable(rows, 'lrrrrrrrrrrl');
+}
+
+export function formatBurst(burst: readonly BurstResult[]): string[] {
+  const rows: string[][] = [['proxy', 'MB of values', 'RSS before kB', 'peak kB', '1 s after', 'after settling', 'memory returned']];
+  for (const b of burst) {
+    rows.push([
+      b.proxy,
+      fmtInt(b.megabytes),
+      fmtInt(b.rssBeforeKb),
+      fmtInt(b.rssPeakKb),
+      fmtInt(b.rssAfter1sKb),
+      fmtInt(b.rssAfterSettleKb),
+      b.failure !== '' ? `failure: ${b.failure}` : `${fmtFixed(b.retainedShare * 100, 0)}% of growth kept`,
+    ]);
+  }
+  return formatTable(rows, 'lrrrrrl');
 }
 
 export function formatChecks(checks: readonly Check[]): string[] {

@@ -151,6 +151,21 @@ export interface IdleResult {
   failure: string;
 }
 
+/** A burst of large values through a fresh proxy, and its RSS after (burst-memory.ts). */
+export interface BurstResult {
+  proxy: ProxyName;
+  /** Megabytes of values sent and received through the proxy. */
+  megabytes: number;
+  rssBeforeKb: number;
+  /** The highest RSS sampled during the burst. */
+  rssPeakKb: number;
+  rssAfter1sKb: number;
+  rssAfterSettleKb: number;
+  /** Share of the growth to the peak still held BURST_SETTLE_MS after the burst (0 = all returned). */
+  retainedShare: number;
+  failure: string;
+}
+
 export function idleSummary(
   proxy: ProxyName,
   clients: number,
@@ -241,6 +256,7 @@ export function evaluateTargets(
   bulk: readonly BulkResult[],
   idle: readonly IdleResult[],
   cores: number,
+  burst: readonly BurstResult[] = [],
 ): Check[] {
   const at = (p: number): TestResult[] => tests.filter((t) => t.pipeline === p);
   // Each test's ratio of medians, and the same geomean formed from each round alone.
@@ -310,6 +326,17 @@ export function evaluateTargets(
         0.1,
         i.retainedShare,
         `${i.rssBeforeKb} → ${i.rssWithClientsKb} → ${i.rssAfter15sKb} kB; a second wave: ${i.rssSecondWaveKb} kB, ${i.rssAfterSecondCloseKb} kB 1 s after it left`,
+      ),
+    );
+  }
+  for (const b of burst.filter((x) => x.proxy === 'walnut')) {
+    checks.push(
+      check(
+        'memory back near its start after a burst of 1 MB values (share of growth kept)',
+        'max',
+        0.1,
+        b.failure === '' ? b.retainedShare : Number.NaN,
+        b.failure === '' ? `${b.rssBeforeKb} → ${b.rssPeakKb} → ${b.rssAfterSettleKb} kB` : `failure: ${b.failure}`,
       ),
     );
   }

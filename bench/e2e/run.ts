@@ -11,12 +11,13 @@ import { repoRoot, walnutCli, nutcrackerBin } from '../../scripts/lib/processes.
 import { runBulk } from './bulk-get.js';
 import { runConnectChurn } from './connect-churn.js';
 import { respCommand } from './raw-client.js';
+import { BURST_SETTLE_MS, measureBurst } from './burst-memory.js';
 import { measureIdle } from './idle-memory.js';
 import { benchKey, MEMCACHE_TESTS, runMemcacheLoad, type MemcacheTest } from './memcache-load.js';
 import { parseBenchArgs, requestCount, USAGE, type BenchOptions } from './options.js';
 import { cpuSeconds, cpuSecondsOf, reapedChildrenCpuSeconds } from './proc-stats.js';
 import { REDIS_TESTS, runRedisBenchmark, type RedisTest } from './redis-benchmark.js';
-import { formatBulk, formatChecks, formatDrift, formatIdle, formatTests, formatWorkers } from './report.js';
+import { formatBulk, formatBurst, formatChecks, formatDrift, formatIdle, formatTests, formatWorkers } from './report.js';
 import { roundOrder } from './summary.js';
 import {
   evaluateTargets,
@@ -24,6 +25,7 @@ import {
   testLabel,
   TARGETS,
   type BulkResult,
+  type BurstResult,
   type IdleResult,
   type Sample,
   type TargetName,
@@ -621,6 +623,7 @@ async function main(): Promise<number> {
   const connects: TestResult[] = [];
   const bulk: BulkResult[] = [];
   const idle: IdleResult[] = [];
+  const burst: BurstResult[] = [];
   let workers: WorkersResult[] = [];
   const drift: TwemproxyDrift[] = [];
   if (opts.skip.size > 0) notes.push(`left out (--skip): ${[...opts.skip].join(', ')}`);
@@ -639,7 +642,7 @@ async function main(): Promise<number> {
     const bulkTrials = opts.quick ? BULK_TRIALS.quick : BULK_TRIALS.full;
     const workerRuns = workersRun ? workerTests(opts).length * PIPELINES.length * WORKER_TARGETS.length * opts.rounds : 0;
     progress.total =
-      planned.length * TARGETS.length * opts.rounds + bulkSuites.length * bulkTrials + workerRuns + (opts.sections.has('idle') ? 2 : 0);
+      planned.length * TARGETS.length * opts.rounds + bulkSuites.length * bulkTrials + workerRuns + (opts.sections.has('idle') ? 4 : 0);
 
     const driftSuites = opts.sections.has('redis') ? bed.suites.filter((suite) => suite.protocol === 'redis') : [];
     const fresh: Sample[] = [];
@@ -698,6 +701,8 @@ async function main(): Promise<number> {
       for (const which of ['twemproxy', 'walnut'] as const) {
         progress.step(`${which} with ${idleClients} idle clients`);
         idle.push(await measureIdle(which, bed.yaml, idleClients, proxyArgs[which]));
+        progress.step(`${which} after a burst of 1 MB values (${BURST_SETTLE_MS / 1000} s to settle)`);
+        burst.push(await measureBurst(which, bed.yaml, proxyArgs[which]));
       }
     }
   } finally {
@@ -706,7 +711,7 @@ async function main(): Promise<number> {
 
   progress.end();
 
-  const checks = evaluateTargets(tests, bulk, idle, cpus().length);
+  const checks = evaluateTargets(tests, bulk, idle, cpus().length, burst);
   const finished = new Date();
   const result = {
     startedAt: started.toISOString(),
@@ -729,6 +734,7 @@ async function main(): Promise<number> {
     bulk,
     workers,
     idle,
+    burst,
     checks,
     notes,
   };
@@ -766,6 +772,7 @@ async function main(): Promise<number> {
   if (bulk.length > 0) lines.push('', ...formatBulk(bulk));
   if (workers.length > 0) lines.push('', ...formatWorkers(workers));
   if (idle.length > 0) lines.push('', ...formatIdle(idle));
+  if (burst.length > 0) lines.push('', 'A burst of 1 MB values (20 clients pipelining SETs and GETs for 5 s) through a fresh proxy, then nothing', ...formatBurst(burst));
   if (checks.length > 0) lines.push('', 'Targets (margin: headroom to the limit, negative = missed by that much)', ...formatChecks(checks));
   if (notes.length > 0) lines.push('', 'Notes:', ...notes.map((n) => `  ${n}`));
 

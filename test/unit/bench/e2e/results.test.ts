@@ -8,9 +8,11 @@ import {
   summariseTest,
   walnutCpuShareFor,
   type BulkResult,
+  type BurstResult,
   type Sample,
   type TargetName,
 } from '../../../../bench/e2e/results.js';
+import type { Check } from '../../../../bench/e2e/summary.js';
 
 function sample(round: number, rps: number, p99Ms: number, cpuUsPerReq: number, failure = '', pathCpuUsPerReq = NaN): Sample {
   return {
@@ -143,6 +145,28 @@ test('evaluateTargets applies each target to the right depth and figure', () => 
   assert.equal(get('memory back near its start').pass, true);
   assert.equal(checks.filter((c) => c.name.startsWith('memory back')).length, 1);
   assert.deepEqual(evaluateTargets([], [], [], 2), []);
+});
+
+test("evaluateTargets judges Walnut's memory after a burst of large values, not twemproxy's", () => {
+  const burst = (proxy: 'walnut' | 'twemproxy', after: number, failure = ''): BurstResult => ({
+    proxy,
+    megabytes: 2000,
+    rssBeforeKb: 60_000,
+    rssPeakKb: 260_000,
+    rssAfter1sKb: 250_000,
+    rssAfterSettleKb: after,
+    retainedShare: (after - 60_000) / 200_000,
+    failure,
+  });
+  const named = (checks: Check[]): Check[] => checks.filter((c) => c.name.includes('burst of 1 MB values'));
+  const kept = named(evaluateTargets([], [], [], 2, [burst('twemproxy', 260_000), burst('walnut', 70_000)]));
+  assert.equal(kept.length, 1, 'one check, for Walnut');
+  assert.equal(kept[0]!.value, 0.05);
+  assert.equal(kept[0]!.pass, true);
+  assert.equal(named(evaluateTargets([], [], [], 2, [burst('walnut', 90_000)]))[0]!.pass, false, '15% kept');
+  const failed = named(evaluateTargets([], [], [], 2, [burst('walnut', 70_000, 'connect refused')]))[0]!;
+  assert.ok(Number.isNaN(failed.value));
+  assert.match(failed.detail, /connect refused/);
 });
 
 test('evaluateTargets forms each aggregate target from every round alone too', () => {
