@@ -7,7 +7,7 @@
 import { connect, type Socket } from 'node:net';
 import { MAX_GATHERED_REPLY_BYTES, type ReplyParser, type ReplySink } from '../proto/codec.js';
 import { REPLY_ERROR, REPLY_TOO_LARGE, REPLY_TRANSIENT, type Msg, type MsgOwner } from '../proto/message.js';
-import { asciiLookup } from '../util/host-lookup.js';
+import { serverLookup } from '../util/host-lookup.js';
 import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { countConnectionClosed, countConnectionOpened } from './connection-counters.js';
 import { Fifo } from './fifo.js';
@@ -121,7 +121,7 @@ export class ServerConn implements ReplySink, Flushable {
     this.socket =
       cfg.path !== null
         ? connect({ path: cfg.path, onread: SERVER_READS })
-        : connect({ host: cfg.host, port: cfg.port, lookup: asciiLookup, onread: SERVER_READS });
+        : connect({ host: cfg.host, port: cfg.port, lookup: serverLookup(cfg.host), onread: SERVER_READS });
     (this.socket as ServerSocket)[CONN] = this;
     this.writer = new SocketWriter(this.socket, this);
     this.socket.setNoDelay(true);

@@ -29,6 +29,20 @@ export function asciiLookup(host: string, options: LookupOptions, callback: Look
 }
 
 /**
+ * The lookup for net.connect to a server's `host`. An empty host (a server written
+ * ":6379:1") fails as getaddrinfo("") fails in twemproxy, whose requests for that server get
+ * "Host is down": net.connect takes "" for "localhost" before any lookup, and would reach
+ * whatever serves that port on this machine.
+ */
+export function serverLookup(host: string): typeof asciiLookup {
+  return host === '' ? emptyHostLookup : asciiLookup;
+}
+
+function emptyHostLookup(_host: string, _options: LookupOptions, callback: LookupCallback): void {
+  process.nextTick(callback, hostNotFound(''), '', 0);
+}
+
+/**
  * getaddrinfo's first answer in its own order, as nc_resolve_inet uses it. An empty name fails
  * as in getaddrinfo: dns.lookup answers it with no address at all, which listen() would take
  * as "every interface".

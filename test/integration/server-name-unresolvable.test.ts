@@ -109,3 +109,32 @@ describe('a server named in full-width characters (ｌｏｃａｌｈｏｓｔ)'
     }
   });
 });
+
+// A server with an empty host (":6379:1", e.g. from a template whose host variable was empty):
+// twemproxy's getaddrinfo("") fails, so its requests get "Host is down". net.connect takes an
+// empty host for localhost, so Walnut used to send them to whatever served that port here.
+describe('a server with an empty host (":<port>:1")', () => {
+  let redis: Running;
+  const proxies: Record<string, { proxy: RunningProxy; port: number }> = {};
+
+  before(async () => {
+    redis = await startRedis();
+    for (const [name, start] of [['walnut', startWalnut], ['nutcracker', startNutcracker]] as const) {
+      const port = await freePort();
+      const yaml = ['r:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - :${redis.port}:1 x`, ''].join('\n');
+      proxies[name] = { proxy: await start(yaml, { listenPorts: [port] }), port };
+    }
+  });
+
+  after(async () => {
+    await Promise.all(Object.values(proxies).map((p) => p.proxy.stop()));
+    await redis?.stop();
+  });
+
+  test('requests get -ERR Host is down, as from nutcracker, though localhost serves that port', async () => {
+    for (const name of ['walnut', 'nutcracker']) {
+      const got = await requestUntil(proxies[name]!.port, REDIS_REQUESTS, '+PONG\r\n', 30_000);
+      assert.equal(got, REDIS_REPLIES, name);
+    }
+  });
+});
