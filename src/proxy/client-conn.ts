@@ -74,7 +74,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
   /** The client half-closed: close once every reply is out. */
   private eof = false;
   private closed = false;
-  /** The close is an error (client_err, unless `eof` came first) rather than an orderly end (client_eof). */
+  /** The close is an error (client_err, unless `eof` came first) rather than an orderly end. */
   private failed = false;
   private writeBlocked = false;
   private queueFull = false;
