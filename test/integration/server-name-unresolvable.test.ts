@@ -84,36 +84,21 @@ describe(`a server named ${HOST}`, () => {
 // A host name that is not ASCII: Node's resolver would look up its IDNA form (full-width
 // "ｌｏｃａｌｈｏｓｔ" is localhost) and reach the server; twemproxy's getaddrinfo knows no such name.
 describe('a server named in full-width characters (ｌｏｃａｌｈｏｓｔ)', () => {
-  const FULL_WIDTH_LOCALHOST = 'ｌｏｃａｌｈｏｓｔ';
-  let redis: Running;
-  const proxies: Record<string, { proxy: RunningProxy; port: number }> = {};
-
-  before(async () => {
-    redis = await startRedis();
-    for (const [name, start] of [['walnut', startWalnut], ['nutcracker', startNutcracker]] as const) {
-      const port = await freePort();
-      const yaml = ['r:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - ${FULL_WIDTH_LOCALHOST}:${redis.port}:1 x`, ''].join('\n');
-      proxies[name] = { proxy: await start(yaml, { listenPorts: [port] }), port };
-    }
-  });
-
-  after(async () => {
-    await Promise.all(Object.values(proxies).map((p) => p.proxy.stop()));
-    await redis?.stop();
-  });
-
-  test('requests get -ERR Host is down, as from nutcracker, though localhost serves them', async () => {
-    for (const name of ['walnut', 'nutcracker']) {
-      const got = await requestUntil(proxies[name]!.port, REDIS_REQUESTS, '+PONG\r\n', 30_000);
-      assert.equal(got, REDIS_REPLIES, name);
-    }
-  });
+  hostIsDown('ｌｏｃａｌｈｏｓｔ', 'though localhost serves them');
 });
 
 // A server with an empty host (":6379:1", e.g. from a template whose host variable was empty):
 // twemproxy's getaddrinfo("") fails, so its requests get "Host is down". net.connect takes an
 // empty host for localhost, so Walnut used to send them to whatever served that port here.
 describe('a server with an empty host (":<port>:1")', () => {
+  hostIsDown('', 'though localhost serves that port');
+});
+
+/**
+ * Walnut and nutcracker with one server, `host`:<a live redis's port>: every request gets
+ * `-ERR Host is down` from both.
+ */
+function hostIsDown(host: string, why: string): void {
   let redis: Running;
   const proxies: Record<string, { proxy: RunningProxy; port: number }> = {};
 
@@ -121,7 +106,7 @@ describe('a server with an empty host (":<port>:1")', () => {
     redis = await startRedis();
     for (const [name, start] of [['walnut', startWalnut], ['nutcracker', startNutcracker]] as const) {
       const port = await freePort();
-      const yaml = ['r:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - :${redis.port}:1 x`, ''].join('\n');
+      const yaml = ['r:', `  listen: 127.0.0.1:${port}`, '  redis: true', '  servers:', `    - ${host}:${redis.port}:1 x`, ''].join('\n');
       proxies[name] = { proxy: await start(yaml, { listenPorts: [port] }), port };
     }
   });
@@ -131,10 +116,10 @@ describe('a server with an empty host (":<port>:1")', () => {
     await redis?.stop();
   });
 
-  test('requests get -ERR Host is down, as from nutcracker, though localhost serves that port', async () => {
+  test(`requests get -ERR Host is down, as from nutcracker, ${why}`, async () => {
     for (const name of ['walnut', 'nutcracker']) {
       const got = await requestUntil(proxies[name]!.port, REDIS_REQUESTS, '+PONG\r\n', 30_000);
       assert.equal(got, REDIS_REPLIES, name);
     }
   });
-});
+}
