@@ -24,6 +24,8 @@ export const R_EVAL_NO_KEYS = latin1('-ERR walnut: a script with 0 keys cannot b
 /** Redis's texts for a bad EVAL numkeys. */
 export const R_NOT_INTEGER = latin1('-ERR value is not an integer or out of range\r\n');
 export const R_EVAL_TOO_MANY_KEYS = latin1('-ERR Number of keys can\'t be greater than number of args\r\n');
+/** Redis's reply to EVALSHA with a digest that is not 40 bytes long (checked before numkeys). */
+export const R_NOSCRIPT = latin1('-NOSCRIPT No matching script. Please use EVAL.\r\n');
 export const R_EVAL_NEGATIVE_KEYS = latin1('-ERR Number of keys can\'t be negative\r\n');
 export const R_NIL = latin1('$-1\r\n');
 /** Redis's texts for CLIENT SETNAME and HELLO. */

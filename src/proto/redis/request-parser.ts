@@ -59,6 +59,7 @@ import {
   R_NIL,
   R_NOAUTH,
   R_NOPROTO,
+  R_NOSCRIPT,
   R_NOT_INTEGER,
   R_NOT_RUN_IN_REFUSED_MULTI,
   R_OK,
@@ -503,7 +504,7 @@ export class RedisRequestParser implements RequestParser {
             break;
           }
           case KIND_EVAL:
-            this.eval(msg, data, argc);
+            this.eval(msg, data, argc, cmd.name === 'EVALSHA' || cmd.name === 'EVALSHA_RO');
             break;
           case KIND_PLACEHOLDER:
             msg.keyBuf = PLACEHOLDER_KEY;
@@ -565,9 +566,24 @@ export class RedisRequestParser implements RequestParser {
   }
 
   /** EVAL script numkeys key [key ...] [arg ...]: routed by the first key. */
-  private eval(msg: Msg, data: Buffer, argc: number): void {
+  private eval(msg: Msg, data: Buffer, argc: number, sha: boolean): void {
     const start = this.argStart[2]!;
     const end = this.argEnd[2]!;
+    // Redis answers EVALSHA with a digest that is not 40 bytes long by NOSCRIPT before it reads
+    // numkeys, so where Walnut would refuse numkeys itself it gives that reply instead.
+    const noscript = sha && this.argEnd[1]! - this.argStart[1]! !== 40;
+    if (noscript) {
+      let fine = isRedisInteger(data, start, end) && data[start] !== CH_MINUS;
+      if (fine) {
+        let numkeys = 0;
+        for (let i = start; i < end && numkeys <= argc; i++) numkeys = numkeys * 10 + (data[i]! - CH_0);
+        fine = numkeys >= 1 && numkeys <= argc - 3;
+      }
+      if (!fine) {
+        local(msg, R_NOSCRIPT);
+        return;
+      }
+    }
     // twemproxy forwards any digit string whose value is not 0 modulo 2^32, and Redis then
     // answers by its own reading of numkeys: `05`, or a number past 2^63 - 1, is not an
     // integer. So numkeys is read as Redis reads it, and a negative one gets Redis's text too.
