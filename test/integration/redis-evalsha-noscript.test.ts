@@ -2,9 +2,9 @@
 // numkeys, so a bad numkeys must not turn that reply into a numkeys error (found by a random
 // differential of Walnut against a direct redis-server).
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
+import { encodeCommand, RawClient } from './support/raw-client.js';
 
 let server: Running;
 let direct: Running;
@@ -22,22 +22,20 @@ after(async () => {
   await Promise.all([server.stop(), direct.stop()]);
 });
 
-/** Sends the bytes and collects `lines` CRLF-terminated reply lines (all replies here are one line). */
-function exchange(port: number, bytes: string, lines: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
+/** Sends the requests and reads `lines` one-line replies. */
+async function exchange(port: number, requests: Buffer, lines: number): Promise<string> {
+  const client = await RawClient.connect(port);
+  try {
+    await client.send(requests);
     let got = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`timeout, got ${JSON.stringify(got)}`)); }, 5000);
-    sock.on('data', (d) => {
-      got += d.toString('latin1');
-      if (got.split('\r\n').length - 1 >= lines) { clearTimeout(timer); sock.destroy(); resolve(got); }
-    });
-    sock.on('error', reject);
-    sock.write(bytes, 'latin1');
-  });
+    for (let i = 0; i < lines; i++) got += (await client.readLine()).toString('latin1');
+    return got;
+  } finally {
+    client.destroy();
+  }
 }
 
-const cmd = (...args: string[]): string => `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a, 'latin1')}\r\n${a}\r\n`).join('');
+const cmd = (...args: string[]): Buffer => encodeCommand(args);
 
 test('EVALSHA with a short digest gets NOSCRIPT whatever numkeys is, as from Redis', async () => {
   const reqs = [
@@ -48,9 +46,9 @@ test('EVALSHA with a short digest gets NOSCRIPT whatever numkeys is, as from Red
     cmd('EVALSHA_RO', 'abc', '0'),
     cmd('EVALSHA', 'abc', '1', 'k'), // valid numkeys: forwarded
     cmd('EVALSHA', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', '-1', 'k'), // 40 bytes: numkeys first
-  ].join('');
-  const n = 7;
-  const [viaWalnut, viaRedis] = await Promise.all([exchange(walnut.port, reqs, n), exchange(direct.port, reqs, n)]);
+  ];
+  const n = reqs.length;
+  const [viaWalnut, viaRedis] = await Promise.all([exchange(walnut.port, Buffer.concat(reqs), n), exchange(direct.port, Buffer.concat(reqs), n)]);
   // EVALSHA_RO exists in Redis 7+; a server without it would answer differently, but both sides
   // here are the same redis-server.
   assert.equal(viaWalnut, viaRedis);

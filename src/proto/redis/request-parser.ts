@@ -504,7 +504,7 @@ export class RedisRequestParser implements RequestParser {
             break;
           }
           case KIND_EVAL:
-            this.eval(msg, data, argc, cmd.name === 'EVALSHA' || cmd.name === 'EVALSHA_RO');
+            this.eval(msg, data, argc, cmd.name);
             break;
           case KIND_PLACEHOLDER:
             msg.keyBuf = PLACEHOLDER_KEY;
@@ -565,52 +565,38 @@ export class RedisRequestParser implements RequestParser {
     sink.onRequest(msg);
   }
 
-  /** EVAL script numkeys key [key ...] [arg ...]: routed by the first key. */
-  private eval(msg: Msg, data: Buffer, argc: number, sha: boolean): void {
-    const start = this.argStart[2]!;
-    const end = this.argEnd[2]!;
-    // Redis answers EVALSHA with a digest that is not 40 bytes long by NOSCRIPT before it reads
-    // numkeys, so where Walnut would refuse numkeys itself it gives that reply instead.
-    const noscript = sha && this.argEnd[1]! - this.argStart[1]! !== 40;
-    if (noscript) {
-      let fine = isRedisInteger(data, start, end) && data[start] !== CH_MINUS;
-      if (fine) {
-        let numkeys = 0;
-        for (let i = start; i < end && numkeys <= argc; i++) numkeys = numkeys * 10 + (data[i]! - CH_0);
-        fine = numkeys >= 1 && numkeys <= argc - 3;
-      }
-      if (!fine) {
-        local(msg, R_NOSCRIPT);
-        return;
-      }
-    }
-    // twemproxy forwards any digit string whose value is not 0 modulo 2^32, and Redis then
-    // answers by its own reading of numkeys: `05`, or a number past 2^63 - 1, is not an
-    // integer. So numkeys is read as Redis reads it, and a negative one gets Redis's text too.
-    if (!isRedisInteger(data, start, end)) {
-      local(msg, R_NOT_INTEGER);
-      return;
-    }
-    if (data[start] === CH_MINUS) {
-      local(msg, R_EVAL_NEGATIVE_KEYS);
-      return;
-    }
-    let numkeys = 0;
-    for (let i = start; i < end; i++) {
-      // Past argc the exact value no longer matters (it is already too large).
-      if (numkeys <= argc) numkeys = numkeys * 10 + (data[i]! - CH_0);
-    }
-    if (numkeys > argc - 3) {
-      local(msg, R_EVAL_TOO_MANY_KEYS);
-      return;
-    }
-    if (numkeys === 0) {
-      local(msg, R_EVAL_NO_KEYS);
+  /** EVAL script numkeys key [key ...] [arg ...] (`name`: or EVALSHA ...): routed by the first key. */
+  private eval(msg: Msg, data: Buffer, argc: number, name: string): void {
+    const refusal = this.evalRefusal(data, argc);
+    if (refusal !== null) {
+      // Redis answers EVALSHA with a digest that is not 40 bytes long by NOSCRIPT before it
+      // reads numkeys: so does Walnut where it would refuse numkeys itself.
+      const badDigest = name.startsWith('EVALSHA') && this.argEnd[1]! - this.argStart[1]! !== 40;
+      local(msg, badDigest ? R_NOSCRIPT : refusal);
       return;
     }
     msg.keyBuf = data;
     msg.keyStart = this.argStart[3]!;
     msg.keyEnd = this.argEnd[3]!;
+  }
+
+  /** The reply refusing EVAL's numkeys, or null when it names at least one key. */
+  private evalRefusal(data: Buffer, argc: number): Buffer | null {
+    const start = this.argStart[2]!;
+    const end = this.argEnd[2]!;
+    // twemproxy forwards any digit string whose value is not 0 modulo 2^32, and Redis then
+    // answers by its own reading of numkeys: `05`, or a number past 2^63 - 1, is not an
+    // integer. So numkeys is read as Redis reads it, and a negative one gets Redis's text too.
+    if (!isRedisInteger(data, start, end)) return R_NOT_INTEGER;
+    if (data[start] === CH_MINUS) return R_EVAL_NEGATIVE_KEYS;
+    let numkeys = 0;
+    for (let i = start; i < end; i++) {
+      // Past argc the exact value no longer matters (it is already too large).
+      if (numkeys <= argc) numkeys = numkeys * 10 + (data[i]! - CH_0);
+    }
+    if (numkeys > argc - 3) return R_EVAL_TOO_MANY_KEYS;
+    if (numkeys === 0) return R_EVAL_NO_KEYS;
+    return null;
   }
 
   /** CLIENT SETNAME / GETNAME / SETINFO, answered for this client's own connection. */
