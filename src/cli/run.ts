@@ -134,6 +134,10 @@ export async function runProxy(
     stopping = true;
     log.always(`${signalReceived(name)}, exiting`);
     if (running) void shutdown().then(finish);
+    // Still starting: the start waits for every worker to be ready, and one stopped (SIGSTOP) or
+    // stuck while loading would hold it, and so this stop, for ever. Stop the workers now: the
+    // start then ends (shutdown() below it finds them gone).
+    else void workerPool?.close(SHUTDOWN_GRACE_MS);
   };
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);

@@ -37,6 +37,8 @@ const QUICK_RESTARTS = 5;
  */
 const CRASH_SIGNALS: ReadonlySet<string> = new Set(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGSYS']);
 const RESTART_WINDOW_MS = 60_000;
+/** At shutdown, how long past the grace period a worker has to exit before it is killed (SIGKILL). */
+export const STOP_WAIT_MS = 2000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 interface Slot {
@@ -179,6 +181,11 @@ export class WorkerPool implements StatsSource {
         const pid = worker.process.pid ?? '?';
         if (!started) {
           started = true;
+          // Stopped while starting (a stop signal during the start): not a failure to start.
+          if (this.closing) {
+            resolve();
+            return;
+          }
           const why = `worker ${pid} exited during startup (${signal ?? code})`;
           const replaceable =
             signal !== null && !CRASH_SIGNALS.has(signal) && !(this.starting && ++this.startupKills > QUICK_RESTARTS);
@@ -275,9 +282,14 @@ export class WorkerPool implements StatsSource {
       }),
     );
     this.broadcast({ type: 'shutdown', graceMs });
+    // A worker still there 2 s after its grace period is stopped (SIGSTOP) or stuck: killed, and
+    // said so, since its clients lose their replies without its own shutdown line in the log.
     const killer = setTimeout(() => {
-      for (const slot of this.slots) slot.worker.process.kill('SIGKILL');
-    }, graceMs + 2000);
+      for (const slot of this.slots) {
+        log.error(`worker ${slot.worker.process.pid ?? '?'} has not stopped ${graceMs + STOP_WAIT_MS} ms after the shutdown began, killing it`);
+        slot.worker.process.kill('SIGKILL');
+      }
+    }, graceMs + STOP_WAIT_MS);
     await Promise.all(exits);
     clearTimeout(killer);
     for (const [path, ino] of this.publishedSockets) await removeSocket(path, ino);
