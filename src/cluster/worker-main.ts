@@ -62,6 +62,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(5000));
   // The primary is gone: nobody can stop us any more, so stop now.
   process.on('disconnect', () => void stop(1000));
+  // Node's cluster ends a worker at once when the channel to its primary closes unasked
+  // (process.exit in its own 'disconnect' listener, which runs before the one above), cutting
+  // the replies in flight: marked as expected, the disconnect leaves the stop above to us.
+  if (cluster.worker !== undefined) cluster.worker.exitedAfterDisconnect = true;
   let gotConfig: (bytes: Buffer) => void = () => undefined;
   const configBytes = new Promise<Buffer>((resolve) => (gotConfig = resolve));
   process.on('message', (message: unknown) => {
