@@ -128,6 +128,7 @@ export async function runProxy(
     if (stopping) {
       // The operator insists: no more waiting for clients.
       log.always(`${signalReceived(name)} again, exiting now`);
+      workerPool?.kill();
       cleanup();
       process.exit(1);
     }

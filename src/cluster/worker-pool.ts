@@ -266,6 +266,14 @@ export class WorkerPool implements StatsSource {
     this.broadcast({ type: 'log-reopen' });
   }
 
+  /**
+   * End every worker now (SIGKILL), for a primary that exits at once: a worker whose primary is
+   * gone would otherwise go on finishing its requests by itself.
+   */
+  kill(): void {
+    for (const slot of this.slots) slot.worker.process.kill('SIGKILL');
+  }
+
   /** Stop every worker: each stops accepting and finishes in-flight requests within graceMs. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;

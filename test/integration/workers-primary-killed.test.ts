@@ -1,7 +1,8 @@
 // --workers 2: the primary killed outright (SIGKILL, the OOM killer). Each worker stops by itself
 // and lets the requests in flight get their replies (up to 1 s). Node's cluster used to end the
 // worker at once when the channel to the primary closed, before its own stop ran: every client
-// in the middle of a request saw its connection closed instead of the reply.
+// in the middle of a request saw its connection closed instead of the reply. A second SIGTERM
+// still ends everything at once: the primary kills its workers before it exits.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -59,6 +60,36 @@ test('requests in flight when the primary is killed get their replies, then the 
     assert.deepEqual(await Promise.all(replies), clients.map(() => 'OK'));
     for (let i = 0; workers.some((pid) => alive(pid)); i++) {
       assert.ok(i < 100, 'the workers exit');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    for (const c of clients) c.disconnect();
+    await walnut.stop();
+  }
+});
+
+test('a second SIGTERM ends the workers at once too: no reply comes after it', { timeout: 30_000 }, async () => {
+  const port = await freePort();
+  const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  timeout: 5000\n  servers:\n    - 127.0.0.1:${backendPort}:1\n`;
+  const walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] });
+  const clients: Redis[] = [];
+  try {
+    for (let i = 0; i < 8; i++) {
+      const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => undefined);
+      await c.connect();
+      clients.push(c);
+    }
+    const workers = workerPids(walnut.pid);
+    const replies = clients.map((c, i) => c.set(`k${i}`, 'v').catch((err: Error) => err.message));
+    await new Promise((r) => setTimeout(r, REPLY_DELAY_MS / 5));
+    walnut.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, REPLY_DELAY_MS / 5));
+    walnut.kill('SIGTERM');
+    assert.equal(await walnut.exited, 1);
+    assert.deepEqual(await Promise.all(replies), clients.map(() => 'Connection is closed.'));
+    for (let i = 0; workers.some((pid) => alive(pid)); i++) {
+      assert.ok(i < 20, 'the workers are gone');
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
