@@ -4,7 +4,7 @@
 // workers that are idle, so each worker's snapshot is the same: its listener (one connection).
 import assert from 'node:assert/strict';
 import cluster, { type Worker } from 'node:cluster';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,6 +12,7 @@ import { freePort } from '../../scripts/lib/processes.js';
 import type { WorkerSettings } from '../../src/cluster/messages.js';
 import { WorkerPool } from '../../src/cluster/worker-pool.js';
 import { parseConfig } from '../../src/config/load.js';
+import { stopProcess } from './support/workers.js';
 
 let dir = '';
 let settings: WorkerSettings;
@@ -31,23 +32,8 @@ function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
 }
 
-/**
- * SIGSTOP, returning once every thread of the worker is stopped (state 'T' in each thread's stat):
- * kill(2) returns before then, and a message read meanwhile would still be answered.
- */
-async function stop(worker: Worker): Promise<void> {
-  const pid = worker.process.pid!;
-  worker.process.kill('SIGSTOP');
-  const stopped = (): boolean =>
-    readdirSync(`/proc/${pid}/task`).every((tid) => {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
-    });
-  for (let i = 0; !stopped(); i++) {
-    assert.ok(i < 500, 'the worker stops');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** SIGSTOP a worker, returning once it is stopped. */
+const stop = (worker: Worker): Promise<void> => stopProcess(worker.process.pid!);
 
 test('a stopped worker: left out before its first answer, then counted with its last one', async () => {
   const pool = await WorkerPool.start(2, settings, configBytes, parseConfig(configBytes.toString('utf8'), settings.confFile));

@@ -3,30 +3,15 @@
 // to be killed without a word, its clients' lost replies nowhere in the log). A worker stuck
 // before it was ready used to hold the start, and with it the SIGTERM, for ever.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/run.js';
-import { WORKER_ENV } from '../../src/cluster/messages.js';
 import { STOP_WAIT_MS } from '../../src/cluster/worker-pool.js';
 import { logMessages } from './support/log-file.js';
-import { startOnePoolWalnut, workerPids } from './support/workers.js';
-
-/** SIGSTOP, returning once every thread of the process is stopped (state 'T'). */
-async function stop(pid: number): Promise<void> {
-  process.kill(pid, 'SIGSTOP');
-  const stopped = (): boolean =>
-    readdirSync(`/proc/${pid}/task`).every((tid) => {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
-    });
-  for (let i = 0; !stopped(); i++) {
-    assert.ok(i < 500, 'the worker stops');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { startOnePoolWalnut, stopProcess, withWorkerPreload, workerPids } from './support/workers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'walnut-stopped-at-shutdown-'));
 const pidFile = join(dir, 'walnut.pid');
@@ -66,7 +51,7 @@ describe('--workers 2, both ready, one stopped (SIGSTOP)', () => {
     const workers = workerPids(walnut.pid);
     assert.equal(workers.length, 2);
     const [stuck, other] = workers as [number, number];
-    await stop(stuck);
+    await stopProcess(stuck);
     const began = Date.now();
     walnut.kill('SIGTERM');
     assert.equal(await walnut.exited, 0);
@@ -83,23 +68,15 @@ describe('--workers 2, both ready, one stopped (SIGSTOP)', () => {
 describe('--workers 2, one worker stuck while loading (never ready)', () => {
   let walnut: RunningProxy;
   const marker = join(dir, 'stuck');
-  const preload = join(dir, 'stuck-preload.cjs');
 
   before(async () => {
-    // The first worker to load takes the marker and blocks for good; the other starts.
-    writeFileSync(
-      preload,
-      `if (process.env.${WORKER_ENV} !== undefined) { try { require('fs').writeFileSync(${JSON.stringify(marker)}, String(process.pid), { flag: 'wx' }); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); } catch {} }\n`,
-    );
-    const saved = process.env['NODE_OPTIONS'];
-    process.env['NODE_OPTIONS'] = `--require ${preload}`;
-    try {
-      // Ready as soon as one worker serves the port.
-      ({ walnut } = await startOnePoolWalnut(backend, ['--workers', '2', '-p', pidFile]));
-    } finally {
-      if (saved === undefined) delete process.env['NODE_OPTIONS'];
-      else process.env['NODE_OPTIONS'] = saved;
-    }
+    // The first worker to load takes the marker and blocks for good; the other starts. Ready as
+    // soon as one worker serves the port.
+    ({ walnut } = await withWorkerPreload(
+      dir,
+      `try { require('fs').writeFileSync(${JSON.stringify(marker)}, String(process.pid), { flag: 'wx' }); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); } catch {}`,
+      () => startOnePoolWalnut(backend, ['--workers', '2', '-p', pidFile]),
+    ));
   });
 
   after(() => walnut.stop());
@@ -126,21 +103,13 @@ describe('--workers 2, one worker stuck while loading (never ready)', () => {
 describe('--workers 2, one worker slow to load (1.5 s)', () => {
   let walnut: RunningProxy;
   const marker = join(dir, 'slow');
-  const preload = join(dir, 'slow-preload.cjs');
 
   before(async () => {
-    writeFileSync(
-      preload,
-      `if (process.env.${WORKER_ENV} !== undefined) { try { require('fs').writeFileSync(${JSON.stringify(marker)}, String(process.pid), { flag: 'wx' }); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); } catch {} }\n`,
-    );
-    const saved = process.env['NODE_OPTIONS'];
-    process.env['NODE_OPTIONS'] = `--require ${preload}`;
-    try {
-      ({ walnut } = await startOnePoolWalnut(backend, ['--workers', '2', '-p', pidFile]));
-    } finally {
-      if (saved === undefined) delete process.env['NODE_OPTIONS'];
-      else process.env['NODE_OPTIONS'] = saved;
-    }
+    ({ walnut } = await withWorkerPreload(
+      dir,
+      `try { require('fs').writeFileSync(${JSON.stringify(marker)}, String(process.pid), { flag: 'wx' }); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); } catch {}`,
+      () => startOnePoolWalnut(backend, ['--workers', '2', '-p', pidFile]),
+    ));
   });
 
   after(() => walnut.stop());

@@ -10,8 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startWalnut, type Running, type RunningProxy } from '../../scripts/lib/processes.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/run.js';
-import { STATS_PUSH_MS, WORKER_ENV } from '../../src/cluster/messages.js';
-import { onePoolYaml, pidServing, startOnePoolWalnut, workerPids } from './support/workers.js';
+import { STATS_PUSH_MS } from '../../src/cluster/messages.js';
+import { onePoolYaml, pidServing, startOnePoolWalnut, withWorkerPreload, workerPids } from './support/workers.js';
 
 
 /**
@@ -28,21 +28,6 @@ function grandchildPids(): number[] {
   return rows.filter(([, ppid]) => children.has(ppid)).map(([pid]) => pid);
 }
 
-/**
- * Runs `start` with NODE_OPTIONS requiring a preload (written in `dir`) that runs `code` in every
- * worker process and not in the primary: a deliberate misbehaviour for a test. NODE_OPTIONS is
- * restored once `start` settles; the processes it started keep it.
- */
-function withWorkerPreload<T>(dir: string, code: string, start: () => Promise<T>): Promise<T> {
-  const preload = join(dir, 'worker-preload.cjs');
-  writeFileSync(preload, `if (process.env.${WORKER_ENV} !== undefined) { ${code} }\n`);
-  const saved = process.env['NODE_OPTIONS'];
-  process.env['NODE_OPTIONS'] = `--require ${preload}`;
-  return start().finally(() => {
-    if (saved === undefined) delete process.env['NODE_OPTIONS'];
-    else process.env['NODE_OPTIONS'] = saved;
-  });
-}
 
 
 /**
