@@ -8,17 +8,17 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { freePort, startWalnut } from '../../scripts/lib/processes.js';
+import { freePort, startWalnut, type RunningProxy } from '../../scripts/lib/processes.js';
 import { workerPids } from './support/workers.js';
 
 const REPLY_DELAY_MS = 500;
-let backend: Server;
+let slowFakeRedis: Server;
 let backendPort = 0;
 
 before(async () => {
   backendPort = await freePort();
-  // A redis that answers +OK to each command REPLY_DELAY_MS late (one command per line of `*N`).
-  backend = createServer((socket) => {
+  // A deliberately slow fake redis: +OK to each command, REPLY_DELAY_MS late (a command per `*N`).
+  slowFakeRedis = createServer((socket) => {
     socket.on('error', () => undefined);
     let tail = '';
     socket.on('data', (data) => {
@@ -32,23 +32,34 @@ before(async () => {
       }
     });
   });
-  await new Promise<void>((resolve) => backend.listen(backendPort, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => slowFakeRedis.listen(backendPort, '127.0.0.1', resolve));
 });
 
-after(() => new Promise<void>((resolve) => backend.close(() => resolve())));
+after(() => new Promise<void>((resolve) => slowFakeRedis.close(() => resolve())));
 
-test('requests in flight when the primary is killed get their replies, then the workers exit', { timeout: 30_000 }, async () => {
+/** Walnut --workers 2 in front of the slow fake redis; returns it and its port. */
+async function startWorkers(): Promise<{ walnut: RunningProxy; port: number }> {
   const port = await freePort();
   const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  timeout: 5000\n  servers:\n    - 127.0.0.1:${backendPort}:1\n`;
-  const walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] });
+  return { walnut: await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] }), port };
+}
+
+/** A connected client that never retries (a failure is its reply's rejection). */
+async function connectClient(port: number): Promise<Redis> {
+  const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+test('requests in flight when the primary is killed get their replies, then the workers exit', { timeout: 30_000 }, async () => {
+  const { walnut, port } = await startWorkers();
   const clients: Redis[] = [];
   try {
     // Both workers serving: each has clients in flight.
     const served = new Set<number>();
     for (let i = 0; i < 100 && (clients.length < 8 || served.size < 2); i++) {
-      const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      await c.connect();
+      const c = await connectClient(port);
       served.add(Number(/process_id:(\d+)/.exec(await c.info('server'))?.[1]));
       clients.push(c);
     }
@@ -69,17 +80,10 @@ test('requests in flight when the primary is killed get their replies, then the 
 });
 
 test('a second SIGTERM ends the workers at once too: no reply comes after it', { timeout: 30_000 }, async () => {
-  const port = await freePort();
-  const yaml = `w:\n  listen: 127.0.0.1:${port}\n  redis: true\n  timeout: 5000\n  servers:\n    - 127.0.0.1:${backendPort}:1\n`;
-  const walnut = await startWalnut(yaml, { listenPorts: [port], args: ['--workers', '2'] });
+  const { walnut, port } = await startWorkers();
   const clients: Redis[] = [];
   try {
-    for (let i = 0; i < 8; i++) {
-      const c = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      await c.connect();
-      clients.push(c);
-    }
+    for (let i = 0; i < 8; i++) clients.push(await connectClient(port));
     const workers = workerPids(walnut.pid);
     const replies = clients.map((c, i) => c.set(`k${i}`, 'v').catch((err: Error) => err.message));
     await new Promise((r) => setTimeout(r, REPLY_DELAY_MS / 5));

@@ -26,6 +26,15 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Preload code: the first worker to load takes `marker` (writes its pid there) and blocks for
+ * `ms` (for good without), before it can listen; the others go on.
+ */
+function firstWorkerWaits(marker: string, ms?: number): string {
+  const wait = `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0${ms === undefined ? '' : `, ${ms}`});`;
+  return `try { require('fs').writeFileSync(${JSON.stringify(marker)}, String(process.pid), { flag: 'wx' }); ${wait} } catch {}`;
+}
+
 /** The kill's line in the log. */
 function killedLine(pid: number): string {
   return `worker ${pid} has not stopped ${SHUTDOWN_GRACE_MS + STOP_WAIT_MS} ms after the shutdown began, killing it`;
@@ -70,11 +79,10 @@ describe('--workers 2, one worker stuck while loading (never ready)', () => {
   const marker = join(dir, 'stuck');
 
   before(async () => {
-    // The first worker to load takes the marker and blocks for good; the other starts. Ready as
-    // soon as one worker serves the port.
+    // One worker blocks for good; the other starts. Ready as soon as one worker serves the port.
     ({ walnut } = await withWorkerPreload(
       dir,
-      `try { require('fs').writeFileSync(${JSON.stringify(marker)}, String(process.pid), { flag: 'wx' }); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); } catch {}`,
+      firstWorkerWaits(marker),
       () => startOnePoolWalnut(backend, ['--workers', '2', '-p', pidFile]),
     ));
   });
@@ -107,7 +115,7 @@ describe('--workers 2, one worker slow to load (1.5 s)', () => {
   before(async () => {
     ({ walnut } = await withWorkerPreload(
       dir,
-      `try { require('fs').writeFileSync(${JSON.stringify(marker)}, String(process.pid), { flag: 'wx' }); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); } catch {}`,
+      firstWorkerWaits(marker, 1500),
       () => startOnePoolWalnut(backend, ['--workers', '2', '-p', pidFile]),
     ));
   });
