@@ -95,6 +95,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     this.parser = pool.codec.newRequestParser();
     this.affinity = pool.takeAffinity();
     pool.stats.client_connections++;
+    pool.counters.clients++;
     countConnectionOpened(pool.counters);
     pool.clients.add(this);
     this.stream = openClientStream(handle, tcp, this);
@@ -351,6 +352,7 @@ export class ClientConn implements RequestSink, MsgOwner, Flushable, Feeder, Str
     this.closed = true;
     const pool = this.pool;
     pool.stats.client_connections--;
+    pool.counters.clients--;
     // A client that ended its side first counts in client_eof whatever fails after it (writing
     // replies it will not read: EPIPE), as in twemproxy's client_close_stats.
     if (this.failed && !this.eof) pool.stats.client_err++;

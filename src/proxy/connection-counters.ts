@@ -8,10 +8,19 @@ export interface ConnectionCounters {
   current: number;
   /** Highest `current` since the heap trimmer last reset it (src/proxy/heap-trim.ts). */
   peak: number;
+  /** Client connections of every pool (the sum of their client_connections). */
+  clients: number;
+  /** Refused clients still open, waiting for their refusal to be read (listener.ts). */
+  refusing: number;
+  /**
+   * Most client connections of all pools together that the open-files limit leaves room for
+   * (fd-limit.ts); Infinity until the listeners are bound, or when there is no such limit.
+   */
+  clientLimit: number;
 }
 
 export function newConnectionCounters(): ConnectionCounters {
-  return { total: 0, current: 0, peak: 0 };
+  return { total: 0, current: 0, peak: 0, clients: 0, refusing: 0, clientLimit: Infinity };
 }
 
 /** A connection object has gone (closed, or a listener stopped). */

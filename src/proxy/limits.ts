@@ -84,3 +84,17 @@ export const SHUTDOWN_QUIET_MS = 500;
  * takes the value as is, and opens a new connection per request up to it.
  */
 export const MAX_SERVER_CONNECTIONS = 4096;
+
+/**
+ * Descriptors kept free beyond the clients, the server connections the configuration allows
+ * and those open once Walnut listens (see fd-limit.ts): stats readers, the log, /proc reads,
+ * name lookups, clients being refused. twemproxy keeps the same number (RESERVED_FDS).
+ */
+export const RESERVED_FDS = 32;
+
+/**
+ * Of RESERVED_FDS, how many refused clients may be open at once waiting for their
+ * `max number of clients reached` to be read (up to CLIENT_LINGER_MS each); past it a client
+ * over the descriptor limit is closed at once without a reply, as twemproxy closes it.
+ */
+export const MAX_REFUSALS_OPEN = 16;

@@ -9,6 +9,7 @@ import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { ClientConn } from './client-conn.js';
 import { openClientStream, type StreamEvents } from './client-stream.js';
 import { countConnectionClosed, countConnectionOpened } from './connection-counters.js';
+import { MAX_REFUSALS_OPEN } from './limits.js';
 import type { ServerPool } from './server-pool.js';
 import { interceptAccepts, type AcceptedHandle } from './socket-read.js';
 import { publishSocket, removeSocket, stagingPath, type PublishedSocket } from './unix-socket.js';
@@ -16,14 +17,19 @@ import { publishSocket, removeSocket, stagingPath, type PublishedSocket } from '
 /** A --workers worker listens on sockets the primary binds and shares (and removes at exit). */
 const SHARED_LISTENER = cluster.isWorker;
 
-/** A refused client's stream: its reply is written, then everything is dropped. */
-const IGNORED_EVENTS: StreamEvents = {
-  onData: () => undefined,
-  onEnd: () => undefined,
-  onError: () => undefined,
-  onClose: () => undefined,
-  onDrain: () => undefined,
-};
+/**
+ * A refused client's stream: its reply is written, then everything is dropped; `onClose`
+ * gives back its place among the refusals open.
+ */
+function refusedEvents(onClose: () => void): StreamEvents {
+  return {
+    onData: () => undefined,
+    onEnd: () => undefined,
+    onError: () => undefined,
+    onClose,
+    onDrain: () => undefined,
+  };
+}
 
 export class Listener {
   private readonly pool: ServerPool;
@@ -35,6 +41,8 @@ export class Listener {
    */
   private socketInode: number | null = null;
   private readonly onPublished: ((socket: PublishedSocket) => void) | null;
+  /** Clients are being refused for the open-files limit (logged once per crowd). */
+  private refusingForFds = false;
 
   constructor(pool: ServerPool, onPublished: ((socket: PublishedSocket) => void) | null) {
     this.pool = pool;
@@ -139,17 +147,37 @@ export class Listener {
   private onConnection(handle: AcceptedHandle): void {
     const pool = this.pool;
     const config = pool.config;
-    if (config.clientConnections > 0 && pool.stats.client_connections >= config.clientConnections) {
-      // twemproxy ignores client_connections; we refuse politely with a reply the client can read.
-      if (log.level >= LOG_INFO) log.info(`pool ${config.name}: client limit ${config.clientConnections} reached`);
-      // Whatever the client sends is read and dropped, so that its close is seen.
-      const refused = openClientStream(handle, null, IGNORED_EVENTS);
-      refused.write(pool.codec.errorReply('max number of clients reached'));
-      refused.end();
+    const counters = pool.counters;
+    const poolFull = config.clientConnections > 0 && pool.stats.client_connections >= config.clientConnections;
+    const fdsFull = counters.clients >= counters.clientLimit;
+    if (!poolFull && !fdsFull) {
+      if (this.refusingForFds) this.refusingForFds = false;
+      const tcp = config.listen.path === null ? { noDelay: true, keepAlive: config.tcpkeepalive } : null;
+      new ClientConn(handle, tcp, pool);
       return;
     }
-    const tcp = config.listen.path === null ? { noDelay: true, keepAlive: config.tcpkeepalive } : null;
-    new ClientConn(handle, tcp, pool);
+    if (fdsFull && !this.refusingForFds) {
+      // Once per crowd: logged again only after a client has been accepted since.
+      this.refusingForFds = true;
+      if (log.level >= LOG_WARN) {
+        log.warn(`pool ${config.name}: ${counters.clients} clients, the most the open-files limit leaves room for: refusing clients`);
+      }
+    } else if (poolFull && log.level >= LOG_INFO) {
+      // twemproxy ignores client_connections; we refuse politely with a reply the client can read.
+      log.info(`pool ${config.name}: client limit ${config.clientConnections} reached`);
+    }
+    // Whatever the client sends is read and dropped, so that its close is seen. A refused
+    // client holds a descriptor until it closes (or CLIENT_LINGER_MS): past MAX_REFUSALS_OPEN
+    // of them near the descriptor limit, the refusal itself would take the descriptors kept for
+    // server connections, so the client is closed at once, without a reply, as twemproxy does.
+    const refused = openClientStream(handle, null, refusedEvents(() => counters.refusing--));
+    counters.refusing++;
+    if (fdsFull && counters.refusing > MAX_REFUSALS_OPEN) {
+      refused.destroy();
+      return;
+    }
+    refused.write(pool.codec.errorReply('max number of clients reached'));
+    refused.end();
   }
 
   /**

@@ -10,9 +10,10 @@ import { createMemcacheCodec } from '../proto/memcache/memcache-codec.js';
 import { createRedisCodec } from '../proto/redis/redis-codec.js';
 import type { StatsSnapshot, StatsSource } from '../stats/snapshot.js';
 import { strerror } from '../util/errno.js';
-import { log, LOG_WARN } from '../util/log.js';
+import { log, LOG_INFO, LOG_WARN } from '../util/log.js';
 import { ClientMemory, type ClientMemoryShare } from './client-memory.js';
 import { newConnectionCounters, type ConnectionCounters } from './connection-counters.js';
+import { clientFdLimit } from './fd-limit.js';
 import { exposedGc, HeapTrimmer, loadMallocTrim } from './heap-trim.js';
 import { SHUTDOWN_QUIET_MS } from './limits.js';
 import { Listener } from './listener.js';
@@ -67,6 +68,12 @@ export class Proxy implements StatsSource {
         const reason = typeof code === 'string' ? strerror(code) : String(err);
         throw new Error(`pool '${proxy.pools[i]!.config.name}': cannot listen on '${listener.address}': ${reason}`);
       }
+    }
+    // Now that the listeners hold their descriptors: what is left for clients.
+    const fds = clientFdLimit(config.pools);
+    proxy.counters.clientLimit = fds.clients;
+    if (log.level >= LOG_INFO) {
+      log.info(`max fds ${fds.openFiles ?? 'unknown'} max client conns ${fds.clients} max server conns ${fds.serverConnections} (${fds.inUse} open at start)`);
     }
     for (const pool of proxy.pools) if (pool.config.preconnect) pool.preconnect();
     proxy.trimmer?.start();
