@@ -567,6 +567,48 @@ describe('run mode', () => {
     }
   });
 
+  test('SIGTERM, then another instance writes the pid file while this one drains: exit 0 leaves the new file alone', async () => {
+    // A restart script: `kill $(cat pid)`, then start the new instance, which writes its pid
+    // while the old one still serves its requests in flight. The old one must not remove the
+    // file on its way out (nutcracker, killed at once by SIGTERM, never removes it).
+    let gotRequest: () => void = () => undefined;
+    const requestSeen = new Promise<void>((resolve) => (gotRequest = resolve));
+    const backendSockets = new Set<Socket>();
+    const backend: Server = createServer((s) => {
+      backendSockets.add(s);
+      s.on('data', () => gotRequest());
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    const address = backend.address();
+    assert.ok(address !== null && typeof address === 'object');
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('handover.yml', poolYaml(listenPort, address.port));
+    const logPath = tempFile('handover.log');
+    const pidPath = tempFile('handover.pid');
+    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath, '-p', pidPath]);
+    try {
+      await waitFor('stats port', () => readStats(statsPort));
+      const client = connect(listenPort, '127.0.0.1');
+      client.on('error', () => undefined);
+      client.write('get somekey\r\n');
+      await requestSeen;
+      child.kill('SIGTERM');
+      await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
+      // The new instance (this test process stands for it) takes the pid file over.
+      writeFileSync(pidPath, String(process.pid));
+      // The request in flight fails, which ends the drain.
+      for (const s of backendSockets) s.destroy();
+      const r = await done;
+      assert.equal(r.code, 0);
+      assert.equal(readText(pidPath), String(process.pid), 'the other instance keeps its pid file');
+      client.destroy();
+    } finally {
+      for (const s of backendSockets) s.destroy();
+      await new Promise<void>((resolve) => backend.close(() => resolve()));
+    }
+  });
+
   test('invalid configuration: reason logged and on stderr, exit 1, pid file removed', async () => {
     const conf = tempFile('run-bad.yml', 'alpha:\n  listen: 127.0.0.1:1\n  distribution: nosuch\n  servers:\n    - 127.0.0.1:1:1\n');
     const logPath = tempFile('run-bad.log');

@@ -1,4 +1,4 @@
-// The pid file: decimal pid without newline, truncating an older file, quiet removal.
+// The pid file: decimal pid without newline, truncating an older file, quiet removal of our own.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +39,22 @@ test('throws the fs error when the file cannot be created', () => {
 test('removePidFile removes, and ignores a file that is not there', () => {
   const path = join(dir, 'd.pid');
   writePidFile(path, 1);
+  removePidFile(path, 1);
+  assert.equal(existsSync(path), false);
+  assert.doesNotThrow(() => removePidFile(path, 1));
+});
+
+test('removePidFile leaves a file that another process has written its pid to since', () => {
+  const path = join(dir, 'e.pid');
+  writePidFile(path, 1);
+  writePidFile(path, 2);
+  removePidFile(path, 1);
+  assert.equal(readFileSync(path, 'latin1'), '2');
+});
+
+test('removePidFile defaults to this process id', () => {
+  const path = join(dir, 'f.pid');
+  writePidFile(path);
   removePidFile(path);
   assert.equal(existsSync(path), false);
-  assert.doesNotThrow(() => removePidFile(path));
 });
