@@ -174,6 +174,9 @@ export async function runProxy(
     } catch (err) {
       log.error(`opening pid file '${options.pidFile}' failed: ${errnoText(err)}`);
       if (log.file !== null) writeStderr(`${PROGRAM}: opening pid file '${options.pidFile}' failed: ${errnoText(err)}\n`);
+      // Every exit ends the log with this line, as nutcracker's does here too: a watcher of the
+      // log waiting for it would otherwise wait for ever.
+      log.always('done, rabbit done');
       return 1;
     }
     pidFile = options.pidFile;

@@ -73,6 +73,6 @@ describe('file errors are worded with strerror', () => {
     const file = await conf('p-dir.yml');
     const walnut = await run(process.execPath, [CLI, '-c', file, '-p', pidDir, '-a', '127.0.0.1', '-s', String(await freePort())]);
     assert.equal(walnut.code, 1);
-    assert.deepEqual(messages(walnut.stderr), [`opening pid file '${pidDir}' failed: Is a directory`]);
+    assert.deepEqual(messages(walnut.stderr), [`opening pid file '${pidDir}' failed: Is a directory`, 'done, rabbit done']);
   });
 });
