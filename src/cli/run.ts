@@ -13,7 +13,7 @@ import { errorReason, strerror } from '../util/errno.js';
 import { log, writeStderr } from '../util/log.js';
 import { PROGRAM, type CliOptions } from './args.js';
 import { clientMemoryShare } from './client-memory-limit.js';
-import { enterDaemonChild, isDaemonChild, spawnDaemon } from './daemon.js';
+import { enterDaemonChild, isDaemonChild, notifyDaemonStarted, spawnDaemon } from './daemon.js';
 import { removePidFile, writePidFile } from './pidfile.js';
 import type { HeldSignals } from './startup-signals.js';
 import { invalidConfText } from './test-conf.js';
@@ -235,5 +235,7 @@ export async function runProxy(
   if (stopping) return shutdown();
 
   running = true;
+  // -d: the parent waits for this (or for our exit) before it returns to the shell.
+  notifyDaemonStarted();
   return finished;
 }

@@ -670,7 +670,51 @@ describe('run mode', () => {
     });
   });
 
-  test('-d: the parent exits 0 at once; the daemon keeps the working directory and writes the pid file', async () => {
+  test('-d: when the parent exits, the daemon has written its pid file and listens', async () => {
+    // nutcracker's daemon writes the pid file and listens about a millisecond after its parent
+    // exits, so `nutcracker -d -p x.pid && kill -HUP $(cat x.pid)` works; Walnut's daemon is a
+    // new Node process that needed another 150-250 ms, and such a script failed every time.
+    const cwd = join(dir, `daemon-${fileNo++}`);
+    mkdirSync(cwd);
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    writeFileSync(join(cwd, 'r.yml'), poolYaml(listenPort, 1));
+    const pidPath = join(cwd, 'r.pid');
+    const r = await run(['-d', '-c', 'r.yml', '-o', 'r.log', '-p', 'r.pid', '-a', '127.0.0.1', '-s', String(statsPort)], cwd);
+    const text = readText(pidPath);
+    const listens = await new Promise<boolean>((resolve) => {
+      const s: Socket = connect(listenPort, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    // Whatever the outcome, the daemon is stopped once the test ends (after() kills these).
+    daemonPids.add(await waitFor('daemon pid file', () => (/^\d+$/.test(readText(pidPath)) ? Number(readText(pidPath)) : undefined)));
+    assert.deepEqual(r, { code: 0, stdout: '', stderr: '' });
+    assert.match(text, /^\d+$/, 'the pid file is there');
+    assert.equal(listens, true, 'the pool listens');
+    const pid = Number(text);
+    process.kill(pid, 'SIGTERM');
+    await waitFor('daemon exit', () => {
+      const stat = readText(`/proc/${pid}/stat`);
+      return stat === '' || /^\d+ \(.*\) Z/s.test(stat) ? true : undefined;
+    });
+    daemonPids.delete(pid);
+  });
+
+  test('-d with a configuration the daemon cannot start with: the parent still exits 0, once the daemon has gone', async () => {
+    const cwd = join(dir, `daemon-${fileNo++}`);
+    mkdirSync(cwd);
+    writeFileSync(join(cwd, 'bad.yml'), 'alpha:\n  listen: 127.0.0.1:1\n  distribution: nosuch\n  servers:\n    - 127.0.0.1:1:1\n');
+    const started = Date.now();
+    const r = await run(['-d', '-c', 'bad.yml', '-o', 'bad.log', '-p', 'bad.pid', '-s', String(await freePort())], cwd);
+    assert.deepEqual(r, { code: 0, stdout: '', stderr: '' });
+    assert.ok(Date.now() - started < 10_000, 'not held up to the bound on the wait');
+    assert.match(readText(join(cwd, 'bad.log')), /nosuch[^\n]*\n.*done, rabbit done\n$/s, 'the daemon had already failed');
+    assert.equal(existsSync(join(cwd, 'bad.pid')), false);
+  });
+
+  test('-d: the parent exits 0; the daemon keeps the working directory and writes the pid file', async () => {
     const cwd = join(dir, `daemon-${fileNo++}`);
     mkdirSync(cwd);
     const [listenPort, statsPort] = [await freePort(), await freePort()];
