@@ -67,10 +67,12 @@ export async function runProxy(
   log.setLevel(options.verbosity);
 
   if (options.daemonize && !daemonChild) {
-    // The parent of -d installs no handler (nutcracker's parent has none either): a signal
-    // held while this code loaded, or one arriving from now on, gets its default action here,
-    // before the daemon exists. Held to the end, a SIGTERM sent to the starting parent was
-    // dropped and the daemon started anyway, its parent exiting 0.
+    // The parent of -d installs no handler for these (nutcracker's parent has none either; it
+    // only listens for the daemon's SIGURG, see daemon.ts): a signal held while this code
+    // loaded, or one arriving from now on, gets its default action here, before the daemon
+    // exists (once it exists, it kills only this parent waiting for it). Held to the end, a
+    // SIGTERM sent to the starting parent was dropped and the daemon started anyway, its
+    // parent exiting 0.
     startupSignals?.release();
     log.close();
     try {
