@@ -10,7 +10,7 @@ import { DIRECT_HANDLES_AVAILABLE } from '../proxy/stream-handle.js';
 import type { StatsSnapshot } from '../stats/snapshot.js';
 import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
 import { errorReason, strerror } from '../util/errno.js';
-import { log, writeStderr } from '../util/log.js';
+import { log, LOG_ALERT, writeStderr } from '../util/log.js';
 import { PROGRAM, type CliOptions } from './args.js';
 import { clientMemoryShare } from './client-memory-limit.js';
 import { enterDaemonChild, isDaemonChild, notifyDaemonStarted, spawnDaemon } from './daemon.js';
@@ -116,10 +116,18 @@ export async function runProxy(
     return 0;
   };
 
-  /** A startup failure: reason in the log (and on stderr when the log is elsewhere), exit 1. */
-  const fail = async (reason: string): Promise<number> => {
+  /**
+   * Logs why Walnut cannot start, and writes it on stderr too unless the log line went there:
+   * the log may be a file, or at -v 0 drop errors, and the operator must still be told why.
+   */
+  const reportFailure = (reason: string): void => {
     log.error(reason);
-    if (log.file !== null) writeStderr(`${PROGRAM}: ${reason}\n`);
+    if (log.file !== null || log.level < LOG_ALERT) writeStderr(`${PROGRAM}: ${reason}\n`);
+  };
+
+  /** A startup failure: reason in the log and on stderr (see reportFailure), exit 1. */
+  const fail = async (reason: string): Promise<number> => {
+    reportFailure(reason);
     if (stats !== null) await stats.close();
     log.always('done, rabbit done');
     cleanup();
@@ -174,8 +182,7 @@ export async function runProxy(
     try {
       writePidFile(options.pidFile);
     } catch (err) {
-      log.error(`opening pid file '${options.pidFile}' failed: ${errnoText(err)}`);
-      if (log.file !== null) writeStderr(`${PROGRAM}: opening pid file '${options.pidFile}' failed: ${errnoText(err)}\n`);
+      reportFailure(`opening pid file '${options.pidFile}' failed: ${errnoText(err)}`);
       // Every exit ends the log with this line, as nutcracker's does here too: a watcher of the
       // log waiting for it would otherwise wait for ever.
       log.always('done, rabbit done');

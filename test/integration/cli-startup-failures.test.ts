@@ -124,3 +124,35 @@ describe('a stats address that is an IPv6 literal', () => {
     }
   });
 });
+
+describe('-v 0, where the log shows no errors', () => {
+  // An operator who quiets the log with -v 0 must still be told why Walnut did not start: the
+  // reason went only to the log, which drops errors at that level, so stderr said nothing
+  // (or only the start and `done, rabbit done` lines) before exit 1.
+  test('a pool that cannot bind: the reason on stderr', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const address = blocker.address();
+    assert.ok(address !== null && typeof address === 'object');
+    try {
+      const conf = join(dir, 'v0-bind.yml');
+      writeFileSync(conf, `quiet_pool:\n  listen: 127.0.0.1:${address.port}\n  servers:\n    - 127.0.0.1:1:1\n`);
+      const r = await run(['-v', '0', '-c', conf, '-a', '127.0.0.1', '-s', String(await freePort())]);
+      assert.equal(r.code, 1);
+      assert.ok(
+        r.stderr.includes(`walnut: pool 'quiet_pool': cannot listen on '127.0.0.1:${address.port}': Address already in use\n`),
+        r.stderr,
+      );
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+
+  test('a pid file that cannot be created: the reason on stderr', async () => {
+    const { conf } = await writeConf('v0-pid.yml');
+    const pidPath = join(dir, 'no-such-dir', 'walnut.pid');
+    const r = await run(['-v', '0', '-c', conf, '-p', pidPath, '-a', '127.0.0.1', '-s', String(await freePort())]);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(`walnut: opening pid file '${pidPath}' failed: No such file or directory\n`), r.stderr);
+  });
+});
