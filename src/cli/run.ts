@@ -7,7 +7,6 @@ import { WorkerPool } from '../cluster/worker-pool.js';
 import { STATS_PUSH_MS } from '../cluster/messages.js';
 import { Proxy } from '../proxy/proxy.js';
 import { DIRECT_HANDLES_AVAILABLE } from '../proxy/stream-handle.js';
-import type { StatsSnapshot } from '../stats/snapshot.js';
 import { startStatsServer, type StatsServer } from '../stats/stats-server.js';
 import { errorReason, strerror } from '../util/errno.js';
 import { log, LOG_ALERT, writeStderr } from '../util/log.js';
@@ -21,9 +20,6 @@ import { walnutVersion } from '../version.js';
 
 /** How long in-flight requests may take to finish after SIGINT/SIGTERM. */
 export const SHUTDOWN_GRACE_MS = 5000;
-
-/** Before the proxy exists the stats port reports no pools. */
-const EMPTY_SNAPSHOT: StatsSnapshot = { totalConnections: 0, currConnections: 0, pools: [] };
 
 /** `signal 15 (SIGTERM) received`, numbered as the platform numbers it. */
 function signalReceived(name: NodeJS.Signals): string {
@@ -101,6 +97,17 @@ export async function runProxy(
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
+  });
+  /**
+   * Resolves with the service once it has started. The stats port listens before it (where
+   * nutcracker binds it, so that a port in use is reported in nutcracker's order), and a reader
+   * until then waits for the document with the pools rather than getting one with none: a
+   * collector would see every pool vanish at each restart. A start that fails closes the stats
+   * port, and the reader's connection with it.
+   */
+  let serviceStarted: (service: Proxy | WorkerPool) => void = () => undefined;
+  const started = new Promise<Proxy | WorkerPool>((resolve) => {
+    serviceStarted = resolve;
   });
 
   const cleanup = (): void => {
@@ -217,7 +224,7 @@ export async function runProxy(
 
   try {
     stats = await startStatsServer(
-      { snapshot: () => (proxy === null ? EMPTY_SNAPSHOT : proxy.snapshot()) },
+      { snapshot: () => (proxy === null ? started.then((service) => service.snapshot()) : proxy.snapshot()) },
       options.statsAddr,
       options.statsPort,
     );
@@ -240,6 +247,7 @@ export async function runProxy(
   } catch (err) {
     return fail(errorReason(err));
   }
+  serviceStarted(proxy);
 
   if (stopping) return shutdown();
 

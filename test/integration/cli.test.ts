@@ -332,6 +332,21 @@ describe('run mode', () => {
     assert.equal(await readStats(statsPort), undefined, 'stats port closed');
   });
 
+  test('the stats port, read from the moment it listens, never reports a document without the pools', async () => {
+    // nutcracker listens on its stats port once its pools exist. Walnut listens first (so a
+    // port in use is reported as nutcracker reports it), and its readers used to get a document
+    // with no pools at all until the proxy had started: 0.3 s with --workers 2, whose start is
+    // the longest. A collector then saw every pool vanish at each restart.
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('early-stats.yml', poolYaml(listenPort, 1));
+    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '--workers=2']);
+    const first = await waitFor('stats port', () => readStats(statsPort));
+    child.kill('SIGTERM');
+    assert.equal((await done).code, 0);
+    const doc = JSON.parse(first) as Record<string, unknown>;
+    assert.equal(typeof doc['alpha'], 'object', first);
+  });
+
   test('SIGTERM with clients connected: new ones refused, the request in flight answered, then exit 0 without waiting for idle clients', async () => {
     const memcached = await startMemcached();
     const [listenPort, statsPort] = [await freePort(), await freePort()];

@@ -168,7 +168,12 @@ describe('--workers 2: a log signal while the workers are still starting', () =>
       else process.env['NODE_OPTIONS'] = saved;
     }
     const w = walnut;
-    assert.equal('w' in ((await w.stats()) as object), false, 'still starting');
+    // Still starting: a stats reading waits for the start (the document has the pools).
+    const reading = w.stats().then(
+      () => true,
+      () => true,
+    );
+    assert.equal(await Promise.race([reading, new Promise<false>((r) => setTimeout(() => r(false), 300))]), false, 'still starting');
     w.kill('SIGTTIN');
     await waitForLogMessage(w.logPath, 'up log level to 6');
     for (let i = 0; i < 400 && !('w' in ((await w.stats()) as object)); i++) await new Promise((r) => setTimeout(r, 25));
