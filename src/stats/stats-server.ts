@@ -88,7 +88,10 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
     throw new Error(`stats server: cannot resolve '${host}' (-a): ${gaiText(code)}`);
   }
 
-  const server: Server = createServer(onConnection);
+  // Half-open: a reader that ends its side at once (`nc -N … </dev/null`) still gets its
+  // document. Node would otherwise end the connection on the reader's FIN, and with --workers
+  // (or while Walnut starts) the document is only ready after that: the reader got nothing.
+  const server: Server = createServer({ allowHalfOpen: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       const text = strerror(err.code ?? '');
