@@ -108,7 +108,11 @@ export class Logger {
     try {
       fd = openSync(path, 'a', 0o644);
     } catch (err) {
-      writeStderr(`reopening log file '${path}' failed, ignored: ${strerror((err as NodeJS.ErrnoException).code ?? '')}\n`);
+      const reason = strerror((err as NodeJS.ErrnoException).code ?? '');
+      writeStderr(`reopening log file '${path}' failed, ignored: ${reason}\n`);
+      // Also where the lines go on: under -d stderr is /dev/null, and an operator who finds
+      // the new file missing or empty looks in the old one.
+      this.error(`reopening log file '${path}' failed, ignored: ${reason}; logging goes on to the file opened before`);
       return;
     }
     this.closeFile();
