@@ -13,7 +13,7 @@ import { log, LOG_ALERT, writeStderr } from '../util/log.js';
 import { PROGRAM, type CliOptions } from './args.js';
 import { clientMemoryShare } from './client-memory-limit.js';
 import { enterDaemonChild, isDaemonChild, notifyDaemonStarted, spawnDaemon } from './daemon.js';
-import { removePidFile, writePidFile } from './pidfile.js';
+import { readPid, removePidFile, writePidFile } from './pidfile.js';
 import type { HeldSignals } from './startup-signals.js';
 import { invalidConfText } from './test-conf.js';
 import { walnutVersion } from '../version.js';
@@ -110,8 +110,11 @@ export async function runProxy(
     serviceStarted = resolve;
   });
 
+  /** What the pid file held before we wrote ours, given back at exit while it runs. */
+  let previousPid: number | null = null;
+
   const cleanup = (): void => {
-    if (pidFile !== null) removePidFile(pidFile);
+    if (pidFile !== null) removePidFile(pidFile, process.pid, previousPid);
     pidFile = null;
   };
 
@@ -186,6 +189,7 @@ export async function runProxy(
   startupSignals?.release();
 
   if (options.pidFile !== null) {
+    previousPid = readPid(options.pidFile);
     try {
       writePidFile(options.pidFile);
     } catch (err) {

@@ -156,3 +156,25 @@ describe('-v 0, where the log shows no errors', () => {
     assert.ok(r.stderr.includes(`walnut: opening pid file '${pidPath}' failed: No such file or directory\n`), r.stderr);
   });
 });
+
+test('a pid file naming a running instance, and a start that fails (its port is taken): the file names that instance again', async () => {
+  // A second `walnut -p` started by mistake next to the running one (same pool port) wrote its
+  // pid over the running one's, failed to bind, and removed the file: the running instance was
+  // left without one, so `kill -HUP $(cat …)` at the next log rotation failed (nutcracker does
+  // the same). This test process stands for the running instance.
+  const blocker: Server = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const address = blocker.address();
+  assert.ok(address !== null && typeof address === 'object');
+  try {
+    const conf = join(dir, 'second.yml');
+    writeFileSync(conf, `alpha:\n  listen: 127.0.0.1:${address.port}\n  servers:\n    - 127.0.0.1:1:1\n`);
+    const pidPath = join(dir, 'running.pid');
+    writeFileSync(pidPath, String(process.pid));
+    const r = await run(['-c', conf, '-p', pidPath, '-a', '127.0.0.1', '-s', String(await freePort())]);
+    assert.equal(r.code, 1);
+    assert.equal(readFileSync(pidPath, 'latin1'), String(process.pid));
+  } finally {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  }
+});

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
-import { removePidFile, writePidFile } from '../../../src/cli/pidfile.js';
+import { readPid, removePidFile, writePidFile } from '../../../src/cli/pidfile.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'walnut-pidfile-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,4 +58,30 @@ test('removePidFile defaults to this process id', () => {
   writePidFile(path);
   removePidFile(path);
   assert.equal(existsSync(path), false);
+});
+
+test('removePidFile puts back the pid the file held before, while that process runs', () => {
+  const path = join(dir, 'g.pid');
+  // Our pid stands at 4242 here; this test process is the one that was running before.
+  writePidFile(path, 4242);
+  removePidFile(path, 4242, process.pid);
+  assert.equal(readFileSync(path, 'latin1'), String(process.pid));
+});
+
+test('removePidFile removes the file when the process it held before has gone', () => {
+  const path = join(dir, 'h.pid');
+  const gone = spawnSync(process.execPath, ['-e', '']).pid;
+  assert.ok(gone !== undefined);
+  writePidFile(path, 4242);
+  removePidFile(path, 4242, gone);
+  assert.equal(existsSync(path), false);
+});
+
+test('readPid: the decimal pid a file holds, else null', () => {
+  const path = join(dir, 'i.pid');
+  writeFileSync(path, '123');
+  assert.equal(readPid(path), 123);
+  writeFileSync(path, '12 3');
+  assert.equal(readPid(path), null);
+  assert.equal(readPid(join(dir, 'missing.pid')), null);
 });
