@@ -119,6 +119,10 @@ export async function runProxy(
   };
 
   const shutdown = async (): Promise<number> => {
+    // The stats port is let go at once, as the pool listeners are (proxy.close), so that a
+    // replacement started while this one drains can bind both (nutcracker, killed at once by
+    // SIGTERM, holds nothing); readers already connected still get their documents.
+    stats?.stopListening();
     if (proxy !== null) await proxy.close(SHUTDOWN_GRACE_MS);
     if (stats !== null) await stats.close();
     log.always('done, rabbit done');

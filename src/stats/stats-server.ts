@@ -18,6 +18,8 @@ export const STATS_BACKLOG = 4096;
 export interface StatsServer {
   /** The bound port (useful when 0 was asked for). */
   readonly port: number;
+  /** Stops listening; the connections already accepted still get their documents. */
+  stopListening(): void;
   /** Stops listening and drops any connection still open. */
   close(): Promise<void>;
 }
@@ -110,15 +112,21 @@ export async function startStatsServer(source: StatsSource, host: string, port: 
 
   const bound = server.address();
   const boundPort = bound !== null && typeof bound === 'object' ? bound.port : port;
+  /** Resolves once the listener is closed and every connection with it. */
   let closing: Promise<void> | null = null;
+  const stopListening = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    return closing;
+  };
   return {
     port: boundPort,
+    stopListening(): void {
+      void stopListening();
+    },
     close(): Promise<void> {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      return closing;
+      const closed = stopListening();
+      for (const s of sockets) s.destroy();
+      return closed;
     },
   };
 }

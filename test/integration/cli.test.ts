@@ -625,6 +625,53 @@ describe('run mode', () => {
     }
   });
 
+  test('SIGTERM with a request in flight: the stats port is let go at once, as the pool ports are, so that a replacement can start', async () => {
+    // `kill $(cat pid); walnut …` with the same configuration: the pool ports were free at once,
+    // but the stats port was held for the whole drain (up to 5 s), and the replacement failed
+    // on it (nutcracker, killed at once by SIGTERM, holds nothing).
+    let gotRequest: () => void = () => undefined;
+    const requestSeen = new Promise<void>((resolve) => (gotRequest = resolve));
+    const backendSockets = new Set<Socket>();
+    const backend: Server = createServer((s) => {
+      backendSockets.add(s);
+      s.on('data', () => gotRequest());
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    const address = backend.address();
+    assert.ok(address !== null && typeof address === 'object');
+    const [listenPort, statsPort] = [await freePort(), await freePort()];
+    const conf = tempFile('stats-handover.yml', poolYaml(listenPort, address.port));
+    const logPath = tempFile('stats-handover.log');
+    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath]);
+    const successor: Server = createServer();
+    try {
+      await waitFor('stats port', () => readStats(statsPort));
+      const client = connect(listenPort, '127.0.0.1');
+      client.on('error', () => undefined);
+      client.write('get somekey\r\n');
+      await requestSeen;
+      child.kill('SIGTERM');
+      await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
+      // The successor binds both while this one still waits for the request in flight.
+      const bind = (server: Server, port: number): Promise<boolean> =>
+        new Promise((resolve) => {
+          server.once('error', () => resolve(false));
+          server.listen(port, '127.0.0.1', () => resolve(true));
+        });
+      const statsFree = await waitFor('the stats port let go', async () => ((await bind(successor, statsPort)) ? true : undefined));
+      assert.equal(statsFree, true);
+      assert.equal(existsSync(`/proc/${child.pid}`), true, 'still draining');
+      for (const s of backendSockets) s.destroy();
+      assert.equal((await done).code, 0);
+      client.destroy();
+    } finally {
+      successor.close();
+      for (const s of backendSockets) s.destroy();
+      await new Promise<void>((resolve) => backend.close(() => resolve()));
+    }
+  });
+
   test('invalid configuration: reason logged and on stderr, exit 1, pid file removed', async () => {
     const conf = tempFile('run-bad.yml', 'alpha:\n  listen: 127.0.0.1:1\n  distribution: nosuch\n  servers:\n    - 127.0.0.1:1:1\n');
     const logPath = tempFile('run-bad.log');
