@@ -45,6 +45,8 @@ const cases: Case[] = [
   { name: 'set with a 250-byte key works', request: `set ${K250} 0 0 1\r\nx\r\nget ${K250}\r\n`, reply: `STORED\r\nVALUE ${K250} 0 1\r\nx\r\nEND\r\n`, replies: 2, sameAsMemcached: true },
   { name: 'incr with a 251-byte key', request: `incr ${K251} 1\r\n`, reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
   { name: 'delete with a 251-byte key', request: `delete ${K251}\r\n`, reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
+  // memcached checks the hold time before the key's length.
+  { name: 'delete with a 251-byte key and a hold time other than 0', request: `delete ${K251} 1\r\n`, reply: DELETE_USAGE, replies: 1, sameAsMemcached: true },
   { name: 'set without <bytes>', request: 'set bi:k 0 0\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
   { name: 'set with non-numeric flags: data block skipped', request: 'set bi:k abc 0 1\r\nx\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
   { name: 'set with flags above 2^32-1', request: 'set bi:k 4294967296 0 1\r\nx\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },

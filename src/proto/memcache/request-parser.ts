@@ -800,13 +800,18 @@ export class MemcacheRequestParser implements RequestParser {
     const tok = this.tok;
     const noreply = n <= 4 && this.lastIsNoreply(buf, n);
     let reply: Buffer | null = null;
-    if (bad || n < 2 || tok[3]! - tok[2]! > MC_KEY_MAX) {
+    if (bad || n < 2) {
       reply = MC_R_BAD_FORMAT;
-    } else if (n > 2) {
-      // memcached still accepts the legacy hold time when it is exactly `0`.
-      const zero = tok[5]! - tok[4]! === 1 && buf[tok[4]!] === CH_0;
-      const valid = (n === 3 && (zero || noreply)) || (n === 4 && zero && noreply);
-      if (!valid) reply = MC_R_DELETE_USAGE;
+    } else {
+      if (n > 2) {
+        // memcached still accepts the legacy hold time when it is exactly `0`.
+        const zero = tok[5]! - tok[4]! === 1 && buf[tok[4]!] === CH_0;
+        const valid = (n === 3 && (zero || noreply)) || (n === 4 && zero && noreply);
+        if (!valid) reply = MC_R_DELETE_USAGE;
+      }
+      // memcached checks the hold time before the key's length, so `delete <251 bytes> 1` gets
+      // the usage text from it, not the plain format error.
+      if (reply === null && tok[3]! - tok[2]! > MC_KEY_MAX) reply = MC_R_BAD_FORMAT;
     }
     if (reply !== null) {
       if (!noreply) this.local(MC_DELETE, reply, sink);

@@ -350,6 +350,9 @@ const cases: Case[] = [
   { name: 'delete error with noreply is silent', input: 'delete k 5 noreply\r\n', events: [] },
   { name: 'delete with too many tokens is answered despite noreply', input: 'delete k 0 0 noreply\r\n', events: [local(MC_DELETE, DELETE_USAGE)] },
   { name: 'delete 251-byte key', input: `delete ${K251}\r\n`, events: [local(MC_DELETE, BAD_FORMAT)] },
+  // memcached checks the hold time first: a bad one gets the usage text whatever the key's length.
+  { name: 'delete 251-byte key with a hold time', input: `delete ${K251} 5\r\n`, events: [local(MC_DELETE, DELETE_USAGE)] },
+  { name: 'delete 251-byte key with a legacy 0', input: `delete ${K251} 0\r\n`, events: [local(MC_DELETE, BAD_FORMAT)] },
 
   // ---- version / quit
   { name: 'version', input: 'version\r\n', events: [fwd(MC_VERSION, 'version\r\n', 'placeholder')] },
