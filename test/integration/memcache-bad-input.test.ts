@@ -79,6 +79,9 @@ const cases: Case[] = [
   { name: 'incr without a delta', request: 'incr bi:k\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },
   { name: 'touch with a bad exptime', request: 'touch bi:k abc\r\n', reply: 'CLIENT_ERROR invalid exptime argument\r\n', replies: 1, sameAsMemcached: true },
   { name: 'gat with a bad exptime', request: 'gat abc bi:probe\r\n', reply: 'CLIENT_ERROR invalid exptime argument\r\n', replies: 1, sameAsMemcached: true },
+  // memcached takes `gat <exptime>` without a key: its exptime is checked, then the result is empty.
+  { name: 'gat with an exptime and no key', request: 'gat 10\r\n', reply: 'END\r\n', replies: 1, sameAsMemcached: true },
+  { name: 'gats with a bad exptime and no key', request: 'gats abc\r\n', reply: 'CLIENT_ERROR invalid exptime argument\r\n', replies: 1, sameAsMemcached: true },
   { name: 'delete with a hold time other than 0', request: 'delete bi:probe 1\r\n', reply: DELETE_USAGE, replies: 1, sameAsMemcached: true },
   { name: 'delete with many tokens', request: 'delete a b c d e\r\n', reply: DELETE_USAGE, replies: 1, sameAsMemcached: false },
   { name: 'delete without a key', request: 'delete\r\n', reply: BAD_FORMAT, replies: 1, sameAsMemcached: false },

@@ -7,7 +7,8 @@
  * are lowercase only as in memcached 1.6, every line ends in CR LF):
  *
  *   get|gets <key>+                                                    1 key: ROUTE_KEY, 2+: ROUTE_FRAGMENT
- *   gat|gats <exptime> <key>+                                          (memcached 1.5+), same routing
+ *   gat|gats <exptime> <key>+                                          (memcached 1.5+), same routing;
+ *                                                                      no key: END, answered locally
  *   set|add|replace|append|prepend <key> <flags> <exptime> <bytes> [noreply] CR LF <data> CR LF
  *   cas <key> <flags> <exptime> <bytes> <cas unique> [noreply] CR LF <data> CR LF
  *   incr|decr <key> <value> [noreply]
@@ -110,6 +111,7 @@ import {
   MC_BINARY_HEADER,
   mcBinaryRefusal,
   MC_R_DELETE_USAGE,
+  MC_R_END,
   MC_R_ERROR,
   MC_R_LINE_TOO_LONG,
   mcUnsupportedReply,
@@ -691,12 +693,19 @@ export class MemcacheRequestParser implements RequestParser {
     sink: RequestSink,
   ): void {
     const tok = this.tok;
-    if (bad || n <= first) {
+    // `get` or `gat` alone (memcached: ERROR); `gat <exptime>` alone is taken, see below.
+    if (bad || n <= 1) {
       this.local(cmd, MC_R_BAD_FORMAT, sink);
       return;
     }
     if (first === 2 && !mcValidExptime(buf, tok[2]!, tok[3]!)) {
       this.local(cmd, MC_R_BAD_EXPTIME, sink);
+      return;
+    }
+    if (n === first) {
+      // `gat <exptime>` without a key: memcached checks the exptime and answers an empty result,
+      // so a client asking for no keys gets what it would get from the server itself.
+      this.local(cmd, MC_R_END, sink);
       return;
     }
     for (let t = first; t < n; t++) {

@@ -125,7 +125,9 @@ const cases: Case[] = [
   { name: 'gets without key', input: 'gets\r\n', events: [local(MC_GETS, BAD_FORMAT)] },
   { name: 'get 251-byte key', input: `get ${K251}\r\n`, events: [local(MC_GET, BAD_FORMAT)] },
   { name: 'get with one bad key among many', input: `get a ${K251} b\r\n`, events: [local(MC_GET, BAD_FORMAT)] },
-  { name: 'gat without key', input: 'gat 10\r\n', events: [local(MC_GAT, BAD_FORMAT)] },
+  // memcached takes `gat <exptime>` without a key: an empty result, or its exptime error.
+  { name: 'gat without key', input: 'gat 10\r\n', events: [local(MC_GAT, 'END\r\n')] },
+  { name: 'gats without key, bad exptime', input: 'gats abc\r\n', events: [local(MC_GATS, BAD_EXPTIME)] },
   { name: 'gat without anything', input: 'gat\r\n', events: [local(MC_GAT, BAD_FORMAT)] },
   { name: 'gat bad exptime', input: 'gat abc k\r\n', events: [local(MC_GAT, BAD_EXPTIME)] },
   { name: 'gats bad exptime', input: 'gats 1x a b\r\n', events: [local(MC_GATS, BAD_EXPTIME)] },
