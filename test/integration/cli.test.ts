@@ -114,6 +114,61 @@ function poolYaml(listenPort: number, backendPort: number, name = 'alpha'): stri
   return [`${name}:`, `  listen: 127.0.0.1:${listenPort}`, '  servers:', `    - 127.0.0.1:${backendPort}:1`, ''].join('\n');
 }
 
+/** Walnut in front of a backend that accepts and never answers, with a request in flight on it. */
+interface InFlight {
+  readonly child: ChildProcess;
+  readonly done: Promise<Result>;
+  readonly listenPort: number;
+  readonly statsPort: number;
+  readonly logPath: string;
+  /** Null when started without -p. */
+  readonly pidPath: string | null;
+  /** Drops the backend's connections: the request in flight fails, which ends a drain. */
+  failRequest(): void;
+  /** Closes the client and the backend. */
+  close(): Promise<void>;
+}
+
+async function startWithRequestInFlight(name: string, withPidFile: boolean): Promise<InFlight> {
+  let gotRequest: () => void = () => undefined;
+  const requestSeen = new Promise<void>((resolve) => (gotRequest = resolve));
+  const backendSockets = new Set<Socket>();
+  const backend: Server = createServer((s) => {
+    backendSockets.add(s);
+    s.on('data', () => gotRequest());
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  const address = backend.address();
+  assert.ok(address !== null && typeof address === 'object');
+  const [listenPort, statsPort] = [await freePort(), await freePort()];
+  const conf = tempFile(`${name}.yml`, poolYaml(listenPort, address.port));
+  const logPath = tempFile(`${name}.log`);
+  const pidPath = withPidFile ? tempFile(`${name}.pid`) : null;
+  const pidArgs = pidPath === null ? [] : ['-p', pidPath];
+  const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath, ...pidArgs]);
+  let client: Socket | null = null;
+  const failRequest = (): void => {
+    for (const s of backendSockets) s.destroy();
+  };
+  const close = async (): Promise<void> => {
+    client?.destroy();
+    failRequest();
+    await new Promise<void>((resolve) => backend.close(() => resolve()));
+  };
+  try {
+    await waitFor('stats port', () => readStats(statsPort));
+    client = connect(listenPort, '127.0.0.1');
+    client.on('error', () => undefined);
+    client.write('get somekey\r\n');
+    await requestSeen;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { child, done, listenPort, statsPort, logPath, pidPath, failRequest, close };
+}
+
 /** The launcher users run; it loads the dist/ build (npm test builds into dist/). */
 const LAUNCHER = fileURLToPath(new URL('../../../bin/walnut.js', import.meta.url));
 const LAUNCHER_BUILT = existsSync(fileURLToPath(new URL('../../../dist/src/cli.js', import.meta.url)));
@@ -547,39 +602,16 @@ describe('run mode', () => {
   });
 
   test('SIGINT with a request in flight, then a second SIGINT: exit 1 at once', async () => {
-    // A backend that accepts and never answers, so the proxy has a request in flight.
-    let gotRequest: () => void = () => undefined;
-    const requestSeen = new Promise<void>((resolve) => (gotRequest = resolve));
-    const backendSockets = new Set<Socket>();
-    const backend: Server = createServer((s) => {
-      backendSockets.add(s);
-      s.on('data', () => gotRequest());
-      s.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-    const address = backend.address();
-    assert.ok(address !== null && typeof address === 'object');
-    const [listenPort, statsPort] = [await freePort(), await freePort()];
-    const conf = tempFile('inflight.yml', poolYaml(listenPort, address.port));
-    const logPath = tempFile('inflight.log');
-    const pidPath = tempFile('inflight.pid');
-    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath, '-p', pidPath]);
+    const w = await startWithRequestInFlight('inflight', true);
     try {
-      await waitFor('stats port', () => readStats(statsPort));
-      const client = connect(listenPort, '127.0.0.1');
-      client.on('error', () => undefined);
-      client.write('get somekey\r\n');
-      await requestSeen;
-      child.kill('SIGINT');
-      await waitForLog(logPath, 'signal 2 (SIGINT) received, exiting');
-      child.kill('SIGINT');
-      const r = await done;
+      w.child.kill('SIGINT');
+      await waitForLog(w.logPath, 'signal 2 (SIGINT) received, exiting');
+      w.child.kill('SIGINT');
+      const r = await w.done;
       assert.equal(r.code, 1);
-      assert.equal(existsSync(pidPath), false, 'pid file removed');
-      client.destroy();
+      assert.equal(existsSync(w.pidPath as string), false, 'pid file removed');
     } finally {
-      for (const s of backendSockets) s.destroy();
-      await new Promise<void>((resolve) => backend.close(() => resolve()));
+      await w.close();
     }
   });
 
@@ -587,41 +619,19 @@ describe('run mode', () => {
     // A restart script: `kill $(cat pid)`, then start the new instance, which writes its pid
     // while the old one still serves its requests in flight. The old one must not remove the
     // file on its way out (nutcracker, killed at once by SIGTERM, never removes it).
-    let gotRequest: () => void = () => undefined;
-    const requestSeen = new Promise<void>((resolve) => (gotRequest = resolve));
-    const backendSockets = new Set<Socket>();
-    const backend: Server = createServer((s) => {
-      backendSockets.add(s);
-      s.on('data', () => gotRequest());
-      s.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-    const address = backend.address();
-    assert.ok(address !== null && typeof address === 'object');
-    const [listenPort, statsPort] = [await freePort(), await freePort()];
-    const conf = tempFile('handover.yml', poolYaml(listenPort, address.port));
-    const logPath = tempFile('handover.log');
-    const pidPath = tempFile('handover.pid');
-    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath, '-p', pidPath]);
+    const w = await startWithRequestInFlight('handover', true);
+    const pidPath = w.pidPath as string;
     try {
-      await waitFor('stats port', () => readStats(statsPort));
-      const client = connect(listenPort, '127.0.0.1');
-      client.on('error', () => undefined);
-      client.write('get somekey\r\n');
-      await requestSeen;
-      child.kill('SIGTERM');
-      await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
+      w.child.kill('SIGTERM');
+      await waitForLog(w.logPath, 'signal 15 (SIGTERM) received, exiting');
       // The new instance (this test process stands for it) takes the pid file over.
       writeFileSync(pidPath, String(process.pid));
-      // The request in flight fails, which ends the drain.
-      for (const s of backendSockets) s.destroy();
-      const r = await done;
+      w.failRequest();
+      const r = await w.done;
       assert.equal(r.code, 0);
       assert.equal(readText(pidPath), String(process.pid), 'the other instance keeps its pid file');
-      client.destroy();
     } finally {
-      for (const s of backendSockets) s.destroy();
-      await new Promise<void>((resolve) => backend.close(() => resolve()));
+      await w.close();
     }
   });
 
@@ -629,46 +639,25 @@ describe('run mode', () => {
     // `kill $(cat pid); walnut …` with the same configuration: the pool ports were free at once,
     // but the stats port was held for the whole drain (up to 5 s), and the replacement failed
     // on it (nutcracker, killed at once by SIGTERM, holds nothing).
-    let gotRequest: () => void = () => undefined;
-    const requestSeen = new Promise<void>((resolve) => (gotRequest = resolve));
-    const backendSockets = new Set<Socket>();
-    const backend: Server = createServer((s) => {
-      backendSockets.add(s);
-      s.on('data', () => gotRequest());
-      s.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-    const address = backend.address();
-    assert.ok(address !== null && typeof address === 'object');
-    const [listenPort, statsPort] = [await freePort(), await freePort()];
-    const conf = tempFile('stats-handover.yml', poolYaml(listenPort, address.port));
-    const logPath = tempFile('stats-handover.log');
-    const { child, done } = start(['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-o', logPath]);
+    const w = await startWithRequestInFlight('stats-handover', false);
     const successor: Server = createServer();
     try {
-      await waitFor('stats port', () => readStats(statsPort));
-      const client = connect(listenPort, '127.0.0.1');
-      client.on('error', () => undefined);
-      client.write('get somekey\r\n');
-      await requestSeen;
-      child.kill('SIGTERM');
-      await waitForLog(logPath, 'signal 15 (SIGTERM) received, exiting');
+      w.child.kill('SIGTERM');
+      await waitForLog(w.logPath, 'signal 15 (SIGTERM) received, exiting');
       // The successor binds both while this one still waits for the request in flight.
       const bind = (server: Server, port: number): Promise<boolean> =>
         new Promise((resolve) => {
           server.once('error', () => resolve(false));
           server.listen(port, '127.0.0.1', () => resolve(true));
         });
-      const statsFree = await waitFor('the stats port let go', async () => ((await bind(successor, statsPort)) ? true : undefined));
+      const statsFree = await waitFor('the stats port let go', async () => ((await bind(successor, w.statsPort)) ? true : undefined));
       assert.equal(statsFree, true);
-      assert.equal(existsSync(`/proc/${child.pid}`), true, 'still draining');
-      for (const s of backendSockets) s.destroy();
-      assert.equal((await done).code, 0);
-      client.destroy();
+      assert.equal(existsSync(`/proc/${w.child.pid}`), true, 'still draining');
+      w.failRequest();
+      assert.equal((await w.done).code, 0);
     } finally {
       successor.close();
-      for (const s of backendSockets) s.destroy();
-      await new Promise<void>((resolve) => backend.close(() => resolve()));
+      await w.close();
     }
   });
 
