@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../scripts/lib/processes.js';
+import { withTakenPort } from './support/taken-port.js';
 
 /** The CLI compiled next to this test (<out>/test/integration → <out>/src/cli.js). */
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -129,24 +130,17 @@ describe('-v 0, where the log shows no errors', () => {
   // An operator who quiets the log with -v 0 must still be told why Walnut did not start: the
   // reason went only to the log, which drops errors at that level, so stderr said nothing
   // (or only the start and `done, rabbit done` lines) before exit 1.
-  test('a pool that cannot bind: the reason on stderr', async () => {
-    const blocker: Server = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const address = blocker.address();
-    assert.ok(address !== null && typeof address === 'object');
-    try {
+  test('a pool that cannot bind: the reason on stderr', () =>
+    withTakenPort(async (port) => {
       const conf = join(dir, 'v0-bind.yml');
-      writeFileSync(conf, `quiet_pool:\n  listen: 127.0.0.1:${address.port}\n  servers:\n    - 127.0.0.1:1:1\n`);
+      writeFileSync(conf, `quiet_pool:\n  listen: 127.0.0.1:${port}\n  servers:\n    - 127.0.0.1:1:1\n`);
       const r = await run(['-v', '0', '-c', conf, '-a', '127.0.0.1', '-s', String(await freePort())]);
       assert.equal(r.code, 1);
       assert.ok(
-        r.stderr.includes(`walnut: pool 'quiet_pool': cannot listen on '127.0.0.1:${address.port}': Address already in use\n`),
+        r.stderr.includes(`walnut: pool 'quiet_pool': cannot listen on '127.0.0.1:${port}': Address already in use\n`),
         r.stderr,
       );
-    } finally {
-      await new Promise<void>((resolve) => blocker.close(() => resolve()));
-    }
-  });
+    }));
 
   test('a pid file that cannot be created: the reason on stderr', async () => {
     const { conf } = await writeConf('v0-pid.yml');
@@ -162,19 +156,13 @@ test('a pid file naming a running instance, and a start that fails (its port is 
   // pid over the running one's, failed to bind, and removed the file: the running instance was
   // left without one, so `kill -HUP $(cat …)` at the next log rotation failed (nutcracker does
   // the same). This test process stands for the running instance.
-  const blocker: Server = createServer();
-  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-  const address = blocker.address();
-  assert.ok(address !== null && typeof address === 'object');
-  try {
+  await withTakenPort(async (port) => {
     const conf = join(dir, 'second.yml');
-    writeFileSync(conf, `alpha:\n  listen: 127.0.0.1:${address.port}\n  servers:\n    - 127.0.0.1:1:1\n`);
+    writeFileSync(conf, `alpha:\n  listen: 127.0.0.1:${port}\n  servers:\n    - 127.0.0.1:1:1\n`);
     const pidPath = join(dir, 'running.pid');
     writeFileSync(pidPath, String(process.pid));
     const r = await run(['-c', conf, '-p', pidPath, '-a', '127.0.0.1', '-s', String(await freePort())]);
     assert.equal(r.code, 1);
     assert.equal(readFileSync(pidPath, 'latin1'), String(process.pid));
-  } finally {
-    await new Promise<void>((resolve) => blocker.close(() => resolve()));
-  }
+  });
 });

@@ -13,6 +13,7 @@ import { DAEMON_START_WAIT_MS } from '../../src/cli/daemon.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/run.js';
 import { bannerText, describeStatsText, usageText } from '../../src/cli/usage.js';
 import { walnutVersion } from '../../src/version.js';
+import { withTakenPort } from './support/taken-port.js';
 
 /** The CLI compiled next to this test (<out>/test/integration → <out>/src/cli.js). */
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -672,45 +673,31 @@ describe('run mode', () => {
     assert.match(readText(logPath), /nosuch/);
   });
 
-  test('a pool that cannot bind: message naming the pool and address, exit 1, pid file removed', async () => {
-    const blocker: Server = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const address = blocker.address();
-    assert.ok(address !== null && typeof address === 'object');
-    try {
-      const conf = tempFile('busy.yml', poolYaml(address.port, 1, 'busy_pool'));
+  test('a pool that cannot bind: message naming the pool and address, exit 1, pid file removed', () =>
+    withTakenPort(async (port) => {
+      const conf = tempFile('busy.yml', poolYaml(port, 1, 'busy_pool'));
       const logPath = tempFile('busy.log');
       const pidPath = tempFile('busy.pid');
       const r = await run(['-c', conf, '-o', logPath, '-p', pidPath, '-a', '127.0.0.1', '-s', String(await freePort())]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /busy_pool/);
-      assert.ok(r.stderr.includes(`127.0.0.1:${address.port}`), r.stderr);
+      assert.ok(r.stderr.includes(`127.0.0.1:${port}`), r.stderr);
       assert.match(readText(logPath), /busy_pool/);
       assert.equal(existsSync(pidPath), false);
-    } finally {
-      await new Promise<void>((resolve) => blocker.close(() => resolve()));
-    }
-  });
+    }));
 
-  test('a stats port that cannot bind: message naming the address, exit 1', async () => {
-    const blocker: Server = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const address = blocker.address();
-    assert.ok(address !== null && typeof address === 'object');
-    try {
+  test('a stats port that cannot bind: message naming the address, exit 1', () =>
+    withTakenPort(async (port) => {
       const conf = tempFile('stats-busy.yml', poolYaml(await freePort(), 1));
       const pidPath = tempFile('stats-busy.pid');
-      const r = await run(['-c', conf, '-p', pidPath, '-a', '127.0.0.1', '-s', String(address.port)]);
+      const r = await run(['-c', conf, '-p', pidPath, '-a', '127.0.0.1', '-s', String(port)]);
       assert.equal(r.code, 1);
       assert.ok(
-        r.stderr.includes(`stats server: cannot listen on '127.0.0.1:${address.port}': Address already in use`),
+        r.stderr.includes(`stats server: cannot listen on '127.0.0.1:${port}': Address already in use`),
         r.stderr,
       );
       assert.equal(existsSync(pidPath), false);
-    } finally {
-      await new Promise<void>((resolve) => blocker.close(() => resolve()));
-    }
-  });
+    }));
 
   test('a log file that cannot be opened: stderr message, exit 1', async () => {
     const logPath = join(dir, 'no-such-dir', 'x.log');
